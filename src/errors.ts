@@ -1,0 +1,67 @@
+/**
+ * Typed errors. Each layer throws these; the HTTP layer maps them to status codes in one place
+ * (src/api/errors.ts) and the CLI maps them to exit codes.
+ */
+
+/** One problem with one field of the input, addressed by its path (for example `dataframes[1].usage.cpu[0].rating`). */
+export interface FieldIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+export abstract class RatestoreError extends Error {
+  abstract readonly code: string;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The caller sent something invalid; `issues` names every bad field. */
+export class ValidationError extends RatestoreError {
+  readonly code = "validation_error";
+  constructor(
+    message: string,
+    readonly issues: readonly FieldIssue[] = [],
+  ) {
+    super(message);
+  }
+
+  static forField(path: string, message: string): ValidationError {
+    return new ValidationError(`${path}: ${message}`, [{ path, message }]);
+  }
+}
+
+/** The cluster cannot be reached or is overloaded; the caller may retry (pushes are idempotent). */
+export class BackendUnavailableError extends RatestoreError {
+  readonly code = "backend_unavailable";
+  constructor(
+    message: string,
+    readonly retryAfterSeconds = 5,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The cluster answered with an error that is neither the caller's fault nor transient. */
+export class BackendError extends RatestoreError {
+  readonly code = "backend_error";
+  constructor(
+    message: string,
+    readonly status?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A configuration value is missing or invalid; raised at start-up. */
+export class ConfigError extends RatestoreError {
+  readonly code = "config_error";
+}
+
+/** No backend is registered under the configured name. */
+export class UnknownBackendError extends RatestoreError {
+  readonly code = "unknown_backend";
+}

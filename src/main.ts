@@ -1,0 +1,51 @@
+import type { Server } from "node:http";
+import { createApp } from "./api/app.js";
+import { loadConfig } from "./config.js";
+import { BackendUnavailableError } from "./errors.js";
+import { createLogger } from "./logger.js";
+import { createBackend } from "./storage/backends.js";
+import { sleep } from "./storage/opensearch/writer.js";
+
+/** Serves the API: loads configuration, initialises the backend (waiting for the cluster), listens. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  const backend = createBackend(config.storage, logger);
+
+  const deadline = Date.now() + Number(process.env.RATESTORE_STARTUP_WAIT_SECONDS ?? 120) * 1000;
+  for (;;) {
+    try {
+      await backend.init();
+      break;
+    } catch (err) {
+      if (!(err instanceof BackendUnavailableError) || Date.now() > deadline) throw err;
+      logger.warn("cluster not reachable yet; retrying", { error: err.message });
+      await sleep(2000);
+    }
+  }
+  const health = await backend.health();
+  const app = createApp({
+    config,
+    backend,
+    logger,
+    cluster: { name: health.clusterName, version: health.version, distribution: health.distribution },
+  });
+  const server: Server = app.listen(config.port, config.host, () => {
+    logger.info("ratestore listening", { host: config.host, port: config.port, backend: backend.name, retention_hours: backend.getRetention().hours });
+  });
+
+  const shutdown = (signal: string) => {
+    logger.info("shutting down", { signal });
+    server.close(() => {
+      void backend.close().finally(() => process.exit(0));
+    });
+    setTimeout(() => process.exit(0), 10_000).unref();
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+}
+
+main().catch((err: unknown) => {
+  createLogger().error("ratestore failed to start", { error: err instanceof Error ? err.message : String(err) });
+  process.exit(1);
+});

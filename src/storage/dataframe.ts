@@ -1,0 +1,142 @@
+import { z } from "zod";
+import { MAX_ABS, formatNanos, parseDecimal, type Nanos } from "./decimal.js";
+import { formatTimestamp, parseTimestamp } from "./time.js";
+
+/**
+ * CloudKitty's dataframe, as clients send it and as `retrieve` returns it, and the normalized form
+ * the backends store. The zod schemas are the single definition of the wire format.
+ */
+
+export type Scalar = string | number | boolean | null;
+export type Labels = Readonly<Record<string, Scalar>>;
+
+export const LABEL_KEY_RE = /^[A-Za-z0-9_][A-Za-z0-9_@-]{0,127}$/;
+const LABEL_KEY_MESSAGE =
+  "must be 1-128 characters of letters, digits, '_', '-' or '@', not starting with '-' or '@' (dots, wildcards, spaces and ':' are not allowed in keys)";
+export const MAX_LABEL_VALUE_LENGTH = 1024;
+
+export const LabelKey = z.string().regex(LABEL_KEY_RE, LABEL_KEY_MESSAGE);
+export const MetricType = z.string().regex(LABEL_KEY_RE, `metric type ${LABEL_KEY_MESSAGE}`);
+
+const LabelValue = z.union([
+  z.string().max(MAX_LABEL_VALUE_LENGTH, `must be at most ${MAX_LABEL_VALUE_LENGTH} characters`),
+  z.number().refine(Number.isFinite, "must be a finite number"),
+  z.boolean(),
+  z.null(),
+]);
+
+/** groupby / metadata: a flat map of scalars. Numbers are kept as numbers in `_source` and indexed as keywords. */
+export const LabelsSchema = z
+  .record(z.string(), LabelValue)
+  .superRefine((obj, ctx) => {
+    for (const key of Object.keys(obj)) {
+      if (!LABEL_KEY_RE.test(key)) ctx.addIssue({ code: "custom", path: [key], message: `key ${JSON.stringify(key)} ${LABEL_KEY_MESSAGE}` });
+    }
+  });
+
+/** A decimal as a JSON number or a decimal string; exact to 9 decimal places. */
+export const DecimalSchema = z.union([z.number(), z.string()]).transform((v, ctx): Nanos => {
+  const n = parseDecimal(v);
+  if (n === undefined) {
+    ctx.addIssue({ code: "custom", message: "must be a finite decimal number or decimal string" });
+    return z.NEVER;
+  }
+  if (Math.abs(Number(formatNanos(n))) > MAX_ABS) {
+    ctx.addIssue({ code: "custom", message: `must be within ±${MAX_ABS}` });
+    return z.NEVER;
+  }
+  return n;
+});
+
+/** An instant as ISO 8601, `20190723T122810Z` or epoch seconds; parsed to epoch milliseconds. */
+export const TimestampSchema = z.union([z.string(), z.number()]).transform((v, ctx): number => {
+  const t = parseTimestamp(v);
+  if (!t.ok) {
+    ctx.addIssue({ code: "custom", message: t.reason });
+    return z.NEVER;
+  }
+  return t.ms;
+});
+
+export const PointInputSchema = z.strictObject({
+  vol: z.strictObject({
+    unit: z.string().min(1).max(128),
+    qty: DecimalSchema,
+  }),
+  rating: z.strictObject({
+    price: DecimalSchema.default(0n),
+  }),
+  groupby: LabelsSchema,
+  metadata: LabelsSchema.default({}),
+});
+
+export const DataFrameInputSchema = z
+  .strictObject({
+    period: z.strictObject({ begin: TimestampSchema, end: TimestampSchema }),
+    usage: z.record(z.string(), z.array(PointInputSchema)).superRefine((usage, ctx) => {
+      for (const type of Object.keys(usage)) {
+        if (!LABEL_KEY_RE.test(type)) ctx.addIssue({ code: "custom", path: [type], message: `metric type ${JSON.stringify(type)} ${LABEL_KEY_MESSAGE}` });
+      }
+    }),
+  })
+  .refine((df) => df.period.begin < df.period.end, { path: ["period", "end"], message: "must be after period.begin" })
+  .transform(toDataFrame);
+
+/** The wire form of a dataframe before parsing (what clients send). */
+export type DataFrameInput = z.input<typeof DataFrameInputSchema>;
+
+/** One rated point, normalized. */
+export interface RatedPoint {
+  readonly type: string;
+  readonly unit: string;
+  readonly qty: Nanos;
+  readonly price: Nanos;
+  readonly groupby: Labels;
+  readonly metadata: Labels;
+}
+
+/** A normalized dataframe: a period (epoch ms) and its points. */
+export interface DataFrame {
+  readonly begin: number;
+  readonly end: number;
+  readonly points: readonly RatedPoint[];
+}
+
+function toDataFrame(df: {
+  period: { begin: number; end: number };
+  usage: Record<string, { vol: { unit: string; qty: Nanos }; rating: { price: Nanos }; groupby: Labels; metadata: Labels }[]>;
+}): DataFrame {
+  const points: RatedPoint[] = [];
+  for (const [type, list] of Object.entries(df.usage)) {
+    for (const p of list) points.push({ type, unit: p.vol.unit, qty: p.vol.qty, price: p.rating.price, groupby: p.groupby, metadata: p.metadata });
+  }
+  return { begin: df.period.begin, end: df.period.end, points };
+}
+
+/** CloudKitty's output form of a point and a dataframe. */
+export interface PointOutput {
+  vol: { unit: string; qty: number };
+  rating: { price: number };
+  groupby: Labels;
+  metadata: Labels;
+}
+
+export interface DataFrameOutput {
+  period: { begin: string; end: string };
+  usage: Record<string, PointOutput[]>;
+}
+
+export function pointToOutput(p: RatedPoint): PointOutput {
+  return {
+    vol: { unit: p.unit, qty: Number(formatNanos(p.qty)) },
+    rating: { price: Number(formatNanos(p.price)) },
+    groupby: p.groupby,
+    metadata: p.metadata,
+  };
+}
+
+export function dataFrameToOutput(df: DataFrame): DataFrameOutput {
+  const usage: Record<string, PointOutput[]> = {};
+  for (const p of df.points) (usage[p.type] ??= []).push(pointToOutput(p));
+  return { period: { begin: formatTimestamp(df.begin), end: formatTimestamp(df.end) }, usage };
+}

@@ -1,0 +1,44 @@
+import type { Logger } from "../../logger.js";
+import type { DeleteResult, PointScope } from "../backend.js";
+import { BackendError } from "../../errors.js";
+import type { ClusterClient } from "./client.js";
+import { scopeQuery } from "./query.js";
+import type { PointSearch } from "./search.js";
+
+const DELETE_PAGE = 5000;
+
+interface BulkDeleteResponse {
+  items: { delete: { status: number; result?: string; error?: { reason?: string } } }[];
+}
+
+/**
+ * Deletes exactly the matching points, honouring every filter. It finds them with a point-in-time
+ * walk and deletes them with `_bulk`, so it needs neither `_delete_by_query` nor the reindex module
+ * (absent from minimal clusters).
+ */
+export class PointDeleter {
+  constructor(
+    private readonly client: ClusterClient,
+    private readonly search: PointSearch,
+    private readonly logger: Logger,
+  ) {}
+
+  async delete(scope: PointScope = {}): Promise<DeleteResult> {
+    const query = scopeQuery(scope);
+    let deleted = 0;
+    const touched = new Set<string>();
+    // A PIT view keeps the walk stable while the same points are being deleted under it.
+    for await (const hits of this.search.pages({ query, pageSize: DELETE_PAGE, source: false })) {
+      const body = hits.map((h) => JSON.stringify({ delete: { _index: h._index, _id: h._id } }) + "\n").join("");
+      hits.forEach((h) => touched.add(h._index));
+      const res = await this.client.request<BulkDeleteResponse>({ method: "POST", path: "/_bulk", bulkBody: body });
+      for (const item of res.body.items) {
+        if (item.delete.status === 200) deleted++;
+        else if (item.delete.status !== 404) throw new BackendError(`delete failed after ${deleted} points: ${item.delete.error?.reason ?? item.delete.status}`, item.delete.status);
+      }
+    }
+    if (touched.size > 0) await this.client.request({ method: "POST", path: `/${[...touched].join(",")}/_refresh` }, [404]);
+    this.logger.info("points deleted", { deleted, partitions: touched.size });
+    return { deleted };
+  }
+}

@@ -1,0 +1,114 @@
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import type { StoredPoint } from "../backend.js";
+import type { DataFrame, Labels, RatedPoint, Scalar } from "../dataframe.js";
+import { formatNanos, joinSums, parseDecimal, splitNanos } from "../decimal.js";
+
+/**
+ * One stored document per point, with CloudKitty's field names so existing CloudKitty indices and
+ * dashboards stay readable, plus the exact integer parts of qty and price and a unique sort key.
+ */
+export interface PointDocument {
+  "@timestamp": string;
+  start: string;
+  end: string;
+  type: string;
+  unit: string;
+  qty: number;
+  price: number;
+  qty_units: number;
+  qty_nanos: number;
+  price_units: number;
+  price_nanos: number;
+  point_id: string;
+  groupby: Labels;
+  metadata: Labels;
+}
+
+function canonicalLabels(labels: Labels): [string, Scalar][] {
+  return Object.keys(labels)
+    .sort()
+    .map((k) => [k, labels[k] ?? null]);
+}
+
+/** A point's content key: every field that makes it this point. Equal keys within one dataframe are told apart by their ordinal. */
+export function contentKey(begin: number, end: number, p: RatedPoint): string {
+  return JSON.stringify([begin, end, p.type, p.unit, formatNanos(p.qty), formatNanos(p.price), canonicalLabels(p.groupby), canonicalLabels(p.metadata)]);
+}
+
+/**
+ * Deterministic id: the same point pushed again (a client retry, a resumed ingestion) gets the same id
+ * and is not stored twice, whatever the order of the points in the payload. Two identical points in one
+ * dataframe are both kept (ordinal 0 and 1).
+ */
+export function pointId(key: string, ordinal: number): string {
+  return createHash("sha256").update(key).update("\u0000").update(String(ordinal)).digest("base64url").slice(0, 27);
+}
+
+export function toDocument(df: Pick<DataFrame, "begin" | "end">, p: RatedPoint, id: string): PointDocument {
+  const q = splitNanos(p.qty);
+  const r = splitNanos(p.price);
+  const start = new Date(df.begin).toISOString();
+  return {
+    "@timestamp": start,
+    start,
+    end: new Date(df.end).toISOString(),
+    type: p.type,
+    unit: p.unit,
+    qty: Number(formatNanos(p.qty)),
+    price: Number(formatNanos(p.price)),
+    qty_units: q.units,
+    qty_nanos: q.nanos,
+    price_units: r.units,
+    price_nanos: r.nanos,
+    point_id: id,
+    groupby: p.groupby,
+    metadata: p.metadata,
+  };
+}
+
+const ScalarSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+/** What a stored document must hold to be read back. Documents written by CloudKitty itself lack the exact parts and read from the doubles. */
+const StoredDocumentSchema = z.object({
+  start: z.union([z.string(), z.number()]),
+  end: z.union([z.string(), z.number()]),
+  type: z.string(),
+  unit: z.string().default(""),
+  qty: z.number().default(0),
+  price: z.number().default(0),
+  qty_units: z.number().optional(),
+  qty_nanos: z.number().optional(),
+  price_units: z.number().optional(),
+  price_nanos: z.number().optional(),
+  groupby: z.record(z.string(), ScalarSchema).default({}),
+  metadata: z.record(z.string(), ScalarSchema).default({}),
+});
+
+function toMs(v: string | number): number {
+  return typeof v === "number" ? v : Date.parse(v);
+}
+
+export function fromDocument(source: unknown): StoredPoint {
+  const d = StoredDocumentSchema.parse(source);
+  const qty = d.qty_units !== undefined && d.qty_nanos !== undefined ? joinSums(d.qty_units, d.qty_nanos) : (parseDecimal(d.qty) ?? 0n);
+  const price = d.price_units !== undefined && d.price_nanos !== undefined ? joinSums(d.price_units, d.price_nanos) : (parseDecimal(d.price) ?? 0n);
+  return {
+    begin: toMs(d.start),
+    end: toMs(d.end),
+    point: { type: d.type, unit: d.unit, qty, price, groupby: d.groupby, metadata: d.metadata },
+  };
+}
+
+/** Groups points, already ordered by period, into dataframes. */
+export function groupIntoDataFrames(points: Iterable<StoredPoint>): DataFrame[] {
+  const frames: { begin: number; end: number; points: RatedPoint[] }[] = [];
+  let current: { begin: number; end: number; points: RatedPoint[] } | undefined;
+  for (const sp of points) {
+    if (!current || current.begin !== sp.begin || current.end !== sp.end) {
+      current = { begin: sp.begin, end: sp.end, points: [] };
+      frames.push(current);
+    }
+    current.points.push(sp.point);
+  }
+  return frames;
+}

@@ -1,0 +1,113 @@
+import type { Logger } from "../../logger.js";
+import type { PointCursor } from "../backend.js";
+import type { ClusterClient } from "./client.js";
+import type { Clause } from "./query.js";
+
+/** A stable, unique order: by period, then type, then the point's own id. Every page boundary is exact. */
+export const POINT_SORT = [{ start: "asc" }, { end: "asc" }, { type: "asc" }, { point_id: "asc" }] as const;
+
+/** The cluster's default `index.max_result_window`: `from + size` must stay within it. */
+export const MAX_WINDOW = 10_000;
+
+export interface Hit {
+  _index: string;
+  _id: string;
+  _source?: unknown;
+  sort?: (string | number)[];
+}
+
+export interface SearchResponse {
+  hits: { total?: { value: number; relation: string }; hits: Hit[] };
+  pit_id?: string;
+  aggregations?: Record<string, unknown>;
+}
+
+/** Reads that are fine with no partition yet: a missing alias is an empty result, not an error. */
+export const LENIENT = { ignore_unavailable: true, allow_no_indices: true } as const;
+
+export interface PageWalk {
+  readonly query: Clause;
+  readonly pageSize: number;
+  readonly after?: PointCursor;
+  /** false: only sort values and ids (skipping, deleting). */
+  readonly source: boolean;
+}
+
+/**
+ * Walks every hit of a query in POINT_SORT order with `search_after`, inside a point-in-time where the
+ * cluster offers one (a consistent view however long the walk), never with scroll and never with `from`.
+ */
+export class PointSearch {
+  private pitSupported: boolean | undefined;
+
+  constructor(
+    private readonly client: ClusterClient,
+    private readonly target: string,
+    private readonly logger: Logger,
+  ) {}
+
+  async search(body: Record<string, unknown>): Promise<SearchResponse> {
+    const res = await this.client.request<SearchResponse>({ method: "POST", path: `/${this.target}/_search`, querystring: LENIENT, body });
+    return res.body;
+  }
+
+  private async openPit(): Promise<string | undefined> {
+    if (this.pitSupported === false) return undefined;
+    const res = await this.client.request<{ pit_id?: string }>(
+      { method: "POST", path: `/${this.target}/_search/point_in_time`, querystring: { keep_alive: "2m" } },
+      [400, 404, 405],
+    );
+    if (res.status === 404 && JSON.stringify(res.body).includes("index_not_found")) return undefined;
+    if (res.status !== 200 || !res.body.pit_id) {
+      this.pitSupported = false;
+      this.logger.info("cluster has no point-in-time API; paging with search_after alone", { status: res.status });
+      return undefined;
+    }
+    this.pitSupported = true;
+    return res.body.pit_id;
+  }
+
+  private async closePit(pitId: string): Promise<void> {
+    try {
+      await this.client.request({ method: "DELETE", path: "/_search/point_in_time", body: { pit_id: [pitId] } }, [404]);
+    } catch (err) {
+      // It expires by itself within keep_alive; a failed close costs nothing but a log line.
+      this.logger.warn("could not close point-in-time", { error: (err as Error).message });
+    }
+  }
+
+  async *pages(walk: PageWalk): AsyncGenerator<Hit[]> {
+    let pitId = await this.openPit();
+    let after = walk.after ? [...walk.after] : undefined;
+    try {
+      for (;;) {
+        const body: Record<string, unknown> = {
+          query: walk.query,
+          sort: POINT_SORT,
+          size: walk.pageSize,
+          track_total_hits: false,
+          _source: walk.source,
+          ...(after ? { search_after: after } : {}),
+        };
+        let res: SearchResponse;
+        if (pitId) {
+          res = (await this.client.request<SearchResponse>({ method: "POST", path: "/_search", body: { ...body, pit: { id: pitId, keep_alive: "2m" } } })).body;
+          if (res.pit_id) pitId = res.pit_id;
+        } else {
+          res = await this.search(body);
+        }
+        const hits = res.hits.hits;
+        if (hits.length > 0) yield hits;
+        if (hits.length < walk.pageSize) return;
+        after = hits[hits.length - 1]!.sort;
+      }
+    } finally {
+      if (pitId) await this.closePit(pitId);
+    }
+  }
+
+  async count(query: Clause): Promise<number> {
+    const res = await this.client.request<{ count: number }>({ method: "POST", path: `/${this.target}/_count`, querystring: LENIENT, body: { query } });
+    return res.body.count;
+  }
+}

@@ -1,0 +1,176 @@
+import type { StorageConfig } from "../../config.js";
+import { BackendUnavailableError } from "../../errors.js";
+import type { Logger } from "../../logger.js";
+import type { PointFailure, PushOptions, PushResult } from "../backend.js";
+import type { DataFrame } from "../dataframe.js";
+import type { ClusterClient } from "./client.js";
+import { contentKey, pointId, toDocument } from "./documents.js";
+import type { Partitions } from "./partitions.js";
+
+/** Counters the service exports as metrics; the writer only ever adds to them. */
+export interface WriterStats {
+  stored: number;
+  duplicates: number;
+  failed: number;
+  retries: number;
+  bulkRequests: number;
+}
+
+export function newWriterStats(): WriterStats {
+  return { stored: 0, duplicates: 0, failed: 0, retries: 0, bulkRequests: 0 };
+}
+
+interface PendingPoint {
+  readonly dataframe: number;
+  readonly type: string;
+  readonly index: number;
+  readonly partition: string;
+  /** The two NDJSON lines of this point's `create` action. */
+  readonly lines: string;
+}
+
+interface BulkItemResult {
+  status: number;
+  error?: { type?: string; reason?: string; caused_by?: { reason?: string } };
+}
+
+interface BulkResponse {
+  errors: boolean;
+  items: Record<string, BulkItemResult>[];
+}
+
+const RETRYABLE = (status: number) => status === 429 || status >= 500;
+
+function describe(item: BulkItemResult): string {
+  const e = item.error;
+  if (!e) return `status ${item.status}`;
+  return [e.type, e.reason, e.caused_by?.reason].filter(Boolean).join(": ");
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Exponential backoff with jitter: 100 ms, 200 ms, 400 ms... capped at 5 s. */
+export function backoffMs(attempt: number): number {
+  const base = Math.min(5000, 100 * 2 ** attempt);
+  return base / 2 + Math.random() * (base / 2);
+}
+
+/**
+ * Writes points with `_bulk` `create` actions in bounded chunks. `create` with a deterministic id makes
+ * a repeated point a 409 (counted as a duplicate), never a second document. Every item of every bulk
+ * response is checked: 429/5xx items are retried with backoff, the rest are reported with their reason.
+ */
+export class PointWriter {
+  constructor(
+    private readonly client: ClusterClient,
+    private readonly partitions: Partitions,
+    private readonly bulk: StorageConfig["bulk"],
+    private readonly logger: Logger,
+    readonly stats: WriterStats = newWriterStats(),
+  ) {}
+
+  prepare(dataframes: readonly DataFrame[]): PendingPoint[] {
+    const pending: PendingPoint[] = [];
+    dataframes.forEach((df, dfIndex) => {
+      const partition = this.partitions.indexFor(df.begin);
+      const perType = new Map<string, number>();
+      const seen = new Map<string, number>();
+      for (const p of df.points) {
+        const index = perType.get(p.type) ?? 0;
+        perType.set(p.type, index + 1);
+        const key = contentKey(df.begin, df.end, p);
+        const ordinal = seen.get(key) ?? 0;
+        seen.set(key, ordinal + 1);
+        const id = pointId(key, ordinal);
+        const lines = `${JSON.stringify({ create: { _index: partition, _id: id } })}\n${JSON.stringify(toDocument(df, p, id))}\n`;
+        pending.push({ dataframe: dfIndex, type: p.type, index, partition, lines });
+      }
+    });
+    return pending;
+  }
+
+  chunk(points: readonly PendingPoint[]): PendingPoint[][] {
+    const chunks: PendingPoint[][] = [];
+    let current: PendingPoint[] = [];
+    let bytes = 0;
+    for (const p of points) {
+      if (current.length > 0 && (current.length >= this.bulk.maxDocs || bytes + p.lines.length > this.bulk.maxBytes)) {
+        chunks.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(p);
+      bytes += p.lines.length;
+    }
+    if (current.length > 0) chunks.push(current);
+    return chunks;
+  }
+
+  async push(dataframes: readonly DataFrame[], options: PushOptions = {}): Promise<PushResult> {
+    const pending = this.prepare(dataframes);
+    const result = { stored: 0, duplicates: 0, failed: [] as PointFailure[] };
+    const chunks = this.chunk(pending);
+    let next = 0;
+    const worker = async () => {
+      while (next < chunks.length) {
+        const chunk = chunks[next++]!;
+        await this.writeChunk(chunk, result);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.bulk.concurrency, chunks.length) }, worker));
+    if (options.refresh && pending.length > 0) {
+      const touched = [...new Set(pending.map((p) => p.partition))];
+      await this.client.request({ method: "POST", path: `/${touched.join(",")}/_refresh` }, [404]);
+    }
+    this.stats.stored += result.stored;
+    this.stats.duplicates += result.duplicates;
+    this.stats.failed += result.failed.length;
+    return { points: pending.length, ...result };
+  }
+
+  private async writeChunk(chunk: readonly PendingPoint[], result: { stored: number; duplicates: number; failed: PointFailure[] }): Promise<void> {
+    let todo = chunk;
+    for (let attempt = 0; ; attempt++) {
+      let response: BulkResponse;
+      try {
+        this.stats.bulkRequests++;
+        const res = await this.client.request<BulkResponse>({ method: "POST", path: "/_bulk", bulkBody: todo.map((p) => p.lines).join("") });
+        response = res.body;
+      } catch (err) {
+        if (err instanceof BackendUnavailableError && attempt < this.bulk.retries) {
+          this.stats.retries++;
+          this.logger.warn("bulk request failed; retrying", { attempt: attempt + 1, points: todo.length, error: err.message });
+          await sleep(backoffMs(attempt));
+          continue;
+        }
+        if (err instanceof BackendUnavailableError) {
+          throw new BackendUnavailableError(
+            `${err.message}; ${result.stored + result.duplicates} points of this push were stored before the cluster failed (pushing again is safe: ids are deterministic)`,
+            err.retryAfterSeconds,
+            { cause: err },
+          );
+        }
+        throw err;
+      }
+      const retry: PendingPoint[] = [];
+      let lastRetryReason = "";
+      response.items.forEach((entry, i) => {
+        const item = Object.values(entry)[0]!;
+        const point = todo[i]!;
+        if (item.status === 201 || item.status === 200) result.stored++;
+        else if (item.status === 409) result.duplicates++;
+        else if (RETRYABLE(item.status) && attempt < this.bulk.retries) {
+          retry.push(point);
+          lastRetryReason = describe(item);
+        } else {
+          result.failed.push({ dataframe: point.dataframe, type: point.type, index: point.index, status: item.status, reason: describe(item) });
+        }
+      });
+      if (retry.length === 0) return;
+      this.stats.retries++;
+      this.logger.warn("bulk items rejected as transient; retrying them", { attempt: attempt + 1, points: retry.length, reason: lastRetryReason });
+      await sleep(backoffMs(attempt));
+      todo = retry;
+    }
+  }
+}

@@ -1,0 +1,25 @@
+import type { StorageConfig } from "../config.js";
+import { UnknownBackendError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { StorageBackend } from "./backend.js";
+
+/** Builds a backend from configuration: the counterpart of CloudKitty's `cloudkitty.storage.v2.backends` entry points. */
+export type BackendFactory = (config: StorageConfig, logger: Logger) => StorageBackend;
+
+const factories = new Map<string, BackendFactory>();
+
+export function registerBackend(name: string, factory: BackendFactory): void {
+  factories.set(name, factory);
+}
+
+export function registeredBackends(): string[] {
+  return [...factories.keys()].sort();
+}
+
+export function createBackend(config: StorageConfig, logger: Logger): StorageBackend {
+  const factory = factories.get(config.backend);
+  if (!factory) {
+    throw new UnknownBackendError(`no storage backend named ${JSON.stringify(config.backend)}; registered: ${registeredBackends().join(", ")}`);
+  }
+  return factory(config, logger);
+}

@@ -1,0 +1,75 @@
+/**
+ * Timestamps as CloudKitty sends them: ISO 8601 (with or without zone, UTC assumed), CloudKitty's
+ * compact form `20190723T122810Z`, or epoch seconds (a number or a string of digits, as in the seed).
+ */
+
+/** Accepted range of instants: anything outside is a client mistake, not data. */
+export const MIN_TIME_MS = Date.UTC(1970, 0, 1);
+export const MAX_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59);
+
+const COMPACT_RE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
+const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+const EPOCH_RE = /^\d{1,12}(?:\.\d+)?$/;
+
+export type ParsedTime = { ok: true; ms: number } | { ok: false; reason: string };
+
+function inRange(ms: number): ParsedTime {
+  if (!Number.isFinite(ms)) return { ok: false, reason: "is not a valid date" };
+  if (ms < MIN_TIME_MS || ms > MAX_TIME_MS) return { ok: false, reason: "must be between 1970-01-01 and 9999-12-31" };
+  return { ok: true, ms };
+}
+
+function fromParts(y: string, mo: string, d: string, h = "0", mi = "0", s = "0", frac = ""): number | undefined {
+  const [Y, M, D, H, Mi, S] = [y, mo, d, h, mi, s].map(Number) as [number, number, number, number, number, number];
+  if (M < 1 || M > 12 || D < 1 || D > 31 || H > 23 || Mi > 59 || S > 59) return undefined;
+  const ms = Date.UTC(Y, M - 1, D, H, Mi, S, Math.floor(Number(`0.${frac || "0"}`) * 1000));
+  // Date.UTC rolls 2019-02-31 over into March; a date that does not exist is an error, not a neighbour.
+  if (new Date(ms).getUTCDate() !== D) return undefined;
+  return ms;
+}
+
+export function parseTimestamp(input: string | number): ParsedTime {
+  if (typeof input === "number") {
+    if (!Number.isFinite(input)) return { ok: false, reason: "is not a finite number" };
+    return inRange(input * 1000);
+  }
+  const text = input.trim();
+  if (EPOCH_RE.test(text)) return inRange(Number(text) * 1000);
+  let m = COMPACT_RE.exec(text);
+  if (m) {
+    const ms = fromParts(m[1]!, m[2]!, m[3]!, m[4], m[5], m[6]);
+    return ms === undefined ? { ok: false, reason: "is not a valid date" } : inRange(ms);
+  }
+  m = ISO_RE.exec(text);
+  if (!m) return { ok: false, reason: "must be ISO 8601, YYYYMMDDTHHMMSSZ or epoch seconds" };
+  const local = fromParts(m[1]!, m[2]!, m[3]!, m[4], m[5], m[6], m[7]);
+  if (local === undefined) return { ok: false, reason: "is not a valid date" };
+  const zone = m[8];
+  let offsetMin = 0;
+  if (zone && zone !== "Z") {
+    const sign = zone.startsWith("-") ? -1 : 1;
+    const digits = zone.slice(1).replace(":", "");
+    const zh = Number(digits.slice(0, 2));
+    const zm = Number(digits.slice(2, 4));
+    if (zh > 23 || zm > 59) return { ok: false, reason: "has an invalid UTC offset" };
+    offsetMin = sign * (zh * 60 + zm);
+  }
+  return inRange(local - offsetMin * 60_000);
+}
+
+/** CloudKitty's output form: ISO 8601 in UTC with an explicit offset, `2019-07-23T12:00:00+00:00`. */
+export function formatTimestamp(ms: number): string {
+  const iso = new Date(ms).toISOString(); // 2019-07-23T12:00:00.000Z
+  const base = iso.slice(0, 19);
+  const millis = iso.slice(20, 23);
+  return `${base}${millis === "000" ? "" : "." + millis}+00:00`;
+}
+
+/** The start of the current UTC month and of the next, CloudKitty's default window. */
+export function currentMonthWindow(now = Date.now()): { begin: number; end: number } {
+  const d = new Date(now);
+  return {
+    begin: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1),
+    end: Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1),
+  };
+}

@@ -1,0 +1,27 @@
+import { randomBytes } from "node:crypto";
+import { loadConfig, type StorageConfig } from "../../src/config.js";
+import { createLogger } from "../../src/logger.js";
+import { OpenSearchBackend } from "../../src/storage/opensearch/backend.js";
+
+export const testLogger = createLogger(process.env.RATESTORE_TEST_LOG_LEVEL ?? "error");
+
+/** Storage configuration for one test suite: the test cluster, and an index prefix no other suite uses. */
+export function testStorageConfig(overrides: Partial<StorageConfig> = {}): StorageConfig {
+  const url = process.env.OPENSEARCH_URL;
+  if (!url) throw new Error("OPENSEARCH_URL is not set: the global setup provisions it (test/support/global-setup.ts)");
+  const base = loadConfig({ OPENSEARCH_URL: url, RATESTORE_INDEX_PREFIX: `t${randomBytes(5).toString("hex")}` }).storage;
+  return { ...base, ...overrides };
+}
+
+/** A backend on a fresh prefix, initialised; `drop()` removes its partitions and template. */
+export async function freshBackend(overrides: Partial<StorageConfig> = {}): Promise<OpenSearchBackend & { drop(): Promise<void> }> {
+  const backend = new OpenSearchBackend(testStorageConfig(overrides), testLogger);
+  await backend.init();
+  return Object.assign(backend, {
+    async drop() {
+      await backend.client.request({ method: "DELETE", path: `/${backend.partitions.pattern}`, querystring: { allow_no_indices: true } }, [404]);
+      await backend.client.request({ method: "DELETE", path: `/_index_template/${backend.partitions.alias}` }, [404]);
+      await backend.close();
+    },
+  });
+}
