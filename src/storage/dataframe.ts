@@ -18,21 +18,25 @@ export const MAX_LABEL_VALUE_LENGTH = 1024;
 export const LabelKey = z.string().regex(LABEL_KEY_RE, LABEL_KEY_MESSAGE);
 export const MetricType = z.string().regex(LABEL_KEY_RE, `metric type ${LABEL_KEY_MESSAGE}`);
 
-const LabelValue = z.union([
-  z.string().max(MAX_LABEL_VALUE_LENGTH, `must be at most ${MAX_LABEL_VALUE_LENGTH} characters`),
-  z.number().refine(Number.isFinite, "must be a finite number"),
-  z.boolean(),
-  z.null(),
-]);
+function labelValueProblem(v: unknown): string | undefined {
+  if (v === null || typeof v === "boolean") return undefined;
+  if (typeof v === "number") return Number.isFinite(v) ? undefined : "must be a finite number";
+  if (typeof v === "string") return v.length <= MAX_LABEL_VALUE_LENGTH ? undefined : `must be at most ${MAX_LABEL_VALUE_LENGTH} characters`;
+  return "must be a string, number, boolean or null (groupby and metadata are flat maps)";
+}
 
-/** groupby / metadata: a flat map of scalars. Numbers are kept as numbers in `_source` and indexed as keywords. */
-export const LabelsSchema = z
-  .record(z.string(), LabelValue)
-  .superRefine((obj, ctx) => {
-    for (const key of Object.keys(obj)) {
-      if (!LABEL_KEY_RE.test(key)) ctx.addIssue({ code: "custom", path: [key], message: `key ${JSON.stringify(key)} ${LABEL_KEY_MESSAGE}` });
-    }
-  });
+/**
+ * groupby / metadata: a flat map of scalars. Numbers stay numbers in `_source` and are indexed as
+ * keywords. Keys and values are checked in one pass so that every bad entry is reported at once.
+ */
+export const LabelsSchema = z.record(z.string(), z.unknown()).transform((obj, ctx): Labels => {
+  for (const [key, value] of Object.entries(obj)) {
+    if (!LABEL_KEY_RE.test(key)) ctx.addIssue({ code: "custom", path: [key], message: `key ${JSON.stringify(key)} ${LABEL_KEY_MESSAGE}` });
+    const problem = labelValueProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", path: [key], message: problem });
+  }
+  return obj as Labels;
+});
 
 /** A decimal as a JSON number or a decimal string; exact to 9 decimal places. */
 export const DecimalSchema = z.union([z.number(), z.string()]).transform((v, ctx): Nanos => {

@@ -35,7 +35,7 @@ export function parseDecimal(input: string | number): Nanos | undefined {
   const exp = Number(m[4] ?? m[7] ?? "0");
   if (!Number.isSafeInteger(exp) || Math.abs(exp) > 400) return undefined;
   // Work on the digit string with an implied decimal point, shifted by the exponent.
-  const digits = (intPart + fracPart).replace(/^0+(?=\d)/, "");
+  const digits = intPart + fracPart;
   const pointPos = intPart.length + exp; // digits before the decimal point
   const scaledPos = pointPos + DECIMALS; // digits that make whole nano-units
   let whole: bigint;

@@ -1,11 +1,11 @@
 import type { PointCursor, RetrieveOptions, RetrieveResult, StoredPoint } from "../backend.js";
 import { ValidationError } from "../../errors.js";
 import { fromDocument, groupIntoDataFrames } from "./documents.js";
-import { scopeQuery, withDefaultWindow } from "./query.js";
+import { scopeQuery, withDefaultWindow, type Clause } from "./query.js";
 import { MAX_WINDOW, POINT_SORT, type Hit, type PointSearch } from "./search.js";
 
 export const DEFAULT_LIMIT = 1000;
-/** Pages fetched while walking (export, paginate=false, deep offsets). */
+/** Pages fetched while walking (export, paginate=false). */
 export const WALK_PAGE = 5000;
 
 function checkPaging(offset: number, limit: number): void {
@@ -33,34 +33,54 @@ export class PointReader {
     const limit = options.limit ?? DEFAULT_LIMIT;
     checkPaging(offset, limit);
 
-    let after: PointCursor | undefined = options.after;
-    let from = 0;
-    if (!after && offset + limit <= MAX_WINDOW) {
-      from = offset;
-    } else if (!after && offset > 0) {
-      // Beyond the result window: walk sort values only (no _source) up to the offset, then read one page.
-      after = await this.skip(query, offset);
-      if (!after) return { total: await this.search.count(query), dataframes: [] };
-    }
+    if (!options.after && offset + limit > MAX_WINDOW) return this.deepPage(query, offset, limit);
     const res = await this.search.search({
       query,
       sort: POINT_SORT,
       size: limit,
       track_total_hits: true,
-      ...(from > 0 ? { from } : {}),
-      ...(after ? { search_after: [...after] } : {}),
+      ...(offset > 0 && !options.after ? { from: offset } : {}),
+      ...(options.after ? { search_after: [...options.after] } : {}),
     });
-    const hits = res.hits.hits;
+    return this.result(res.hits.hits, res.hits.total?.value ?? 0, limit);
+  }
+
+  private result(hits: readonly Hit[], total: number, limit: number): RetrieveResult {
     const last = hits[hits.length - 1];
     return {
-      total: res.hits.total?.value ?? 0,
+      total,
       dataframes: groupIntoDataFrames(toPoints(hits)),
       ...(hits.length === limit && last?.sort ? { next: last.sort } : {}),
     };
   }
 
-  /** The sort position of the `offset`-th point, or undefined when there are fewer. */
-  private async skip(query: Record<string, unknown>, offset: number): Promise<PointCursor | undefined> {
+  /**
+   * A page beyond the result window, at a cost that does not grow with the offset: count the points of
+   * each sort-prefix group (period and type) with a composite aggregation, find the group that holds
+   * the offset, read inside it with a small `from`, and continue into the next groups with search_after.
+   */
+  private async deepPage(query: Clause, offset: number, limit: number): Promise<RetrieveResult> {
+    const located = await this.search.locate(query, offset);
+    if (!located.group) return { total: located.total, dataframes: [] };
+    const inGroup: Clause = { bool: { filter: [query, ...located.group] } };
+    let hits: Hit[];
+    if (located.within + limit <= MAX_WINDOW) {
+      hits = (await this.search.search({ query: inGroup, sort: POINT_SORT, size: limit, from: located.within, track_total_hits: false })).hits.hits;
+    } else {
+      // One group larger than the window (a period with over 10,000 points of one type): walk inside it.
+      const after = await this.skip(inGroup, located.within);
+      hits = after ? (await this.search.search({ query: inGroup, sort: POINT_SORT, size: limit, search_after: [...after], track_total_hits: false })).hits.hits : [];
+    }
+    const last = hits[hits.length - 1];
+    if (hits.length < limit && last?.sort) {
+      const rest = await this.search.search({ query, sort: POINT_SORT, size: limit - hits.length, search_after: last.sort, track_total_hits: false });
+      hits = [...hits, ...rest.hits.hits];
+    }
+    return this.result(hits, located.total, limit);
+  }
+
+  /** The sort position of the `offset`-th point of a query, walking sort values only; undefined when there are fewer. */
+  private async skip(query: Clause, offset: number): Promise<PointCursor | undefined> {
     let remaining = offset;
     let after: PointCursor | undefined;
     while (remaining > 0) {

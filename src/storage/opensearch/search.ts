@@ -22,6 +22,10 @@ export interface SearchResponse {
   aggregations?: Record<string, unknown>;
 }
 
+/** The composite sources that match the first three keys of POINT_SORT. */
+const PREFIX_SOURCES = [{ s: { terms: { field: "start" } } }, { e: { terms: { field: "end" } } }, { t: { terms: { field: "type" } } }];
+const LOCATE_PAGE = 10_000;
+
 /** Reads that are fine with no partition yet: a missing alias is an empty result, not an error. */
 export const LENIENT = { ignore_unavailable: true, allow_no_indices: true } as const;
 
@@ -103,6 +107,40 @@ export class PointSearch {
       }
     } finally {
       if (pitId) await this.closePit(pitId);
+    }
+  }
+
+  /**
+   * Finds which sort-prefix group (start, end, type) holds the `offset`-th point of a query, and the
+   * point's position inside it, from the groups' document counts. Groups come in the same order as
+   * POINT_SORT, so the counts add up to positions.
+   */
+  async locate(query: Clause, offset: number): Promise<{ total: number; group?: Clause[]; within: number }> {
+    let before = 0;
+    let after: Record<string, unknown> | undefined;
+    let total: number | undefined;
+    for (;;) {
+      const res = await this.search({
+        query,
+        size: 0,
+        track_total_hits: total === undefined,
+        aggs: { prefix: { composite: { size: LOCATE_PAGE, sources: PREFIX_SOURCES, ...(after ? { after } : {}) } } },
+      });
+      total ??= res.hits.total?.value ?? 0;
+      const agg = res.aggregations?.prefix as { buckets: { key: { s: number; e: number; t: string }; doc_count: number }[]; after_key?: Record<string, unknown> } | undefined;
+      for (const b of agg?.buckets ?? []) {
+        if (before + b.doc_count > offset) {
+          const group = [
+            { range: { start: { gte: b.key.s, lte: b.key.s, format: "epoch_millis" } } },
+            { range: { end: { gte: b.key.e, lte: b.key.e, format: "epoch_millis" } } },
+            { term: { type: b.key.t } },
+          ];
+          return { total, group, within: offset - before };
+        }
+        before += b.doc_count;
+      }
+      if (!agg?.after_key || agg.buckets.length < LOCATE_PAGE) return { total, within: 0 };
+      after = agg.after_key;
     }
   }
 

@@ -1,0 +1,103 @@
+import { expect } from "chai";
+import type { PointCursor, RetrieveResult } from "../../src/storage/backend.js";
+import { freshBackend } from "../support/cluster.js";
+import { HOUR, T0, manyPoints } from "../support/data.js";
+
+type Backend = Awaited<ReturnType<typeof freshBackend>>;
+const N = 25_000;
+const WINDOW = { begin: T0, end: T0 + 10 * HOUR };
+const ids = (r: RetrieveResult) => r.dataframes.flatMap((d) => d.points.map((p) => String(p.groupby.id)));
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+describe("storage: paging 25,000 points on the real node", function () {
+  this.timeout(300_000);
+  let backend: Backend;
+  before(async () => {
+    backend = await freshBackend();
+    const res = await backend.push(manyPoints(N), { refresh: true });
+    expect(res.stored).to.equal(N);
+  });
+  after(async () => backend.drop());
+
+  it("cursor pages of 100 walk every point once, with no gap and no repeat", async () => {
+    const seen = new Set<string>();
+    const timings: number[] = [];
+    let after: PointCursor | undefined;
+    let pages = 0;
+    for (;;) {
+      const t = performance.now();
+      const page = await backend.retrieve({ ...WINDOW, limit: 100, ...(after ? { after } : {}) });
+      timings.push(performance.now() - t);
+      expect(page.total).to.equal(N);
+      for (const id of ids(page)) {
+        expect(seen.has(id), `repeat ${id}`).to.equal(false);
+        seen.add(id);
+      }
+      pages++;
+      if (!page.next) break;
+      after = page.next;
+    }
+    expect(seen.size).to.equal(N);
+    expect(pages).to.equal(N / 100 + 1); // the last full page cannot know it was last
+    const first = median(timings.slice(0, 10));
+    const last = median(timings.slice(-11, -1));
+    console.log(`      cursor paging: median of pages 1-10 ${first.toFixed(1)} ms, of pages 241-250 ${last.toFixed(1)} ms (ratio ${(last / first).toFixed(2)})`);
+  });
+
+  it("offset pages of 100 walk every point once, beyond the 10,000 result window too", async () => {
+    const seen = new Set<string>();
+    const timings = new Map<number, number>();
+    for (let offset = 0; offset < N; offset += 100) {
+      const t = performance.now();
+      const page = await backend.retrieve({ ...WINDOW, offset, limit: 100 });
+      timings.set(offset, performance.now() - t);
+      for (const id of ids(page)) seen.add(id);
+    }
+    expect(seen.size).to.equal(N);
+    const at = (o: number) => timings.get(o)!.toFixed(1);
+    console.log(`      offset paging: page at offset 0 ${at(0)} ms, 9,900 ${at(9900)} ms, 10,000 ${at(10000)} ms, 24,900 ${at(24900)} ms`);
+  });
+
+  it("offset pages inside one period-and-type group larger than the result window", async () => {
+    const start = T0 + 100 * HOUR;
+    await backend.push(manyPoints(12_000, { spanHours: 1, types: 1, start }), { refresh: true });
+    const window = { begin: start, end: start + HOUR };
+    const seen = new Set<string>();
+    for (let offset = 9_900; offset < 12_000; offset += 100) {
+      const page = await backend.retrieve({ ...window, offset, limit: 100 });
+      expect(page.total).to.equal(12_000);
+      for (const id of ids(page)) seen.add(id);
+    }
+    const head = await backend.retrieve({ ...window, offset: 0, limit: 9_900 });
+    for (const id of ids(head)) seen.add(id);
+    expect(seen.size).to.equal(12_000);
+    expect(ids(await backend.retrieve({ ...window, offset: 11_990, limit: 100 }))).to.have.length(10);
+  });
+
+  it("paginate=false and iteratePoints return every point in order", async () => {
+    const all = await backend.retrieve({ ...WINDOW, paginate: false });
+    expect(all.total).to.equal(N);
+    expect(new Set(ids(all)).size).to.equal(N);
+    let n = 0;
+    let prev = -1;
+    for await (const p of backend.iteratePoints(WINDOW)) {
+      expect(p.begin).to.be.at.least(prev);
+      prev = p.begin;
+      n++;
+    }
+    expect(n).to.equal(N);
+  });
+
+  it("totals with many groups count exactly and page by offset and by cursor alike", async () => {
+    const byId = await backend.total({ ...WINDOW, groupby: ["id"], limit: 1000, offset: 12_000 });
+    expect(byId.total).to.equal(N);
+    expect(byId.results).to.have.length(1000);
+    const byProject = await backend.total({ ...WINDOW, groupby: ["project_id"], paginate: false });
+    expect(byProject.total).to.equal(50);
+    expect(byProject.results.reduce((a, r) => a + r.qty, 0n)).to.equal(BigInt(N) * 1_000_000_000n);
+  });
+});

@@ -1,0 +1,47 @@
+import { expect } from "chai";
+import { formatNanos, joinSums, parseDecimal, splitNanos } from "../../src/storage/decimal.js";
+
+describe("decimal", () => {
+  it("parses numbers by their shortest form, not their binary expansion", () => {
+    expect(parseDecimal(0.1)).to.equal(100_000_000n);
+    expect(parseDecimal(1)).to.equal(1_000_000_000n);
+    expect(parseDecimal(-2.5)).to.equal(-2_500_000_000n);
+    expect(parseDecimal(1e-7)).to.equal(100n);
+    expect(parseDecimal(1.5e10)).to.equal(15_000_000_000_000_000_000n);
+  });
+
+  it("parses decimal strings, with exponents and leading dots", () => {
+    expect(parseDecimal("0.000000001")).to.equal(1n);
+    expect(parseDecimal("12.3400")).to.equal(12_340_000_000n);
+    expect(parseDecimal(".5")).to.equal(500_000_000n);
+    expect(parseDecimal("-1.25E2")).to.equal(-125_000_000_000n);
+    expect(parseDecimal(" 7 ")).to.equal(7_000_000_000n);
+  });
+
+  it("rounds half to even beyond nine decimals", () => {
+    expect(parseDecimal("0.0000000005")).to.equal(0n);
+    expect(parseDecimal("0.0000000015")).to.equal(2n);
+    expect(parseDecimal("0.00000000151")).to.equal(2n);
+    expect(parseDecimal("0.0000000014999")).to.equal(1n);
+    expect(parseDecimal("-0.0000000015")).to.equal(-2n);
+  });
+
+  it("rejects what is not a finite decimal", () => {
+    for (const bad of ["", "abc", "1.2.3", "NaN", "Infinity", "0x10", "1e", "--1", "1,5"]) expect(parseDecimal(bad), bad).to.equal(undefined);
+    expect(parseDecimal(Number.NaN)).to.equal(undefined);
+    expect(parseDecimal(Number.POSITIVE_INFINITY)).to.equal(undefined);
+  });
+
+  it("splits into whole and nano parts of the same sign, and joins sums back exactly", () => {
+    expect(splitNanos(-1_500_000_000n)).to.deep.equal({ units: -1, nanos: -500_000_000 });
+    expect(splitNanos(2_000_000_001n)).to.deep.equal({ units: 2, nanos: 1 });
+    // 100,000 points of 0.1: nanos sum 1e13, exact in a double.
+    expect(formatNanos(joinSums(0, 100_000 * 100_000_000))).to.equal("10000");
+  });
+
+  it("formats without trailing zeros", () => {
+    expect(formatNanos(100_000_000n)).to.equal("0.1");
+    expect(formatNanos(-5n)).to.equal("-0.000000005");
+    expect(formatNanos(0n)).to.equal("0");
+  });
+});

@@ -1,0 +1,42 @@
+import { expect } from "chai";
+import { Partitions } from "../../src/storage/opensearch/partitions.js";
+import { planGroups } from "../../src/storage/opensearch/aggregations.js";
+import { contentKey, pointId } from "../../src/storage/opensearch/documents.js";
+import { ValidationError } from "../../src/errors.js";
+
+describe("partitions", () => {
+  const at = Date.parse("2019-07-23T12:00:00Z");
+  it("names partitions by the period's begin and reads their range back", () => {
+    expect(new Partitions("rs", "month").indexFor(at)).to.equal("rs-points-2019.07");
+    expect(new Partitions("rs", "day").indexFor(at)).to.equal("rs-points-2019.07.23");
+    expect(new Partitions("rs", "year").indexFor(at)).to.equal("rs-points-2019");
+    expect(new Partitions("rs", "month").rangeOf("rs-points-2019.12")).to.deep.equal({ start: Date.parse("2019-12-01T00:00:00Z"), end: Date.parse("2020-01-01T00:00:00Z") });
+    expect(new Partitions("rs", "month").rangeOf("other-2019.12")).to.equal(undefined);
+  });
+});
+
+describe("groupby plan", () => {
+  it("maps keys, type and time options to composite sources", () => {
+    const plan = planGroups(["project_id", "type", "time-m"]);
+    expect(plan.labels.map((l) => l.name)).to.deep.equal(["project_id", "type"]);
+    expect(plan.time).to.equal("time-m");
+    expect(plan.sources).to.have.length(3);
+  });
+  it("rejects an unknown time option and two time options", () => {
+    expect(() => planGroups(["time-x"])).to.throw(ValidationError, /unknown time option/);
+    expect(() => planGroups(["time", "time-d"])).to.throw(ValidationError, /only one time grouping/);
+    expect(() => planGroups(["a.b"])).to.throw(ValidationError);
+  });
+});
+
+describe("point ids", () => {
+  const p = { type: "cpu", unit: "h", qty: 1n, price: 2n, groupby: { b: "2", a: "1" }, metadata: {} };
+  it("do not depend on label order, and tell identical points apart by ordinal", () => {
+    const k1 = contentKey(1, 2, p);
+    const k2 = contentKey(1, 2, { ...p, groupby: { a: "1", b: "2" } });
+    expect(k1).to.equal(k2);
+    expect(pointId(k1, 0)).to.equal(pointId(k2, 0));
+    expect(pointId(k1, 0)).to.not.equal(pointId(k1, 1));
+    expect(pointId(contentKey(1, 2, { ...p, price: 3n }), 0)).to.not.equal(pointId(k1, 0));
+  });
+});

@@ -1,0 +1,34 @@
+import { expect } from "chai";
+import { formatTimestamp, parseTimestamp } from "../../src/storage/time.js";
+
+const ms = (s: string) => Date.parse(s);
+
+describe("time", () => {
+  it("reads ISO 8601 with Z, offsets, or no zone (UTC)", () => {
+    expect(parseTimestamp("2019-07-23T12:28:10Z")).to.deep.equal({ ok: true, ms: ms("2019-07-23T12:28:10Z") });
+    expect(parseTimestamp("2019-07-23T14:28:10+02:00")).to.deep.equal({ ok: true, ms: ms("2019-07-23T12:28:10Z") });
+    expect(parseTimestamp("2019-07-23T12:28:10")).to.deep.equal({ ok: true, ms: ms("2019-07-23T12:28:10Z") });
+    expect(parseTimestamp("2019-07-23")).to.deep.equal({ ok: true, ms: ms("2019-07-23T00:00:00Z") });
+    expect(parseTimestamp("2019-07-23T12:28:10.250Z")).to.deep.equal({ ok: true, ms: ms("2019-07-23T12:28:10.250Z") });
+  });
+
+  it("reads CloudKitty's compact form and epoch seconds (number or digits)", () => {
+    expect(parseTimestamp("20190723T122810Z")).to.deep.equal({ ok: true, ms: ms("2019-07-23T12:28:10Z") });
+    expect(parseTimestamp(1239781290)).to.deep.equal({ ok: true, ms: 1239781290_000 });
+    expect(parseTimestamp("1239781290")).to.deep.equal({ ok: true, ms: 1239781290_000 });
+  });
+
+  it("rejects impossible and out-of-range dates with a reason", () => {
+    for (const bad of ["2019-02-30T00:00:00Z", "2019-13-01", "20191301T000000Z", "yesterday", "2019-07-23T25:00:00Z", "12345-01-01"]) {
+      const r = parseTimestamp(bad);
+      expect(r.ok, bad).to.equal(false);
+    }
+    expect(parseTimestamp(1e15)).to.deep.include({ ok: false });
+    expect(parseTimestamp(-1)).to.deep.include({ ok: false });
+    expect(parseTimestamp(Number.NaN)).to.deep.include({ ok: false });
+  });
+
+  it("writes CloudKitty's output form", () => {
+    expect(formatTimestamp(ms("2019-07-23T12:00:00Z"))).to.equal("2019-07-23T12:00:00+00:00");
+  });
+});
