@@ -40,3 +40,18 @@ describe("point ids", () => {
     expect(pointId(contentKey(1, 2, { ...p, price: 3n }), 0)).to.not.equal(pointId(k1, 0));
   });
 });
+
+describe("backend registry", () => {
+  it("creates the registered backend by name and names the known ones when asked for another", async () => {
+    const { createBackend, registeredBackends } = await import("../../src/storage/backends.js");
+    const { loadConfig } = await import("../../src/config.js");
+    const { UnknownBackendError } = await import("../../src/errors.js");
+    const { createLogger } = await import("../../src/logger.js");
+    const storage = loadConfig({}).storage;
+    expect(registeredBackends()).to.include("opensearch");
+    const backend = createBackend(storage, createLogger("error"));
+    expect(backend.name).to.equal("opensearch");
+    await backend.close();
+    expect(() => createBackend({ ...storage, backend: "influxdb" }, createLogger("error"))).to.throw(UnknownBackendError, /registered: .*opensearch/);
+  });
+});

@@ -50,7 +50,9 @@ export class ClusterClient {
       ...(config.username ? { auth: { username: config.username, password: config.password ?? "" } } : {}),
       ssl: { rejectUnauthorized: config.tlsVerify },
       requestTimeout: config.requestTimeoutMs,
-      maxRetries: 2,
+      // Retries live in one place, the writer's policy (backoff, metrics, logs); the transport's own
+      // silent retries of 502/503/504 would hide them.
+      maxRetries: 0,
     });
   }
 

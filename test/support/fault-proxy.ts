@@ -1,0 +1,71 @@
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+
+/**
+ * A pass-through HTTP proxy in front of the real node that injects the failures a busy cluster
+ * produces: whole `_bulk` requests answered 503 without reaching the node, and `_bulk` items that the
+ * node stored but that the proxy reports as 429 (so a retry meets a 409, as after a lost response).
+ */
+export interface Faults {
+  /** Fail this many `_bulk` requests with 503 before passing any through. */
+  bulk503: number;
+  /** In this many passed-through `_bulk` responses, report every other item as 429. */
+  bulkItems429: number;
+}
+
+export async function startFaultProxy(target: string, faults: Faults): Promise<{ url: string; seen: { bulk: number }; close(): Promise<void> }> {
+  const upstream = new URL(target);
+  const seen = { bulk: 0 };
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const isBulk = (req.url ?? "").startsWith("/_bulk");
+      if (isBulk) seen.bulk++;
+      if (isBulk && faults.bulk503 > 0) {
+        faults.bulk503--;
+        res.writeHead(503, { "content-type": "application/json" });
+        res.end(JSON.stringify({ error: { type: "unavailable", reason: "injected by the test proxy" }, status: 503 }));
+        return;
+      }
+      const up = httpRequest(
+        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
+        (upRes: IncomingMessage) => {
+          const body: Buffer[] = [];
+          upRes.on("data", (c: Buffer) => body.push(c));
+          upRes.on("end", () => {
+            let out = Buffer.concat(body);
+            if (isBulk && faults.bulkItems429 > 0 && upRes.statusCode === 200) {
+              faults.bulkItems429--;
+              const parsed = JSON.parse(out.toString("utf8")) as { errors: boolean; items: Record<string, { status: number; error?: unknown }>[] };
+              parsed.items.forEach((item, i) => {
+                if (i % 2 === 0) return;
+                const op = Object.values(item)[0]!;
+                op.status = 429;
+                op.error = { type: "es_rejected_execution_exception", reason: "injected by the test proxy" };
+              });
+              parsed.errors = true;
+              out = Buffer.from(JSON.stringify(parsed));
+            }
+            const headers = { ...upRes.headers, "content-length": String(out.length) };
+            delete headers["content-encoding"];
+            res.writeHead(upRes.statusCode ?? 502, headers);
+            res.end(out);
+          });
+        },
+      );
+      up.on("error", () => {
+        res.writeHead(502);
+        res.end();
+      });
+      up.end(Buffer.concat(chunks));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
