@@ -35,6 +35,12 @@ export const ConfigSchema = z.object({
   RATESTORE_BULK_MAX_BYTES: intFrom(5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
   RATESTORE_BULK_CONCURRENCY: intFrom(2, 1, 64),
   RATESTORE_BULK_RETRIES: intFrom(5, 0, 20),
+  RATESTORE_AUTH: z.enum(["auto", "keys", "none"]).default("auto"),
+  RATESTORE_API_KEYS: z.string().optional(),
+  RATESTORE_API_KEYS_FILE: z.string().optional(),
+  RATESTORE_SCOPE_KEY: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_@-]{0,127}$/).default("project_id"),
+  RATESTORE_CURSOR_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
+  RATESTORE_MAX_BODY_BYTES: intFrom(16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
   RATESTORE_LOG_LEVEL: z.enum(["error", "warn", "info", "http", "verbose", "debug"]).default("info"),
 });
 
@@ -68,9 +74,32 @@ export interface StorageConfig {
   };
 }
 
+/** One API key. `key_sha256` lets the file hold a digest instead of the key itself. */
+export const ApiKeySchema = z
+  .strictObject({
+    name: z.string().min(1).max(128),
+    key: z.string().min(16, "API keys must be at least 16 characters").optional(),
+    key_sha256: z.string().regex(/^[0-9a-f]{64}$/, "a hex SHA-256 digest").optional(),
+    role: z.enum(["admin", "project"]),
+    scope: z.string().min(1).max(1024).optional(),
+  })
+  .refine((k) => (k.key === undefined) !== (k.key_sha256 === undefined), { message: "give exactly one of key and key_sha256" })
+  .refine((k) => (k.role === "project") === (k.scope !== undefined), { message: "a project key needs a scope, an admin key has none" });
+export type ApiKeyConfig = z.infer<typeof ApiKeySchema>;
+
+export interface ApiConfig {
+  /** "none" only on loopback; "auto" is "keys" when any key is configured, else "none". */
+  readonly auth: "keys" | "none";
+  readonly keys: readonly ApiKeyConfig[];
+  readonly scopeKey: string;
+  readonly cursorSecret?: string;
+  readonly maxBodyBytes: number;
+}
+
 export interface Config {
   readonly port: number;
   readonly host: string;
+  readonly api: ApiConfig;
   readonly logLevel: RawConfig["RATESTORE_LOG_LEVEL"];
   readonly storage: StorageConfig;
 }
@@ -97,9 +126,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${lines.join("; ")}`);
   }
   const c = result.data;
+  const keys = loadApiKeys(c.RATESTORE_API_KEYS, c.RATESTORE_API_KEYS_FILE);
+  const auth = c.RATESTORE_AUTH === "auto" ? (keys.length > 0 ? "keys" : "none") : c.RATESTORE_AUTH;
+  if (auth === "none" && !isLoopback(c.HOST)) {
+    throw new ConfigError(`no-auth mode is refused unless the service listens on loopback (HOST=${c.HOST}); configure RATESTORE_API_KEYS or RATESTORE_API_KEYS_FILE`);
+  }
+  if (auth === "keys" && keys.length === 0) throw new ConfigError("RATESTORE_AUTH=keys but no key is configured (RATESTORE_API_KEYS or RATESTORE_API_KEYS_FILE)");
   return {
     port: c.PORT,
     host: c.HOST,
+    api: {
+      auth,
+      keys,
+      scopeKey: c.RATESTORE_SCOPE_KEY,
+      ...(c.RATESTORE_CURSOR_SECRET ? { cursorSecret: c.RATESTORE_CURSOR_SECRET } : {}),
+      maxBodyBytes: c.RATESTORE_MAX_BODY_BYTES,
+    },
     logLevel: c.RATESTORE_LOG_LEVEL,
     storage: {
       backend: c.RATESTORE_BACKEND,
@@ -124,4 +166,40 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
     },
   };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** API keys from RATESTORE_API_KEYS (JSON) and RATESTORE_API_KEYS_FILE (a JSON file), both lists of ApiKeySchema. */
+function loadApiKeys(inline: string | undefined, file: string | undefined): ApiKeyConfig[] {
+  const sources: [string, string][] = [];
+  if (inline) sources.push(["RATESTORE_API_KEYS", inline]);
+  if (file) {
+    try {
+      sources.push([`RATESTORE_API_KEYS_FILE ${file}`, readFileSync(file, "utf8")]);
+    } catch (err) {
+      throw new ConfigError(`RATESTORE_API_KEYS_FILE ${file}: ${(err as Error).message}`);
+    }
+  }
+  const keys: ApiKeyConfig[] = [];
+  for (const [where, text] of sources) {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new ConfigError(`${where}: not valid JSON`);
+    }
+    const parsed = z.array(ApiKeySchema).safeParse(json);
+    // Messages name the entry and field, never a key's value.
+    if (!parsed.success) throw new ConfigError(`${where}: ${parsed.error.issues.map((i) => `[${i.path.join(".")}] ${i.message}`).join("; ")}`);
+    keys.push(...parsed.data);
+  }
+  const names = new Set<string>();
+  for (const k of keys) {
+    if (names.has(k.name)) throw new ConfigError(`API key name ${JSON.stringify(k.name)} is used twice`);
+    names.add(k.name);
+  }
+  return keys;
 }

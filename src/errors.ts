@@ -65,3 +65,24 @@ export class ConfigError extends RatestoreError {
 export class UnknownBackendError extends RatestoreError {
   readonly code = "unknown_backend";
 }
+
+/** No credentials, or credentials that match no key. */
+export class UnauthorizedError extends RatestoreError {
+  readonly code = "unauthorized";
+}
+
+/** Valid credentials that do not allow this request (a project key writing another project's data). */
+export class ForbiddenError extends RatestoreError {
+  readonly code = "forbidden";
+  constructor(
+    message: string,
+    readonly issues: readonly FieldIssue[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** Nothing matches (CloudKitty answers 404 to a dataframes query with no result). */
+export class NotFoundError extends RatestoreError {
+  readonly code = "not_found";
+}

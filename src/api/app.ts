@@ -1,21 +1,54 @@
-import express, { type Express } from "express";
-import type { Config } from "../config.js";
-import type { Logger } from "../logger.js";
-import type { StorageBackend } from "../storage/backend.js";
+import { randomUUID } from "node:crypto";
+import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import { authenticate, KeyStore } from "./auth.js";
+import type { AppContext } from "./context.js";
+import { errorHandler, HttpError } from "./errors.js";
+import { dataframesRouter } from "./routes/dataframes.js";
+import { healthRouter } from "./routes/health.js";
+import { summaryRouter } from "./routes/summary.js";
 
-export interface AppContext {
-  readonly config: Config;
-  readonly backend: StorageBackend;
-  readonly logger: Logger;
-  /** Cluster identity read at start-up, shown by /healthz. */
-  readonly cluster: { name?: string; version?: string; distribution?: string };
+export type { AppContext } from "./context.js";
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** Request id (the caller's X-Request-Id when sane), latency metric and one structured log line per request. */
+function observe(ctx: AppContext) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const given = req.get("x-request-id");
+    const id = given && REQUEST_ID_RE.test(given) ? given : randomUUID();
+    res.locals.requestId = id;
+    res.set("X-Request-Id", id);
+    const started = process.hrtime.bigint();
+    res.on("finish", () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : "unmatched";
+      ctx.metrics.observe(route, req.method, res.statusCode, seconds);
+      ctx.logger.http("request", {
+        request_id: id,
+        method: req.method,
+        route,
+        status: res.statusCode,
+        duration_ms: Math.round(seconds * 1000),
+        principal: (res.locals.principal as { name?: string } | undefined)?.name,
+      });
+    });
+    next();
+  };
 }
 
-export function createApp(ctx: AppContext): Express {
+export function createApp(ctx: AppContext, version = "0.1.0"): Express {
   const app = express();
   app.disable("x-powered-by");
-  app.get("/healthz", (_req, res) => {
-    res.json({ status: "ok", cluster: ctx.cluster });
+  app.set("query parser", "simple");
+  app.use(observe(ctx));
+  app.use(healthRouter(ctx, version));
+  app.use("/v2", authenticate(new KeyStore(ctx.config.api)));
+  app.use(express.json({ limit: ctx.config.api.maxBodyBytes, strict: false, type: ["application/json", "application/*+json"] }));
+  app.use(dataframesRouter(ctx));
+  app.use(summaryRouter(ctx));
+  app.use((req: Request) => {
+    throw new HttpError(404, "not_found", `no route ${req.method} ${req.path}`);
   });
+  app.use(errorHandler(ctx.logger));
   return app;
 }

@@ -128,6 +128,15 @@ export interface BackendHealth {
   readonly problems: readonly string[];
 }
 
+/** Running totals of what pushes did since start, for metrics. */
+export interface WriteStats {
+  stored: number;
+  duplicates: number;
+  failed: number;
+  retries: number;
+  bulkRequests: number;
+}
+
 export interface StorageBackend {
   readonly name: string;
   /** Installs templates and policies; idempotent and safe to run from several instances at once. */
@@ -140,5 +149,6 @@ export interface StorageBackend {
   delete(options?: PointScope): Promise<DeleteResult>;
   getRetention(): Retention;
   health(): Promise<BackendHealth>;
+  writeStats(): Readonly<WriteStats>;
   close(): Promise<void>;
 }

@@ -13,6 +13,7 @@ import type {
   StoredPoint,
   TotalOptions,
   TotalResult,
+  WriteStats,
 } from "../backend.js";
 import type { DataFrame } from "../dataframe.js";
 import { TotalAggregator } from "./aggregations.js";
@@ -22,7 +23,7 @@ import { Partitions } from "./partitions.js";
 import { PointReader } from "./reader.js";
 import { PointSearch } from "./search.js";
 import { installPointsTemplate, templateInstalled } from "./templates.js";
-import { PointWriter, type WriterStats } from "./writer.js";
+import { PointWriter } from "./writer.js";
 
 interface RootInfo {
   cluster_name?: string;
@@ -53,7 +54,11 @@ export class OpenSearchBackend implements StorageBackend {
     this.deleter = new PointDeleter(this.client, this.search, logger);
   }
 
-  get stats(): Readonly<WriterStats> {
+  get stats(): Readonly<WriteStats> {
+    return this.writer.stats;
+  }
+
+  writeStats(): Readonly<WriteStats> {
     return this.writer.stats;
   }
 

@@ -1,22 +1,13 @@
 import type { StorageConfig } from "../../config.js";
 import { BackendUnavailableError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
-import type { PointFailure, PushOptions, PushResult } from "../backend.js";
+import type { PointFailure, PushOptions, PushResult, WriteStats } from "../backend.js";
 import type { DataFrame } from "../dataframe.js";
 import type { ClusterClient } from "./client.js";
 import { contentKey, pointId, toDocument } from "./documents.js";
 import type { Partitions } from "./partitions.js";
 
-/** Counters the service exports as metrics; the writer only ever adds to them. */
-export interface WriterStats {
-  stored: number;
-  duplicates: number;
-  failed: number;
-  retries: number;
-  bulkRequests: number;
-}
-
-export function newWriterStats(): WriterStats {
+export function newWriterStats(): WriteStats {
   return { stored: 0, duplicates: 0, failed: 0, retries: 0, bulkRequests: 0 };
 }
 
@@ -66,7 +57,7 @@ export class PointWriter {
     private readonly partitions: Partitions,
     private readonly bulk: StorageConfig["bulk"],
     private readonly logger: Logger,
-    readonly stats: WriterStats = newWriterStats(),
+    readonly stats: WriteStats = newWriterStats(),
   ) {}
 
   prepare(dataframes: readonly DataFrame[]): PendingPoint[] {

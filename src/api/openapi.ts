@@ -1,0 +1,97 @@
+import { z } from "zod";
+import {
+  DataframesQuerySchema,
+  DataframesResponseSchema,
+  ErrorResponseSchema,
+  ExportQuerySchema,
+  HealthSchema,
+  PushBodySchema,
+  PushFailureSchema,
+  ReadySchema,
+  SummaryObjectSchema,
+  SummaryQuerySchema,
+  SummaryTableSchema,
+} from "./schemas.js";
+
+/** The OpenAPI 3.1 document, generated from the same zod schemas that validate requests. */
+
+type JsonSchema = Record<string, unknown>;
+
+const schemaOf = (s: z.ZodType, io: "input" | "output"): JsonSchema => {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io, unrepresentable: "any", target: "draft-2020-12" }) as JsonSchema;
+  return rest;
+};
+
+function queryParameters(schema: z.ZodObject): JsonSchema[] {
+  const json = schemaOf(schema, "input") as { properties: Record<string, JsonSchema>; required?: string[] };
+  return Object.entries(json.properties).map(([name, s]) => ({
+    name,
+    in: "query",
+    required: (json.required ?? []).includes(name),
+    ...(typeof s.description === "string" ? { description: s.description } : {}),
+    schema: s,
+  }));
+}
+
+const json = (s: z.ZodType, description: string) => ({ description, content: { "application/json": { schema: schemaOf(s, "output") } } });
+const error = (description: string) => json(ErrorResponseSchema, description);
+const common = {
+  "400": error("Invalid input; `details` names each bad field"),
+  "401": error("No API key, or an unknown one"),
+  "503": error("The cluster is unreachable; retry after `Retry-After` seconds"),
+};
+
+export function buildOpenApi(version: string): JsonSchema {
+  return {
+    openapi: "3.1.0",
+    info: { title: "ratestore", version, description: "CloudKitty v2 compatible rating storage on OpenSearch / Elasticsearch" },
+    components: {
+      securitySchemes: {
+        bearer: { type: "http", scheme: "bearer" },
+        authToken: { type: "apiKey", in: "header", name: "X-Auth-Token" },
+      },
+    },
+    security: [{ bearer: [] }, { authToken: [] }],
+    paths: {
+      "/v2/dataframes": {
+        post: {
+          summary: "Store dataframes",
+          requestBody: { required: true, content: { "application/json": { schema: schemaOf(PushBodySchema, "input") } } },
+          responses: {
+            "204": { description: "Every point is stored" },
+            ...common,
+            "403": error("A project key pushed points outside its scope"),
+            "413": error("Body larger than RATESTORE_MAX_BODY_BYTES"),
+            "415": error("Not application/json"),
+            "422": json(PushFailureSchema, "Some points were rejected by the cluster; `details` lists them, the rest are stored"),
+          },
+        },
+        get: {
+          summary: "Retrieve dataframes",
+          parameters: queryParameters(DataframesQuerySchema),
+          responses: { "200": json(DataframesResponseSchema, "A page of dataframes"), ...common, "404": error("No dataframe matches") },
+        },
+      },
+      "/v2/dataframes/export": {
+        get: {
+          summary: "Every matching dataframe as NDJSON, streamed",
+          parameters: queryParameters(ExportQuerySchema),
+          responses: { "200": { description: "One CloudKitty dataframe per line", content: { "application/x-ndjson": {} } }, ...common },
+        },
+      },
+      "/v2/summary": {
+        get: {
+          summary: "Grouped totals",
+          parameters: queryParameters(SummaryQuerySchema),
+          responses: {
+            "200": { description: "Totals", content: { "application/json": { schema: { oneOf: [schemaOf(SummaryTableSchema, "output"), schemaOf(SummaryObjectSchema, "output")] } } } },
+            ...common,
+          },
+        },
+      },
+      "/healthz": { get: { summary: "The process is alive", security: [], responses: { "200": json(HealthSchema, "Alive") } } },
+      "/readyz": { get: { summary: "The cluster is reachable and set up", security: [], responses: { "200": json(ReadySchema, "Ready"), "503": json(ReadySchema, "Not ready") } } },
+      "/metrics": { get: { summary: "Prometheus metrics", security: [], responses: { "200": { description: "Prometheus text format", content: { "text/plain": {} } } } } },
+    },
+  };
+}

@@ -1,0 +1,35 @@
+import { Router } from "express";
+import type { AppContext } from "../context.js";
+import { buildOpenApi } from "../openapi.js";
+
+export function healthRouter(ctx: AppContext, version: string): Router {
+  const router = Router();
+  const openapi = buildOpenApi(version);
+
+  router.get("/healthz", (_req, res) => {
+    res.json({ status: "ok", cluster: ctx.cluster });
+  });
+
+  router.get("/readyz", async (_req, res) => {
+    const h = await ctx.backend.health();
+    const ready = h.reachable && h.templatesInstalled && h.status !== "red";
+    res.status(ready ? 200 : 503).json({
+      status: ready ? "ready" : "not_ready",
+      backend: ctx.backend.name,
+      cluster: { reachable: h.reachable, name: h.clusterName, version: h.version, health: h.status },
+      templates_installed: h.templatesInstalled,
+      retention: { hours: ctx.backend.getRetention().hours, mechanism: h.retention },
+      problems: h.problems,
+    });
+  });
+
+  router.get("/metrics", (_req, res) => {
+    res.type("text/plain; version=0.0.4").send(ctx.metrics.render(ctx.backend.writeStats()));
+  });
+
+  router.get("/openapi.json", (_req, res) => {
+    res.json(openapi);
+  });
+
+  return router;
+}

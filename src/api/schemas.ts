@@ -1,0 +1,99 @@
+import { z } from "zod";
+import { DataFrameInputSchema } from "../storage/dataframe.js";
+import { MAX_WINDOW } from "../storage/opensearch/search.js";
+
+/**
+ * The API's wire format. These schemas validate requests, type the handlers, and generate
+ * /openapi.json: one definition for all three.
+ */
+
+const Timestamp = z.string().meta({ description: "ISO 8601 (UTC when no offset), CloudKitty's YYYYMMDDTHHMMSSZ, or epoch seconds", example: "2024-03-01T00:00:00Z" });
+const StringOrList = z.union([z.string(), z.array(z.string())]);
+const Filters = StringOrList.meta({
+  description: "key:value pairs, comma-separated or repeated; a key given twice matches either value. `type:<metric>` selects metric types; other keys match a groupby or metadata key.",
+  example: "project_id:8f0c,type:instance",
+});
+const Offset = z.coerce.number().int().min(0).default(0).meta({ description: "Number of results to skip" });
+const Limit = z.coerce.number().int().min(1).max(MAX_WINDOW).default(100).meta({ description: `Results per page (1-${MAX_WINDOW})` });
+const Cursor = z.string().max(4096).meta({ description: "The `next` value of the previous page: continues with no offset cost. Repeat the other parameters of the first page." });
+
+export const DataframesQuerySchema = z.strictObject({
+  begin: Timestamp.optional(),
+  end: Timestamp.optional(),
+  filters: Filters.optional(),
+  offset: Offset,
+  limit: Limit,
+  cursor: Cursor.optional(),
+  paginate: z.enum(["true", "false"]).default("true").meta({ description: "false: every matching dataframe, streamed" }),
+});
+export type DataframesQuery = z.output<typeof DataframesQuerySchema>;
+
+export const ExportQuerySchema = z.strictObject({
+  begin: Timestamp.optional(),
+  end: Timestamp.optional(),
+  filters: Filters.optional(),
+});
+
+export const SummaryQuerySchema = z.strictObject({
+  begin: Timestamp.optional(),
+  end: Timestamp.optional(),
+  groupby: StringOrList.optional().meta({
+    description: "Comma-separated or repeated: groupby keys, `type`, `time` (each period), `time-d`, `time-w`, `time-m`, `time-y` (calendar buckets)",
+    example: "type,project_id",
+  }),
+  filters: Filters.optional(),
+  offset: Offset,
+  limit: Limit,
+  cursor: Cursor.optional(),
+  response_format: z.enum(["table", "object"]).default("table"),
+  custom_fields: z.string().max(1024).optional().meta({ description: "Which sums to return: `qty`, `rate` (CloudKitty's `SUM(qty) AS qty, SUM(price) AS rate` is accepted too)" }),
+});
+export type SummaryQuery = z.output<typeof SummaryQuerySchema>;
+
+export const PushBodySchema = z.strictObject({
+  dataframes: z.array(DataFrameInputSchema).meta({ description: "CloudKitty dataframes; each point of each is stored once, whatever the retries" }),
+});
+
+const ScalarOut = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+const PointOut = z.object({
+  vol: z.object({ unit: z.string(), qty: z.number() }),
+  rating: z.object({ price: z.number() }),
+  groupby: z.record(z.string(), ScalarOut),
+  metadata: z.record(z.string(), ScalarOut),
+});
+export const DataFrameOutSchema = z.object({
+  period: z.object({ begin: z.string(), end: z.string() }),
+  usage: z.record(z.string(), z.array(PointOut)),
+});
+const Next = z.string().optional().meta({ description: "Cursor of the next page; absent on the last page" });
+
+export const DataframesResponseSchema = z.object({ total: z.number().int(), dataframes: z.array(DataFrameOutSchema), next: Next });
+export const SummaryTableSchema = z.object({
+  total: z.number().int(),
+  columns: z.array(z.string()),
+  results: z.array(z.array(ScalarOut)),
+  format: z.literal("table"),
+  next: Next,
+});
+export const SummaryObjectSchema = z.object({
+  total: z.number().int(),
+  results: z.array(z.record(z.string(), ScalarOut)),
+  format: z.literal("object"),
+  next: Next,
+});
+
+const Issue = z.object({ path: z.string(), message: z.string() });
+export const ErrorResponseSchema = z.object({ error: z.string(), message: z.string(), details: z.array(Issue) });
+export const PushFailureSchema = ErrorResponseSchema.extend({
+  stored: z.number().int().meta({ description: "Points newly stored by this request" }),
+  duplicates: z.number().int().meta({ description: "Points that were already stored (an earlier try)" }),
+});
+export const HealthSchema = z.object({ status: z.literal("ok"), cluster: z.object({ name: z.string().optional(), version: z.string().optional(), distribution: z.string().optional() }) });
+export const ReadySchema = z.object({
+  status: z.enum(["ready", "not_ready"]),
+  backend: z.string(),
+  cluster: z.object({ reachable: z.boolean(), name: z.string().optional(), version: z.string().optional(), health: z.string().optional() }),
+  templates_installed: z.boolean(),
+  retention: z.object({ hours: z.number(), mechanism: z.string() }),
+  problems: z.array(z.string()),
+});

@@ -1,0 +1,49 @@
+import { once } from "node:events";
+import type { Response } from "express";
+import type { StoredPoint } from "../storage/backend.js";
+import { dataFrameToOutput, type DataFrame, type RatedPoint } from "../storage/dataframe.js";
+
+/** Points per streamed dataframe at most: a huge period is cut into several frames so memory stays flat. */
+const MAX_POINTS_PER_FRAME = 1000;
+
+/** Groups an ordered stream of points into dataframes without holding more than one frame. */
+export async function* framesOf(points: AsyncIterable<StoredPoint>): AsyncGenerator<DataFrame> {
+  let current: { begin: number; end: number; points: RatedPoint[] } | undefined;
+  for await (const sp of points) {
+    if (current && (current.begin !== sp.begin || current.end !== sp.end || current.points.length >= MAX_POINTS_PER_FRAME)) {
+      yield current;
+      current = undefined;
+    }
+    current ??= { begin: sp.begin, end: sp.end, points: [] };
+    current.points.push(sp.point);
+  }
+  if (current) yield current;
+}
+
+/** Writes with backpressure: waits for the socket to drain instead of buffering the whole answer. */
+async function write(res: Response, chunk: string): Promise<boolean> {
+  if (res.destroyed) return false;
+  if (!res.write(chunk)) await Promise.race([once(res, "drain"), once(res, "close")]);
+  return !res.destroyed;
+}
+
+/** NDJSON: one CloudKitty dataframe per line. */
+export async function streamNdjson(res: Response, frames: AsyncIterable<DataFrame>): Promise<void> {
+  res.status(200).type("application/x-ndjson");
+  for await (const df of frames) {
+    if (!(await write(res, JSON.stringify(dataFrameToOutput(df)) + "\n"))) return;
+  }
+  res.end();
+}
+
+/** CloudKitty's `{total, dataframes}` object, streamed. */
+export async function streamDataframesObject(res: Response, total: number, frames: AsyncIterable<DataFrame>): Promise<void> {
+  res.status(200).type("application/json");
+  if (!(await write(res, `{"total":${total},"dataframes":[`))) return;
+  let first = true;
+  for await (const df of frames) {
+    if (!(await write(res, (first ? "" : ",") + JSON.stringify(dataFrameToOutput(df))))) return;
+    first = false;
+  }
+  res.end("]}");
+}

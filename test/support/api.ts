@@ -1,0 +1,57 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createApp } from "../../src/api/app.js";
+import { CursorCodec } from "../../src/api/cursor.js";
+import { Metrics } from "../../src/api/metrics.js";
+import { loadConfig, type Config } from "../../src/config.js";
+import { freshBackend, testLogger } from "./cluster.js";
+
+export const ADMIN_KEY = "admin-key-0123456789abcdef";
+export const PROJECT_A_KEY = "proj-a-key-0123456789abcdef";
+export const PROJECT_B_KEY = "proj-b-key-0123456789abcdef";
+
+export interface TestApi {
+  url: string;
+  config: Config;
+  backend: Awaited<ReturnType<typeof freshBackend>>;
+  /** fetch against the service, as admin unless another key (or null for none) is given. */
+  call(path: string, init?: RequestInit & { key?: string | null; json?: unknown }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** The real service (Express app + OpenSearch backend on a fresh prefix) listening on a random loopback port. */
+export async function startApi(env: Record<string, string> = {}): Promise<TestApi> {
+  const config = loadConfig({
+    OPENSEARCH_URL: process.env.OPENSEARCH_URL!,
+    RATESTORE_API_KEYS: JSON.stringify([
+      { name: "admin", key: ADMIN_KEY, role: "admin" },
+      { name: "project-a", key: PROJECT_A_KEY, role: "project", scope: "proj-a" },
+      { name: "project-b", key: PROJECT_B_KEY, role: "project", scope: "proj-b" },
+    ]),
+    RATESTORE_CURSOR_SECRET: "a-test-secret-of-some-length",
+    ...env,
+  });
+  const backend = await freshBackend();
+  const app = createApp({ config, backend, logger: testLogger, cursors: new CursorCodec(config.api.cursorSecret), metrics: new Metrics(), cluster: {} });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, "127.0.0.1", () => resolve(s));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    config,
+    backend,
+    call(path, init = {}) {
+      const { key = ADMIN_KEY, json, headers, ...rest } = init;
+      const h = new Headers(headers);
+      if (key) h.set("authorization", `Bearer ${key}`);
+      if (json !== undefined) h.set("content-type", "application/json");
+      return fetch(url + path, { ...rest, headers: h, ...(json !== undefined ? { body: JSON.stringify(json), method: rest.method ?? "POST" } : {}) });
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await backend.drop();
+    },
+  };
+}
