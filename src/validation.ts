@@ -12,7 +12,12 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 export function issuesOf(error: z.ZodError, prefix: readonly PropertyKey[] = []): FieldIssue[] {
-  return error.issues.map((i) => ({ path: formatPath([...prefix, ...i.path]), message: i.message }));
+  return error.issues.flatMap((i) =>
+    // One issue per unknown key, addressed by the key itself rather than by its parent.
+    i.code === "unrecognized_keys"
+      ? i.keys.map((k) => ({ path: formatPath([...prefix, ...i.path, k]), message: "is not a known field or parameter" }))
+      : [{ path: formatPath([...prefix, ...i.path]), message: i.message }],
+  );
 }
 
 /** Parses or throws a ValidationError that names every bad field. */

@@ -1,4 +1,3 @@
-import { once } from "node:events";
 import type { Response } from "express";
 import type { StoredPoint } from "../storage/backend.js";
 import { dataFrameToOutput, type DataFrame, type RatedPoint } from "../storage/dataframe.js";
@@ -20,10 +19,23 @@ export async function* framesOf(points: AsyncIterable<StoredPoint>): AsyncGenera
   if (current) yield current;
 }
 
+/** Resolves on drain or close, and leaves no listener behind (a stream waits thousands of times). */
+function drained(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}
+
 /** Writes with backpressure: waits for the socket to drain instead of buffering the whole answer. */
 async function write(res: Response, chunk: string): Promise<boolean> {
   if (res.destroyed) return false;
-  if (!res.write(chunk)) await Promise.race([once(res, "drain"), once(res, "close")]);
+  if (!res.write(chunk)) await drained(res);
   return !res.destroyed;
 }
 

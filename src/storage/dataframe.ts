@@ -39,8 +39,8 @@ export const LabelsSchema = z.record(z.string(), z.unknown()).transform((obj, ct
 });
 
 /** A decimal as a JSON number or a decimal string; exact to 9 decimal places. */
-export const DecimalSchema = z.union([z.number(), z.string()]).transform((v, ctx): Nanos => {
-  const n = parseDecimal(v);
+export const DecimalSchema = z.union([z.number(), z.string()]).or(z.unknown()).transform((v, ctx): Nanos => {
+  const n = typeof v === "number" || typeof v === "string" ? parseDecimal(v) : undefined;
   if (n === undefined) {
     ctx.addIssue({ code: "custom", message: "must be a finite decimal number or decimal string" });
     return z.NEVER;
@@ -53,7 +53,11 @@ export const DecimalSchema = z.union([z.number(), z.string()]).transform((v, ctx
 });
 
 /** An instant as ISO 8601, `20190723T122810Z` or epoch seconds; parsed to epoch milliseconds. */
-export const TimestampSchema = z.union([z.string(), z.number()]).transform((v, ctx): number => {
+export const TimestampSchema = z.union([z.string(), z.number()]).or(z.unknown()).transform((v, ctx): number => {
+  if (typeof v !== "string" && typeof v !== "number") {
+    ctx.addIssue({ code: "custom", message: "must be an ISO 8601 string, YYYYMMDDTHHMMSSZ or epoch seconds" });
+    return z.NEVER;
+  }
   const t = parseTimestamp(v);
   if (!t.ok) {
     ctx.addIssue({ code: "custom", message: t.reason });
