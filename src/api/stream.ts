@@ -1,23 +1,5 @@
 import type { Response } from "express";
-import type { StoredPoint } from "../storage/backend.js";
-import { dataFrameToOutput, type DataFrame, type RatedPoint } from "../storage/dataframe.js";
-
-/** Points per streamed dataframe at most: a huge period is cut into several frames so memory stays flat. */
-const MAX_POINTS_PER_FRAME = 1000;
-
-/** Groups an ordered stream of points into dataframes without holding more than one frame. */
-export async function* framesOf(points: AsyncIterable<StoredPoint>): AsyncGenerator<DataFrame> {
-  let current: { begin: number; end: number; points: RatedPoint[] } | undefined;
-  for await (const sp of points) {
-    if (current && (current.begin !== sp.begin || current.end !== sp.end || current.points.length >= MAX_POINTS_PER_FRAME)) {
-      yield current;
-      current = undefined;
-    }
-    current ??= { begin: sp.begin, end: sp.end, points: [] };
-    current.points.push(sp.point);
-  }
-  if (current) yield current;
-}
+import { dataFrameToOutput, type DataFrame } from "../storage/dataframe.js";
 
 /** Resolves on drain or close, and leaves no listener behind (a stream waits thousands of times). */
 function drained(res: Response): Promise<void> {

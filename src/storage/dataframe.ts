@@ -15,8 +15,9 @@ const LABEL_KEY_MESSAGE =
   "must be 1-128 characters of letters, digits, '_', '-' or '@', not starting with '-' or '@' (dots, wildcards, spaces and ':' are not allowed in keys)";
 export const MAX_LABEL_VALUE_LENGTH = 1024;
 
-export const LabelKey = z.string().regex(LABEL_KEY_RE, LABEL_KEY_MESSAGE);
-export const MetricType = z.string().regex(LABEL_KEY_RE, `metric type ${LABEL_KEY_MESSAGE}`);
+/** Metric types are values, not field names: CloudKitty's dotted names (`image.size`) are fine. */
+export const METRIC_TYPE_RE = /^[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,127}$/;
+const METRIC_TYPE_MESSAGE = "must be 1-128 characters of letters, digits, '_', '.', ':', '-' or '@'";
 
 function labelValueProblem(v: unknown): string | undefined {
   if (v === null || typeof v === "boolean") return undefined;
@@ -83,7 +84,7 @@ export const DataFrameInputSchema = z
     period: z.strictObject({ begin: TimestampSchema, end: TimestampSchema }),
     usage: z.record(z.string(), z.array(PointInputSchema)).superRefine((usage, ctx) => {
       for (const type of Object.keys(usage)) {
-        if (!LABEL_KEY_RE.test(type)) ctx.addIssue({ code: "custom", path: [type], message: `metric type ${JSON.stringify(type)} ${LABEL_KEY_MESSAGE}` });
+        if (!METRIC_TYPE_RE.test(type)) ctx.addIssue({ code: "custom", path: [type], message: `metric type ${JSON.stringify(type)} ${METRIC_TYPE_MESSAGE}` });
       }
     }),
   })

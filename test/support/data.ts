@@ -4,7 +4,7 @@ import { parseDecimal } from "../../src/storage/decimal.js";
 export const HOUR = 3_600_000;
 export const T0 = Date.parse("2024-03-10T00:00:00Z");
 export const PROJECTS = ["proj-a", "proj-b"] as const;
-export const TYPES = ["cpu", "image.size", "ip.floating", "volume.size", "network.in", "network.out", "radosgw.usage"].map((t) => t.replace(".", "_"));
+export const TYPES = ["cpu", "image.size", "ip.floating", "volume.size", "network.incoming.bytes", "network.outgoing.bytes", "radosgw.objects.size"];
 
 export function dec(v: string | number): bigint {
   const n = parseDecimal(v);

@@ -9,7 +9,8 @@ import { principalOf, scopedGroupFilters, type Principal } from "../auth.js";
 import { HttpError } from "../errors.js";
 import { scopeOf } from "../params.js";
 import { DataframesQuerySchema, ExportQuerySchema, PushBodySchema } from "../schemas.js";
-import { framesOf, streamDataframesObject, streamNdjson } from "../stream.js";
+import { framesOf } from "../../storage/frames.js";
+import { streamDataframesObject, streamNdjson } from "../stream.js";
 
 const pointPath = (df: number, type: string, index: number) => `dataframes[${df}].usage.${type}[${index}]`;
 

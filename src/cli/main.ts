@@ -1,0 +1,176 @@
+#!/usr/bin/env node
+import { parseArgs } from "node:util";
+import { loadConfig } from "../config.js";
+import { RatestoreError, ValidationError } from "../errors.js";
+import { createLogger } from "../logger.js";
+import { createBackend } from "../storage/backends.js";
+import { dataFrameToOutput } from "../storage/dataframe.js";
+import { framesOf } from "../storage/frames.js";
+import { parseFilters, parseWindow } from "../api/params.js";
+import { DEFAULT_GENERATE, generateFrames } from "./generate.js";
+import { ingest } from "./ingest.js";
+import { openSink } from "./sources.js";
+import { ApiTarget, StorageTarget, type PushTarget } from "./targets.js";
+
+const USAGE = `usage: ratestore <command> [options]
+
+commands:
+  ingest <file|->...   load dataframes (JSON list, {"dataframes": [...]}, NDJSON; gzip or plain)
+      --api URL --key KEY     push through the HTTP API instead of straight to the cluster
+      --rejects FILE          reject file (default ratestore-rejects.ndjson)
+      --checkpoint FILE       resume file (default ratestore-ingest.checkpoint.json); --no-checkpoint
+      --restart               ignore an existing checkpoint
+      --batch-points N        points per push (default 5000); --concurrency N (default 4)
+  generate             write synthetic dataframes as NDJSON (gzip when --out ends in .gz)
+      --points N --projects N --resources-per-project N --metadata-cardinality N
+      --period-seconds N --start ISO --seed N --out FILE|-
+  export               write matching points as NDJSON dataframes
+      --begin ISO --end ISO --filters k:v,... --out FILE|-
+  init                 install index templates and policies, then exit
+
+Configuration comes from the same environment variables as the service (see README).
+Exit codes: 0 done, 2 some points rejected (see the reject file), 1 error.`;
+
+const int = (v: string | undefined, name: string, def: number) => {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0) throw ValidationError.forField(`--${name}`, "must be a non-negative integer");
+  return n;
+};
+
+async function cmdIngest(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      api: { type: "string" },
+      key: { type: "string" },
+      rejects: { type: "string", default: "ratestore-rejects.ndjson" },
+      checkpoint: { type: "string", default: "ratestore-ingest.checkpoint.json" },
+      "no-checkpoint": { type: "boolean", default: false },
+      restart: { type: "boolean", default: false },
+      "batch-points": { type: "string" },
+      concurrency: { type: "string" },
+      "no-progress": { type: "boolean", default: false },
+    },
+  });
+  if (positionals.length === 0) throw ValidationError.forField("files", "name at least one file, or - for stdin");
+  const logger = createLogger(process.env.RATESTORE_LOG_LEVEL ?? "warn");
+  let target: PushTarget;
+  if (values.api) {
+    target = new ApiTarget(values.api, values.key ?? process.env.RATESTORE_API_KEY);
+  } else {
+    const backend = createBackend(loadConfig().storage, logger);
+    await backend.init();
+    target = new StorageTarget(backend);
+  }
+  const checkpointPath = values["no-checkpoint"] ? undefined : values.checkpoint;
+  if (checkpointPath && values.restart) {
+    const { rmSync } = await import("node:fs");
+    rmSync(checkpointPath, { force: true });
+  }
+  try {
+    const summary = await ingest({
+      sources: positionals,
+      target,
+      batchPoints: int(values["batch-points"], "batch-points", 5000),
+      concurrency: Math.max(1, int(values.concurrency, "concurrency", 4)),
+      rejectPath: values.rejects,
+      ...(checkpointPath ? { checkpointPath } : {}),
+      progress: !values["no-progress"],
+    });
+    const rejected = summary.invalidRecords + summary.rejectedPoints;
+    console.error(
+      `ingest: ${summary.points} points read in ${summary.records} records (${summary.skippedRecords} skipped from the checkpoint), ` +
+        `${summary.stored} stored, ${summary.duplicates} already stored, ${summary.rejectedPoints} points and ${summary.invalidRecords} records rejected` +
+        `${rejected > 0 ? ` (see ${values.rejects})` : ""}, ${summary.seconds.toFixed(1)} s`,
+    );
+    console.log(JSON.stringify(summary));
+    return rejected > 0 ? 2 : 0;
+  } finally {
+    await target.close();
+  }
+}
+
+async function cmdGenerate(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      points: { type: "string" },
+      projects: { type: "string" },
+      "resources-per-project": { type: "string" },
+      "metadata-cardinality": { type: "string" },
+      "period-seconds": { type: "string" },
+      start: { type: "string" },
+      seed: { type: "string" },
+      out: { type: "string", default: "-" },
+    },
+  });
+  const d = DEFAULT_GENERATE;
+  const start = values.start ? parseWindow(values.start).begin! : d.start;
+  const sink = openSink(values.out);
+  let n = 0;
+  for (const frame of generateFrames({
+    points: int(values.points, "points", d.points),
+    projects: Math.max(1, int(values.projects, "projects", d.projects)),
+    resourcesPerProject: Math.max(1, int(values["resources-per-project"], "resources-per-project", d.resourcesPerProject)),
+    metadataCardinality: Math.max(1, int(values["metadata-cardinality"], "metadata-cardinality", d.metadataCardinality)),
+    periodSeconds: Math.max(1, int(values["period-seconds"], "period-seconds", d.periodSeconds)),
+    start,
+    seed: int(values.seed, "seed", d.seed),
+  })) {
+    await sink.write(JSON.stringify(frame) + "\n");
+    n += Object.values(frame.usage).reduce((a, l) => a + l.length, 0);
+  }
+  await sink.close();
+  console.error(`generate: ${n} points written to ${values.out}`);
+  return 0;
+}
+
+async function cmdExport(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { begin: { type: "string" }, end: { type: "string" }, filters: { type: "string", multiple: true }, out: { type: "string", default: "-" } } });
+  const backend = createBackend(loadConfig().storage, createLogger(process.env.RATESTORE_LOG_LEVEL ?? "warn"));
+  const sink = openSink(values.out);
+  let n = 0;
+  try {
+    for await (const frame of framesOf(backend.iteratePoints({ ...parseWindow(values.begin, values.end), ...parseFilters(values.filters) }))) {
+      await sink.write(JSON.stringify(dataFrameToOutput(frame)) + "\n");
+      n += frame.points.length;
+    }
+  } finally {
+    await sink.close();
+    await backend.close();
+  }
+  console.error(`export: ${n} points written to ${values.out}`);
+  return 0;
+}
+
+async function cmdInit(): Promise<number> {
+  const backend = createBackend(loadConfig().storage, createLogger("info"));
+  try {
+    await backend.init();
+  } finally {
+    await backend.close();
+  }
+  return 0;
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { ingest: cmdIngest, generate: cmdGenerate, export: cmdExport, init: cmdInit };
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const run = command ? COMMANDS[command] : undefined;
+  if (!run) {
+    console.error(USAGE);
+    return command === "--help" || command === "-h" ? 0 : 1;
+  }
+  try {
+    return await run(rest);
+  } catch (err) {
+    const message = err instanceof RatestoreError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") ? (err as Error).message : String((err as Error).stack ?? err);
+    console.error(`ratestore ${command}: ${message}`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

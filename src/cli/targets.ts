@@ -1,0 +1,89 @@
+import type { PushResult, StorageBackend } from "../storage/backend.js";
+import type { DataFrame } from "../storage/dataframe.js";
+import { BackendUnavailableError } from "../errors.js";
+import { backoffMs, sleep } from "../storage/opensearch/writer.js";
+
+/** Where ingestion writes: straight to the cluster through the storage library, or through the HTTP API. */
+export interface PushTarget {
+  /** `raw` holds the records' original JSON texts, in the same order as `frames`. */
+  push(frames: readonly DataFrame[], raw: readonly string[]): Promise<PushResult>;
+  close(): Promise<void>;
+}
+
+export class StorageTarget implements PushTarget {
+  constructor(private readonly backend: StorageBackend) {}
+  push(frames: readonly DataFrame[]): Promise<PushResult> {
+    return this.backend.push(frames);
+  }
+  close(): Promise<void> {
+    return this.backend.close();
+  }
+}
+
+interface ApiFailure {
+  message?: string;
+  details?: { path: string; message: string }[];
+  stored?: number;
+  duplicates?: number;
+}
+
+const POINT_PATH_RE = /^dataframes\[(\d+)\]\.usage\.(.+)\[(\d+)\]$/;
+
+/** POST /v2/dataframes, sending the records as they were read; 429/503 are retried with backoff. */
+export class ApiTarget implements PushTarget {
+  constructor(
+    private readonly url: string,
+    private readonly key: string | undefined,
+    private readonly retries = 8,
+  ) {}
+
+  async push(frames: readonly DataFrame[], raw: readonly string[]): Promise<PushResult> {
+    const points = frames.reduce((n, f) => n + f.points.length, 0);
+    const body = `{"dataframes":[${raw.join(",")}]}`;
+    for (let attempt = 0; ; attempt++) {
+      let res: Response;
+      try {
+        res = await fetch(new URL("/v2/dataframes", this.url), {
+          method: "POST",
+          headers: { "content-type": "application/json", ...(this.key ? { authorization: `Bearer ${this.key}` } : {}) },
+          body,
+        });
+      } catch (err) {
+        if (attempt >= this.retries) throw new BackendUnavailableError(`API unreachable: ${(err as Error).message}`);
+        await sleep(backoffMs(attempt));
+        continue;
+      }
+      if (res.status === 204) return { points, stored: points, duplicates: 0, failed: [] };
+      const failure = (await res.json().catch(() => ({}))) as ApiFailure;
+      if ((res.status === 429 || res.status === 503) && attempt < this.retries) {
+        await sleep(Math.max(backoffMs(attempt), Number(res.headers.get("retry-after") ?? 0) * 1000));
+        continue;
+      }
+      if (res.status === 422 || res.status === 503) {
+        // Some points were not stored: map each reported path back to its dataframe and point.
+        const failed = (failure.details ?? []).flatMap((d) => {
+          const m = POINT_PATH_RE.exec(d.path);
+          return m ? [{ dataframe: Number(m[1]), type: m[2]!, index: Number(m[3]), status: res.status, reason: d.message }] : [];
+        });
+        return { points, stored: failure.stored ?? 0, duplicates: failure.duplicates ?? 0, failed };
+      }
+      // The whole request was refused (403 scope, 400...): every point of it is rejected, with the reason.
+      const reason = `${res.status}: ${failure.message ?? res.statusText}`;
+      return {
+        points,
+        stored: 0,
+        duplicates: 0,
+        failed: frames.flatMap((f, i) => {
+          const perType = new Map<string, number>();
+          return f.points.map((p) => {
+            const index = perType.get(p.type) ?? 0;
+            perType.set(p.type, index + 1);
+            return { dataframe: i, type: p.type, index, status: res.status, reason };
+          });
+        }),
+      };
+    }
+  }
+
+  async close(): Promise<void> {}
+}
