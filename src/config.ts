@@ -31,6 +31,8 @@ export const ConfigSchema = z.object({
     .default("auto"),
   RATESTORE_REFRESH_INTERVAL: z.string().regex(/^(-1|\d+(ms|s|m))$/).default("1s"),
   RATESTORE_RETENTION_HOURS: intFrom(2400, 1, 24 * 365 * 100),
+  RATESTORE_RETENTION_MECHANISM: z.enum(["auto", "ism", "sweeper", "none"]).default("auto"),
+  RATESTORE_SWEEP_INTERVAL_SECONDS: intFrom(3600, 1, 7 * 86_400),
   RATESTORE_BULK_MAX_DOCS: intFrom(2000, 1, 100_000),
   RATESTORE_BULK_MAX_BYTES: intFrom(5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
   RATESTORE_BULK_CONCURRENCY: intFrom(2, 1, 64),
@@ -66,6 +68,9 @@ export interface StorageConfig {
   readonly replicas: number | "auto";
   readonly refreshInterval: string;
   readonly retentionHours: number;
+  /** auto: ISM where the cluster has it, else the service's sweeper. */
+  readonly retentionMechanism: "auto" | "ism" | "sweeper" | "none";
+  readonly sweepIntervalSeconds: number;
   readonly bulk: {
     readonly maxDocs: number;
     readonly maxBytes: number;
@@ -158,6 +163,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       replicas: c.RATESTORE_INDEX_REPLICAS === "auto" ? "auto" : Number(c.RATESTORE_INDEX_REPLICAS),
       refreshInterval: c.RATESTORE_REFRESH_INTERVAL,
       retentionHours: c.RATESTORE_RETENTION_HOURS,
+      retentionMechanism: c.RATESTORE_RETENTION_MECHANISM,
+      sweepIntervalSeconds: c.RATESTORE_SWEEP_INTERVAL_SECONDS,
       bulk: {
         maxDocs: c.RATESTORE_BULK_MAX_DOCS,
         maxBytes: c.RATESTORE_BULK_MAX_BYTES,

@@ -25,6 +25,7 @@ async function main(): Promise<void> {
       await sleep(2000);
     }
   }
+  backend.startBackgroundWork();
   const health = await backend.health();
   const app = createApp({
     config,

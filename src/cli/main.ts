@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { loadConfig } from "../config.js";
 import { RatestoreError, ValidationError } from "../errors.js";
 import { createLogger } from "../logger.js";
+import type { StorageBackend } from "../storage/backend.js";
 import { createBackend } from "../storage/backends.js";
 import { dataFrameToOutput } from "../storage/dataframe.js";
 import { framesOf } from "../storage/frames.js";
@@ -27,6 +28,8 @@ commands:
   export               write matching points as NDJSON dataframes
       --begin ISO --end ISO --filters k:v,... --out FILE|-
   init                 install index templates and policies, then exit
+  partitions           list partitions: period, documents, size, policy, deletion date (--json)
+  sweep                delete expired partitions now (clusters without ISM; safe beside running services)
 
 Configuration comes from the same environment variables as the service (see README).
 Exit codes: 0 done, 2 some points rejected (see the reject file), 1 error.`;
@@ -155,7 +158,46 @@ async function cmdInit(): Promise<number> {
   return 0;
 }
 
-const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { ingest: cmdIngest, generate: cmdGenerate, export: cmdExport, init: cmdInit };
+async function withBackend<T>(fn: (backend: StorageBackend) => Promise<T>): Promise<T> {
+  const backend = createBackend(loadConfig().storage, createLogger(process.env.RATESTORE_LOG_LEVEL ?? "warn"));
+  try {
+    await backend.init();
+    return await fn(backend);
+  } finally {
+    await backend.close();
+  }
+}
+
+const day = (ms: number | undefined) => (ms === undefined ? "-" : new Date(ms).toISOString().slice(0, 16).replace("T", " "));
+
+async function cmdPartitions(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { json: { type: "boolean", default: false } } });
+  const rows = await withBackend((b) => b.describePartitions());
+  if (values.json) {
+    console.log(JSON.stringify(rows, null, 2));
+    return 0;
+  }
+  const table = [["partition", "period start", "period end", "docs", "size", "policy", "deleted after"]];
+  for (const r of rows) table.push([r.index, day(r.periodStart), day(r.periodEnd), String(r.docs), `${(r.bytes / 1048576).toFixed(1)} MiB`, r.policy, day(r.deletesAt)]);
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+  for (const row of table) console.log(row.map((c, i) => c.padEnd(widths[i]!)).join("  "));
+  return 0;
+}
+
+async function cmdSweep(): Promise<number> {
+  const result = await withBackend((b) => b.sweepRetention());
+  console.log(JSON.stringify(result));
+  return 0;
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  ingest: cmdIngest,
+  generate: cmdGenerate,
+  export: cmdExport,
+  init: cmdInit,
+  partitions: cmdPartitions,
+  sweep: cmdSweep,
+};
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

@@ -137,6 +137,24 @@ export interface WriteStats {
   bulkRequests: number;
 }
 
+/** One time partition, for operators. Times are epoch ms. */
+export interface PartitionInfo {
+  readonly index: string;
+  readonly periodStart?: number;
+  readonly periodEnd?: number;
+  readonly docs: number;
+  readonly bytes: number;
+  /** The lifecycle policy managing it (ISM), or the mechanism that will delete it. */
+  readonly policy: string;
+  readonly deletesAt?: number;
+}
+
+export interface SweepSummary {
+  readonly leader: boolean;
+  readonly deleted: readonly string[];
+  readonly kept: number;
+}
+
 export interface StorageBackend {
   readonly name: string;
   /** Installs templates and policies; idempotent and safe to run from several instances at once. */
@@ -150,5 +168,11 @@ export interface StorageBackend {
   getRetention(): Retention;
   health(): Promise<BackendHealth>;
   writeStats(): Readonly<WriteStats>;
+  /** Starts what a long-running service does in the background (the retention sweeper). */
+  startBackgroundWork(): void;
+  /** Every partition with its period, size, policy and deletion date. */
+  describePartitions(): Promise<PartitionInfo[]>;
+  /** One retention sweep now (clusters without a lifecycle plugin). */
+  sweepRetention(now?: number): Promise<SweepSummary>;
   close(): Promise<void>;
 }

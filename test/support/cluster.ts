@@ -19,7 +19,8 @@ export async function freshBackend(overrides: Partial<StorageConfig> = {}): Prom
   await backend.init();
   return Object.assign(backend, {
     async drop() {
-      await backend.client.request({ method: "DELETE", path: `/${backend.partitions.pattern}`, querystring: { allow_no_indices: true } }, [404]);
+      // The prefix is this suite's own: every index under it (partitions, the sweeper's lease) goes.
+      await backend.client.request({ method: "DELETE", path: `/${backend.config.indexPrefix}-*`, querystring: { allow_no_indices: true } }, [404]);
       await backend.client.request({ method: "DELETE", path: `/_index_template/${backend.partitions.alias}` }, [404]);
       await backend.close();
     },

@@ -3,6 +3,8 @@ import type { Logger } from "../../logger.js";
 import type {
   BackendHealth,
   DeleteResult,
+  PartitionInfo,
+  SweepSummary,
   PointScope,
   PushOptions,
   PushResult,
@@ -22,6 +24,8 @@ import { PointDeleter } from "./deleter.js";
 import { Partitions } from "./partitions.js";
 import { PointReader } from "./reader.js";
 import { PointSearch } from "./search.js";
+import { Lifecycle } from "./lifecycle.js";
+import { RetentionSweeper } from "./sweeper.js";
 import { installPointsTemplate, templateInstalled } from "./templates.js";
 import { PointWriter } from "./writer.js";
 
@@ -40,6 +44,8 @@ export class OpenSearchBackend implements StorageBackend {
   private readonly reader: PointReader;
   private readonly aggregator: TotalAggregator;
   private readonly deleter: PointDeleter;
+  readonly lifecycle: Lifecycle;
+  readonly sweeper: RetentionSweeper;
 
   constructor(
     readonly config: StorageConfig,
@@ -48,7 +54,9 @@ export class OpenSearchBackend implements StorageBackend {
     this.client = new ClusterClient(config.opensearch);
     this.partitions = new Partitions(config.indexPrefix, config.partition);
     this.search = new PointSearch(this.client, this.partitions.alias, logger);
-    this.writer = new PointWriter(this.client, this.partitions, config.bulk, logger);
+    this.lifecycle = new Lifecycle(this.client, this.partitions, config, logger);
+    this.writer = new PointWriter(this.client, this.partitions, config.bulk, logger, (index) => this.lifecycle.ensurePartition(index));
+    this.sweeper = new RetentionSweeper(this.client, this.partitions, this.lifecycle, config.sweepIntervalSeconds * 1000, logger);
     this.reader = new PointReader(this.search);
     this.aggregator = new TotalAggregator(this.search);
     this.deleter = new PointDeleter(this.client, this.search, logger);
@@ -71,6 +79,12 @@ export class OpenSearchBackend implements StorageBackend {
       version: info.body.version?.number,
     });
     await installPointsTemplate(this.client, this.partitions, this.config, this.logger);
+    await this.lifecycle.init();
+  }
+
+  /** Runs the retention sweeper in the background when it is the active mechanism (the service does; the CLI does not). */
+  startBackgroundWork(): void {
+    if (this.lifecycle.active === "sweeper") this.sweeper.start();
   }
 
   push(dataframes: readonly DataFrame[], options?: PushOptions): Promise<PushResult> {
@@ -91,6 +105,14 @@ export class OpenSearchBackend implements StorageBackend {
 
   delete(options?: PointScope): Promise<DeleteResult> {
     return this.deleter.delete(options);
+  }
+
+  describePartitions(): Promise<PartitionInfo[]> {
+    return this.lifecycle.describePartitions();
+  }
+
+  sweepRetention(now?: number): Promise<SweepSummary> {
+    return this.sweeper.sweepOnce(now);
   }
 
   getRetention(): Retention {
@@ -114,15 +136,16 @@ export class OpenSearchBackend implements StorageBackend {
         distribution: info.body.version?.distribution ?? "elasticsearch",
         status: health.body.status,
         templatesInstalled: installed,
-        retention: "none",
+        retention: this.lifecycle.active,
         problems,
       };
     } catch (err) {
-      return { reachable: false, templatesInstalled: false, retention: "none", problems: [(err as Error).message] };
+      return { reachable: false, templatesInstalled: false, retention: this.lifecycle.active, problems: [(err as Error).message] };
     }
   }
 
   async close(): Promise<void> {
+    this.sweeper.stop();
     await this.client.close();
   }
 }

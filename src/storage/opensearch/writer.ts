@@ -57,6 +57,8 @@ export class PointWriter {
     private readonly partitions: Partitions,
     private readonly bulk: StorageConfig["bulk"],
     private readonly logger: Logger,
+    /** Creates a partition (dated by its data, under the retention policy) before its first write. */
+    private readonly ensurePartition: (index: string) => Promise<void> = async () => {},
     readonly stats: WriteStats = newWriterStats(),
   ) {}
 
@@ -99,6 +101,7 @@ export class PointWriter {
 
   async push(dataframes: readonly DataFrame[], options: PushOptions = {}): Promise<PushResult> {
     const pending = this.prepare(dataframes);
+    for (const index of new Set(pending.map((p) => p.partition))) await this.ensurePartition(index);
     const result = { stored: 0, duplicates: 0, failed: [] as PointFailure[] };
     const chunks = this.chunk(pending);
     let next = 0;

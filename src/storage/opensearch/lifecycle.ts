@@ -1,0 +1,152 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import type { StorageConfig } from "../../config.js";
+import type { Logger } from "../../logger.js";
+import type { PartitionInfo } from "../backend.js";
+import type { ClusterClient } from "./client.js";
+import type { Partitions } from "./partitions.js";
+import { indexTemplatesDir } from "./project-files.js";
+
+/**
+ * Retention. Age is the data's age, not the index's: every partition is created by the service with
+ * `index.creation_date` set to the end of its period, so a partition created today for last year's
+ * backfilled data is already a year old. Where the cluster has ISM, a policy deletes a partition once
+ * that age passes the retention; where it has none, the service's sweeper (sweeper.ts) does the same
+ * from the partitions' names.
+ */
+export type RetentionMechanism = "ism" | "sweeper" | "none";
+
+const IsmPolicyFileSchema = z.object({
+  version: z.number().int().positive(),
+  policy: z.object({ description: z.string(), default_state: z.string(), states: z.array(z.record(z.string(), z.unknown())) }),
+});
+
+interface IsmPolicyResponse {
+  _seq_no: number;
+  _primary_term: number;
+  policy: { policy: { description?: string; states: { name: string; transitions?: { conditions?: { min_index_age?: string } }[] }[] } };
+}
+
+export class Lifecycle {
+  private mechanism: RetentionMechanism | undefined;
+  private readonly known = new Set<string>();
+
+  constructor(
+    private readonly client: ClusterClient,
+    private readonly partitions: Partitions,
+    private readonly config: StorageConfig,
+    private readonly logger: Logger,
+  ) {}
+
+  get policyId(): string {
+    return `${this.config.indexPrefix}-retention`;
+  }
+
+  get active(): RetentionMechanism {
+    return this.mechanism ?? "none";
+  }
+
+  /** Whether the cluster answers ISM's API: a cluster without the plugin has no handler for the route. */
+  async hasIsm(): Promise<boolean> {
+    const res = await this.client.request({ method: "GET", path: "/_plugins/_ism/policies", querystring: { size: 1 } }, [400, 404]);
+    return res.status === 200;
+  }
+
+  /** Chooses the mechanism, installs or updates the policy, and says which is active. */
+  async init(): Promise<RetentionMechanism> {
+    const wanted = this.config.retentionMechanism;
+    if (wanted === "none") this.mechanism = "none";
+    else if (wanted === "sweeper") this.mechanism = "sweeper";
+    else if (await this.hasIsm()) this.mechanism = "ism";
+    else if (wanted === "ism") throw new Error("RATESTORE_RETENTION_MECHANISM=ism but the cluster has no ISM plugin (opensearch-index-management)");
+    else this.mechanism = "sweeper";
+    if (this.mechanism === "ism") await this.installIsmPolicy();
+    this.logger.info("retention", { mechanism: this.mechanism, retention_hours: this.config.retentionHours, ...(this.mechanism === "ism" ? { policy: this.policyId } : {}) });
+    return this.mechanism;
+  }
+
+  ismPolicyBody(): { policy: Record<string, unknown> } {
+    const file = IsmPolicyFileSchema.parse(JSON.parse(readFileSync(join(indexTemplatesDir(), "opensearch", "retention.ism-policy.json"), "utf8")));
+    const age = `${this.config.retentionHours}h`;
+    const states = file.policy.states.map((s) =>
+      s.name === file.policy.default_state
+        ? { ...s, transitions: ((s.transitions as { conditions?: Record<string, unknown> }[] | undefined) ?? []).map((t) => ({ ...t, conditions: { ...(t.conditions ?? {}), min_index_age: age } })) }
+        : s,
+    );
+    return { policy: { ...file.policy, description: `${file.policy.description} [ratestore policy v${file.version}, retention ${age}]`, states } };
+  }
+
+  private async installIsmPolicy(): Promise<void> {
+    const body = this.ismPolicyBody();
+    const path = `/_plugins/_ism/policies/${this.policyId}`;
+    const current = await this.client.request<IsmPolicyResponse>({ method: "GET", path }, [404]);
+    if (current.status === 404) {
+      await this.client.request({ method: "PUT", path, body }, [409]);
+      this.logger.info("ISM policy created", { policy: this.policyId });
+    } else if (current.body.policy.policy.description !== (body.policy.description as string)) {
+      await this.client.request({ method: "PUT", path, querystring: { if_seq_no: current.body._seq_no, if_primary_term: current.body._primary_term }, body }, [409]);
+      // Managed partitions keep the policy version they started with until they are moved onto the new one.
+      await this.client.request({ method: "POST", path: `/_plugins/_ism/change_policy/${this.partitions.pattern}`, body: { policy_id: this.policyId } }, [404]);
+      this.logger.info("ISM policy updated; existing partitions moved onto it", { policy: this.policyId, retention_hours: this.config.retentionHours });
+    }
+  }
+
+  /**
+   * Creates a partition before its first write, dated by its data, and attaches the policy explicitly:
+   * an `ism_template` would skip it, its creation date being older than the policy.
+   */
+  async ensurePartition(index: string): Promise<void> {
+    if (this.known.has(index)) return;
+    const range = this.partitions.rangeOf(index);
+    const res = await this.client.request<{ error?: { type?: string } }>(
+      { method: "PUT", path: `/${index}`, body: { settings: { "index.creation_date": range ? range.end : Date.now() } } },
+      [400],
+    );
+    if (res.status === 400 && res.body.error?.type !== "resource_already_exists_exception") {
+      throw new Error(`could not create partition ${index}: ${JSON.stringify(res.body.error)}`);
+    }
+    if (this.mechanism === "ism") {
+      await this.client.request({ method: "POST", path: `/_plugins/_ism/add/${index}`, body: { policy_id: this.policyId } });
+    }
+    this.known.add(index);
+  }
+
+  async describePartitions(): Promise<PartitionInfo[]> {
+    const res = await this.client.request<{ index: string; "docs.count": string | null; "store.size": string | null }[]>(
+      { method: "GET", path: `/_cat/indices/${this.partitions.pattern}`, querystring: { format: "json", h: "index,docs.count,store.size", bytes: "b", expand_wildcards: "open" } },
+      [404],
+    );
+    const rows = res.status === 404 ? [] : res.body;
+    let policies: Record<string, string | undefined> = {};
+    if (this.active === "ism" && rows.length > 0) {
+      const explain = await this.client.request<Record<string, { "index.plugins.index_state_management.policy_id"?: string; policy_id?: string } | number>>(
+        { method: "GET", path: `/_plugins/_ism/explain/${this.partitions.pattern}` },
+        [404],
+      );
+      policies = Object.fromEntries(
+        Object.entries(explain.body).map(([k, v]) => [k, typeof v === "object" ? (v.policy_id ?? v["index.plugins.index_state_management.policy_id"]) : undefined]),
+      );
+    }
+    return rows
+      .map((r) => {
+        const range = this.partitions.rangeOf(r.index);
+        const deletesAt = this.active === "none" ? undefined : this.expiresAt(r.index);
+        return {
+          index: r.index,
+          ...(range ? { periodStart: range.start, periodEnd: range.end } : {}),
+          docs: Number(r["docs.count"] ?? 0),
+          bytes: Number(r["store.size"] ?? 0),
+          policy: this.active === "ism" ? (policies[r.index] ?? "none (not managed)") : this.active,
+          ...(deletesAt !== undefined ? { deletesAt } : {}),
+        };
+      })
+      .sort((a, b) => a.index.localeCompare(b.index));
+  }
+
+  /** When a partition's data will all be older than the retention. */
+  expiresAt(index: string): number | undefined {
+    const range = this.partitions.rangeOf(index);
+    return range ? range.end + this.config.retentionHours * 3_600_000 : undefined;
+  }
+}

@@ -1,0 +1,114 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect } from "chai";
+import type { DataFrame } from "../../src/storage/dataframe.js";
+import { freshBackend, testStorageConfig } from "../support/cluster.js";
+import { startApi } from "../support/api.js";
+import { runCli } from "../support/cli.js";
+import { dec } from "../support/data.js";
+
+type Backend = Awaited<ReturnType<typeof freshBackend>>;
+const DAY = 86_400_000;
+const today = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate());
+const frameAt = (begin: number): DataFrame => ({
+  begin,
+  end: begin + 3_600_000,
+  points: [{ type: "cpu", unit: "h", qty: dec(1), price: dec(1), groupby: { project_id: "p" }, metadata: {} }],
+});
+const indices = async (b: Backend) =>
+  (await b.client.request<{ index: string }[]>({ method: "GET", path: `/_cat/indices/${b.partitions.pattern}`, querystring: { format: "json", h: "index" } })).body.map((r) => r.index).sort();
+
+describe("retention on a node without ISM: the service's sweeper", function () {
+  this.timeout(60_000);
+  let backend: Backend;
+  const backfilled = Date.UTC(new Date().getUTCFullYear() - 2, 2, 10); // two years ago, pushed today
+  const old = today - 10 * DAY;
+
+  beforeEach(async () => {
+    backend = await freshBackend({ partition: "day", retentionHours: 48 });
+    await backend.push([frameAt(backfilled), frameAt(old), frameAt(today - DAY), frameAt(today)], { refresh: true });
+  });
+  afterEach(async () => backend.drop());
+
+  it("is chosen automatically when the cluster has no lifecycle plugin, and says so", async () => {
+    expect(await backend.lifecycle.hasIsm()).to.equal(false);
+    expect(backend.lifecycle.active).to.equal("sweeper");
+    expect((await backend.health()).retention).to.equal("sweeper");
+    const strict = await freshBackend({ retentionMechanism: "ism" }).catch((err: Error) => err);
+    expect(strict).to.be.instanceOf(Error);
+    expect((strict as Error).message).to.match(/no ISM plugin/);
+  });
+
+  it("dates each partition by its data: creation_date is the end of its period", async () => {
+    const name = backend.partitions.indexFor(backfilled);
+    const res = await backend.client.request<Record<string, { settings: { index: { creation_date: string } } }>>({ method: "GET", path: `/${name}/_settings` });
+    expect(Number(res.body[name]!.settings.index.creation_date)).to.equal(backfilled - (backfilled % DAY) + DAY);
+  });
+
+  it("deletes expired partitions, the backfilled one included, and keeps current ones", async () => {
+    expect(await indices(backend)).to.have.length(4);
+    const result = await backend.sweepRetention();
+    expect(result.leader).to.equal(true);
+    expect([...result.deleted].sort()).to.deep.equal([backend.partitions.indexFor(backfilled), backend.partitions.indexFor(old)].sort());
+    expect(await indices(backend)).to.deep.equal([backend.partitions.indexFor(today - DAY), backend.partitions.indexFor(today)].sort());
+    expect((await backend.retrieve({ begin: today - 30 * DAY, end: today + DAY, paginate: false })).total).to.equal(2);
+  });
+
+  it("with several instances sweeping at once, one sweeps and each partition is deleted once", async () => {
+    const others = await Promise.all([1, 2].map(() => freshBackend({ ...backend.config })));
+    try {
+      const results = await Promise.all([backend, ...others].map((b) => b.sweepRetention()));
+      expect(results.filter((r) => r.leader)).to.have.length(1);
+      expect(results.flatMap((r) => r.deleted)).to.have.length(2);
+      // Once the lease has expired another instance takes over.
+      const later = await others[0]!.sweepRetention(Date.now() + backend.config.sweepIntervalSeconds * 1000 + 1000);
+      expect(later.leader).to.equal(true);
+      expect(later.deleted).to.deep.equal([]);
+    } finally {
+      for (const o of others) await o.close();
+    }
+  });
+
+  it("a shorter retention after a restart deletes what the longer one kept", async () => {
+    const longer = await freshBackend({ ...backend.config, retentionHours: 24 * 365 * 5 });
+    expect((await longer.sweepRetention()).deleted).to.deep.equal([]);
+    await longer.close();
+    const shorter = await freshBackend({ ...backend.config, retentionHours: 12 });
+    const r = await shorter.sweepRetention(Date.now() + backend.config.sweepIntervalSeconds * 1000 + 1000);
+    expect(r.deleted).to.include(backend.partitions.indexFor(today - DAY));
+    expect(r.deleted).to.not.include(backend.partitions.indexFor(today));
+    await shorter.close();
+  });
+
+  it("the partitions command shows period, documents, size, policy and deletion date", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ratestore-partitions-"));
+    const env = { OPENSEARCH_URL: process.env.OPENSEARCH_URL!, RATESTORE_INDEX_PREFIX: backend.config.indexPrefix, RATESTORE_PARTITION: "day", RATESTORE_RETENTION_HOURS: "48" };
+    const res = await runCli(["partitions", "--json"], env, dir);
+    expect(res.code, res.stderr).to.equal(0);
+    const rows = JSON.parse(res.stdout) as { index: string; periodStart: number; docs: number; bytes: number; policy: string; deletesAt: number }[];
+    const row = rows.find((r) => r.index === backend.partitions.indexFor(today))!;
+    expect(row).to.include({ periodStart: today, docs: 1, policy: "sweeper", deletesAt: today + DAY + 48 * 3_600_000 });
+    expect(row.bytes).to.be.greaterThan(0);
+    const table = await runCli(["partitions"], env, dir);
+    expect(table.stdout).to.match(/partition\s+period start\s+period end\s+docs\s+size\s+policy\s+deleted after/);
+    const sweep = await runCli(["sweep"], env, dir);
+    expect(JSON.parse(sweep.stdout)).to.deep.include({ leader: true });
+  });
+
+  it("/readyz names the active mechanism", async () => {
+    const api = await startApi();
+    try {
+      const ready = (await (await api.call("/readyz", { key: null })).json()) as { retention: { hours: number; mechanism: string } };
+      expect(ready.retention).to.deep.equal({ hours: 2400, mechanism: "sweeper" });
+    } finally {
+      await api.close();
+    }
+  });
+
+  it("the ISM policy file becomes a policy with the configured retention", () => {
+    const body = backend.lifecycle.ismPolicyBody();
+    expect(JSON.stringify(body)).to.include('"min_index_age":"48h"');
+    expect(testStorageConfig().retentionHours).to.equal(2400);
+  });
+});
