@@ -8,6 +8,7 @@ import { createBackend } from "../storage/backends.js";
 import { dataFrameToOutput } from "../storage/dataframe.js";
 import { framesOf } from "../storage/frames.js";
 import { parseFilters, parseWindow } from "../api/params.js";
+import { importSavedObjects, loadSavedObjects } from "./dashboards.js";
 import { DEFAULT_GENERATE, generateFrames } from "./generate.js";
 import { ingest } from "./ingest.js";
 import { openSink } from "./sources.js";
@@ -30,6 +31,8 @@ commands:
   init                 install index templates and policies, then exit
   partitions           list partitions: period, documents, size, policy, deletion date (--json)
   sweep                delete expired partitions now (clusters without ISM; safe beside running services)
+  dashboards import    import dashboards/ratestore.ndjson into OpenSearch Dashboards or Kibana
+      --url URL [--username U --password P] (or DASHBOARDS_USERNAME / DASHBOARDS_PASSWORD)
 
 Configuration comes from the same environment variables as the service (see README).
 Exit codes: 0 done, 2 some points rejected (see the reject file), 1 error.`;
@@ -190,7 +193,19 @@ async function cmdSweep(): Promise<number> {
   return 0;
 }
 
+async function cmdDashboards(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { url: { type: "string" }, username: { type: "string" }, password: { type: "string" } } });
+  if (positionals[0] !== "import" || !values.url) throw ValidationError.forField("dashboards", "usage: ratestore dashboards import --url URL");
+  const username = values.username ?? process.env.DASHBOARDS_USERNAME;
+  const password = values.password ?? process.env.DASHBOARDS_PASSWORD ?? "";
+  const objects = loadSavedObjects(loadConfig().storage.indexPrefix);
+  const result = await importSavedObjects(values.url, objects, username ? { username, password } : undefined);
+  console.log(JSON.stringify(result));
+  return result.success ? 0 : 1;
+}
+
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  dashboards: cmdDashboards,
   ingest: cmdIngest,
   generate: cmdGenerate,
   export: cmdExport,

@@ -1,0 +1,53 @@
+import { readFileSync } from "node:fs";
+import { expect } from "chai";
+import { parse } from "yaml";
+import { ConfigSchema, loadConfig } from "../../src/config.js";
+
+interface Service {
+  image?: string;
+  build?: string;
+  command?: string[];
+  environment?: Record<string, string>;
+  ports?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] };
+}
+
+/** docker compose cannot run here: check that the file says what the service expects. */
+describe("docker-compose.yml", () => {
+  const compose = parse(readFileSync("docker-compose.yml", "utf8")) as { services: Record<string, Service> };
+  const s = compose.services;
+  const provisioned = /OS_VERSION=\$\{RATESTORE_OS_VERSION:-([0-9.]+)\}/.exec(readFileSync("scripts/opensearch-local.sh", "utf8"))![1];
+
+  it("runs OpenSearch, Dashboards, the service and the saved-objects import, with health checks", () => {
+    expect(Object.keys(s).sort()).to.deep.equal(["dashboards-import", "opensearch", "opensearch-dashboards", "ratestore"]);
+    for (const name of ["opensearch", "opensearch-dashboards", "ratestore"]) expect(s[name]!.healthcheck?.test.join(" "), name).to.match(/curl|wget/);
+  });
+
+  it("uses the OpenSearch version the project tests against, for server and Dashboards alike", () => {
+    expect(s.opensearch!.image).to.equal(`opensearchproject/opensearch:${provisioned}`);
+    expect(s["opensearch-dashboards"]!.image).to.equal(`opensearchproject/opensearch-dashboards:${provisioned}`);
+  });
+
+  it("gives the service only variables it knows, and a configuration that loads", () => {
+    const env = s.ratestore!.environment!;
+    const known = new Set(Object.keys(ConfigSchema.shape));
+    for (const k of Object.keys(env)) expect(known.has(k), k).to.equal(true);
+    const resolved = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, "$1")]));
+    const config = loadConfig(resolved);
+    expect(config.api.auth).to.equal("keys");
+    expect(config.storage.opensearch.url).to.equal("http://opensearch:9200");
+    expect(s.ratestore!.ports).to.deep.equal([`127.0.0.1:${config.port}:${config.port}`]);
+    expect(s.ratestore!.healthcheck!.test.join(" ")).to.include(`localhost:${config.port}/readyz`);
+    expect(s.ratestore!.depends_on).to.deep.equal({ opensearch: { condition: "service_healthy" } });
+  });
+
+  it("imports the saved objects into Dashboards once it is healthy, with the service's index prefix", () => {
+    const job = s["dashboards-import"]!;
+    expect(job.command).to.deep.equal(["node", "dist/cli/main.js", "dashboards", "import", "--url", "http://opensearch-dashboards:5601"]);
+    expect(job.depends_on!["opensearch-dashboards"]).to.deep.equal({ condition: "service_healthy" });
+    expect(job.environment!.RATESTORE_INDEX_PREFIX).to.equal(s.ratestore!.environment!.RATESTORE_INDEX_PREFIX);
+    const dockerfile = readFileSync("Dockerfile", "utf8");
+    for (const dir of ["index-templates", "dashboards", "dist"]) expect(dockerfile).to.include(dir);
+  });
+});
