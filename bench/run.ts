@@ -1,0 +1,314 @@
+/**
+ * npm run bench: ratestore against the physical limit of the same OpenSearch node, in one run.
+ * Every figure is a ratio against a baseline measured in this run, or a latency distribution over
+ * repeated runs. Results: a table on stdout, bench/results/latest.json, and the results section of
+ * BENCHMARKS.md (between the bench markers).
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { Client } from "@opensearch-project/opensearch";
+import { loadConfig, type StorageConfig } from "../src/config.js";
+import { generateFrames, type GenerateOptions } from "../src/cli/generate.js";
+import { createLogger } from "../src/logger.js";
+import { DataFrameInputSchema, type DataFrame } from "../src/storage/dataframe.js";
+import { OpenSearchBackend } from "../src/storage/opensearch/backend.js";
+import { contentKey, pointId, toDocument } from "../src/storage/opensearch/documents.js";
+import type { PointCursor } from "../src/storage/backend.js";
+
+const POINTS = Number(process.env.BENCH_POINTS ?? 1_000_000);
+const ROUNDS = 5;
+const BATCH_POINTS = 5000;
+const PORT = Number(process.env.BENCH_OS_PORT ?? 9260);
+const SERVICE_PORT = 18080;
+const GEN: GenerateOptions = {
+  points: POINTS,
+  projects: 1000,
+  resourcesPerProject: 100, // 100,000 distinct resource ids per period
+  metadataCardinality: 5,
+  periodSeconds: 3600,
+  start: Date.parse("2024-01-01T00:00:00Z"),
+  seed: 7,
+};
+
+const logger = createLogger("warn");
+const results: Record<string, unknown> = {};
+const lines: string[] = [];
+const say = (s = "") => {
+  console.log(s);
+  lines.push(s);
+};
+
+function stats(ms: number[]): { p50: number; p95: number; p99: number; n: number } {
+  const s = [...ms].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]!;
+  return { p50: q(0.5), p95: q(0.95), p99: q(0.99), n: s.length };
+}
+const f1 = (x: number) => x.toFixed(1);
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+
+async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
+  const t = performance.now();
+  const v = await fn();
+  return [performance.now() - t, v];
+}
+
+async function repeat(n: number, fn: () => Promise<unknown>): Promise<ReturnType<typeof stats>> {
+  await fn(); // warm-up, not counted
+  const ms: number[] = [];
+  for (let i = 0; i < n; i++) ms.push((await timed(fn))[0]);
+  return stats(ms);
+}
+
+function provision(): string {
+  if (process.env.OPENSEARCH_URL) return process.env.OPENSEARCH_URL;
+  execFileSync("bash", ["scripts/opensearch-local.sh", "start"], { env: { ...process.env, RATESTORE_OS_PORT: String(PORT), RATESTORE_OS_HEAP: process.env.BENCH_OS_HEAP ?? "2g" }, stdio: "inherit" });
+  return `http://127.0.0.1:${PORT}`;
+}
+
+/** The generated dataset as batches of whole-period slices of at most BATCH_POINTS points, in wire and normalized form. */
+function* batches(): Generator<{ wire: string; frames: DataFrame[]; points: number }> {
+  for (const frame of generateFrames(GEN)) {
+    const entries = Object.entries(frame.usage).flatMap(([type, list]) => list.map((p) => [type, p] as const));
+    for (let i = 0; i < entries.length; i += BATCH_POINTS) {
+      const usage: Record<string, unknown[]> = {};
+      for (const [type, p] of entries.slice(i, i + BATCH_POINTS)) (usage[type] ??= []).push(p);
+      const wire = { period: frame.period, usage };
+      const parsed = DataFrameInputSchema.parse(wire);
+      yield { wire: JSON.stringify({ dataframes: [wire] }), frames: [parsed], points: parsed.points.length };
+    }
+  }
+}
+
+/** The bodies the service itself would send, prepared in advance: raw `_bulk` then measures only the cluster. */
+function bulkBodies(frames: readonly DataFrame[], index: (begin: number) => string): string[] {
+  const bodies: string[] = [];
+  let body = "";
+  let n = 0;
+  for (const df of frames) {
+    for (const p of df.points) {
+      const id = pointId(contentKey(df.begin, df.end, p), 0);
+      body += `${JSON.stringify({ create: { _index: index(df.begin), _id: id } })}\n${JSON.stringify(toDocument(df, p, id))}\n`;
+      if (++n % 2000 === 0) {
+        bodies.push(body);
+        body = "";
+      }
+    }
+  }
+  if (body) bodies.push(body);
+  return bodies;
+}
+
+async function withConcurrency<T>(items: readonly T[], k: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: k }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  }));
+}
+
+function startService(url: string, storage: StorageConfig): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ["dist/main.js"], {
+    env: {
+      ...process.env,
+      OPENSEARCH_URL: url,
+      PORT: String(SERVICE_PORT),
+      RATESTORE_INDEX_PREFIX: storage.indexPrefix,
+      RATESTORE_AUTH: "none",
+      RATESTORE_LOG_LEVEL: "warn",
+      RATESTORE_RETENTION_HOURS: String(24 * 365 * 50),
+    },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + 60_000;
+    const poll = async () => {
+      try {
+        if ((await fetch(`http://127.0.0.1:${SERVICE_PORT}/healthz`)).ok) return resolve(child);
+      } catch {
+        /* not up yet */
+      }
+      if (Date.now() > deadline) return reject(new Error("service did not start"));
+      setTimeout(poll, 200);
+    };
+    void poll();
+  });
+}
+
+function rssOf(pid: number): { rssMb: number; peakMb: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)![1]);
+  return { rssMb: kb("VmRSS") / 1024, peakMb: kb("VmHWM") / 1024 };
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const url = provision();
+  const raw = new Client({ node: url });
+  const info = (await raw.info()).body as { version: { number: string; distribution?: string } };
+  const base = loadConfig({ OPENSEARCH_URL: url, RATESTORE_RETENTION_HOURS: String(24 * 365 * 50) }).storage;
+  const mk = (prefix: string, concurrency = 2) => new OpenSearchBackend({ ...base, indexPrefix: prefix, refreshInterval: "30s", bulk: { ...base.bulk, concurrency } }, logger);
+  // A fresh run: the three prefixes start empty.
+  for (const p of ["bench-raw", "bench-push", "bench-http"]) {
+    await raw.transport.request({ method: "DELETE", path: `/${p}-*` }, { ignore: [404] });
+    await raw.transport.request({ method: "DELETE", path: `/_index_template/${p}-points` }, { ignore: [404] });
+  }
+  const rawB = mk("bench-raw");
+  const pushB = mk("bench-push");
+  const httpB = mk("bench-http");
+  for (const b of [rawB, pushB, httpB]) await b.init();
+
+  say(`# ratestore benchmark, ${new Date().toISOString().slice(0, 10)}`);
+  say();
+  say(`Machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB; ${info.version.distribution ?? "elasticsearch"} ${info.version.number} single node, heap ${process.env.BENCH_OS_HEAP ?? "2g"}, on the same machine.`);
+  say(`Dataset: ${fmt(POINTS)} points from \`ratestore generate\` (seed ${GEN.seed}): ${GEN.projects} projects, ${fmt(GEN.projects * GEN.resourcesPerProject)} resources (distinct \`id\`), 7 metric types, hourly periods of ${fmt(GEN.projects * GEN.resourcesPerProject)} points.`);
+  say();
+
+  // ---- Ingest: interleaved rounds, so drift on the node hits every path alike.
+  const service = await startService(url, httpB.config);
+  // Batches are generated round by round: the whole dataset is never held in memory.
+  const source = batches();
+  const perRound = Math.ceil(POINTS / BATCH_POINTS / ROUNDS);
+  const tput: Record<"raw" | "push" | "http", number[]> = { raw: [], push: [], http: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    const slice: { wire: string; frames: DataFrame[]; points: number }[] = [];
+    for (let i = 0; i < perRound; i++) {
+      const next = source.next();
+      if (next.done) break;
+      slice.push(next.value);
+    }
+    const points = slice.reduce((n, b) => n + b.points, 0);
+    const bodies = bulkBodies(slice.flatMap((b) => b.frames), (t) => rawB.partitions.indexFor(t));
+    const [rawMs] = await timed(() =>
+      withConcurrency(bodies, 2, async (body) => {
+        const res = await raw.transport.request({ method: "POST", path: "/_bulk", bulkBody: body });
+        if ((res.body as { errors: boolean }).errors) throw new Error("raw bulk had item errors");
+      }),
+    );
+    const [pushMs] = await timed(() => withConcurrency(slice, 2, async (b) => void (await pushB.push(b.frames))));
+    const [httpMs] = await timed(() =>
+      withConcurrency(slice, 2, async (b) => {
+        const res = await fetch(`http://127.0.0.1:${SERVICE_PORT}/v2/dataframes`, { method: "POST", headers: { "content-type": "application/json" }, body: b.wire });
+        if (res.status !== 204) throw new Error(`POST /v2/dataframes answered ${res.status}: ${await res.text()}`);
+      }),
+    );
+    tput.raw.push(points / (rawMs / 1000));
+    tput.push.push(points / (pushMs / 1000));
+    tput.http.push(points / (httpMs / 1000));
+  }
+  for (const b of [rawB, pushB, httpB]) await b.client.request({ method: "POST", path: `/${b.partitions.alias}/_refresh` });
+  const med = (xs: number[]) => stats(xs).p50;
+  const ingest = {
+    rounds: ROUNDS,
+    rawBulkPointsPerSecond: med(tput.raw),
+    pushPointsPerSecond: med(tput.push),
+    httpPointsPerSecond: med(tput.http),
+    pushRatio: med(tput.push.map((p, i) => p / tput.raw[i]!)),
+    httpRatio: med(tput.http.map((p, i) => p / tput.raw[i]!)),
+  };
+  results.ingest = ingest;
+  say("## Ingest (points/s, median of 5 interleaved rounds; ratio = median of per-round ratios to raw `_bulk`)");
+  say();
+  say("| path | points/s | ratio to raw `_bulk` |");
+  say("| --- | ---: | ---: |");
+  say(`| raw \`_bulk\`, official client, prepared bodies (the limit) | ${fmt(ingest.rawBulkPointsPerSecond)} | 1.00 |`);
+  say(`| \`push()\` (storage library) | ${fmt(ingest.pushPointsPerSecond)} | ${ingest.pushRatio.toFixed(2)} |`);
+  say(`| \`POST /v2/dataframes\` (service in its own process) | ${fmt(ingest.httpPointsPerSecond)} | ${ingest.httpRatio.toFixed(2)} |`);
+  say();
+
+  // ---- Retrieve at depth: cursor vs offset vs CloudKitty's scroll.
+  const window = { begin: GEN.start, end: GEN.start + 365 * 86_400_000 };
+  const total = (await pushB.retrieve({ ...window, limit: 1 })).total;
+  const depths = [100_000, total - 100];
+  const page1 = await repeat(20, () => pushB.retrieve({ ...window, limit: 100 }));
+  const retrieve: Record<string, unknown> = { totalPoints: total, page1 };
+  say(`## Retrieve (limit 100, ${fmt(total)} points; latency in ms: p50 / p95 / p99 over n runs)`);
+  say();
+  say("| request | p50 | p95 | p99 | n | p50 / page 1 |");
+  say("| --- | ---: | ---: | ---: | ---: | ---: |");
+  const row = (name: string, s: ReturnType<typeof stats>) => say(`| ${name} | ${f1(s.p50)} | ${f1(s.p95)} | ${f1(s.p99)} | ${s.n} | ${(s.p50 / page1.p50).toFixed(2)} |`);
+  row("page 1", page1);
+  for (const depth of depths) {
+    const cursor: PointCursor = (await pushB.retrieve({ ...window, offset: depth - 1, limit: 1 })).next!;
+    const cursorStats = await repeat(20, () => pushB.retrieve({ ...window, limit: 100, after: cursor }));
+    const offsetStats = await repeat(10, () => pushB.retrieve({ ...window, offset: depth, limit: 100 }));
+    // CloudKitty's Elasticsearch backend: scroll through offset + limit documents, keep the last `limit`.
+    const scrollStats = await repeat(depth > 200_000 ? 2 : 3, async () => {
+      let res = (await raw.search({ index: pushB.partitions.alias, scroll: "1m", body: { size: 10_000, query: { match_all: {} }, sort: ["_doc"] } })).body as { _scroll_id: string; hits: { hits: unknown[] } };
+      let seen = res.hits.hits.length;
+      while (seen < depth + 100 && res.hits.hits.length > 0) {
+        res = (await raw.scroll({ body: { scroll_id: res._scroll_id, scroll: "1m" } })).body as typeof res;
+        seen += res.hits.hits.length;
+      }
+      await raw.clearScroll({ body: { scroll_id: res._scroll_id } });
+    });
+    row(`cursor page at depth ${fmt(depth)}`, cursorStats);
+    row(`offset page at depth ${fmt(depth)}`, offsetStats);
+    row(`CloudKitty scroll to depth ${fmt(depth)}`, scrollStats);
+    retrieve[`depth${depth}`] = { cursor: cursorStats, offset: offsetStats, scroll: scrollStats };
+  }
+  results.retrieve = retrieve;
+  say();
+
+  // ---- Summary.
+  say("## Summary (`total`; latency in ms)");
+  say();
+  say("| groupby | groups | first page (limit 100) p50 / p95 | full walk p50 | first composite page alone p50 (no exact count) | exact count's share of first page |");
+  say("| --- | ---: | ---: | ---: | ---: | ---: |");
+  const summary: Record<string, unknown> = {};
+  for (const [key, runs] of [["type", 10], ["project_id", 10], ["id", 3]] as const) {
+    const first = await repeat(runs, () => pushB.total({ ...window, groupby: [key], limit: 100 }));
+    const groups = (await pushB.total({ ...window, groupby: [key], limit: 1 })).total;
+    const walk = await repeat(key === "id" ? 2 : 5, () => pushB.total({ ...window, groupby: [key], paginate: false }));
+    const field = key === "type" ? "type" : `groupby.${key}`;
+    const bare = await repeat(runs, () =>
+      pushB.client.request({ method: "POST", path: `/${pushB.partitions.alias}/_search`, body: { size: 0, query: { bool: { filter: [{ range: { start: { gte: window.begin } } }] } }, aggs: { g: { composite: { size: 100, sources: [{ k: { terms: { field } } }] } } } } }),
+    );
+    summary[key] = { groups, first, walk, bareFirstPage: bare };
+    say(`| ${key} | ${fmt(groups)} | ${f1(first.p50)} / ${f1(first.p95)} | ${f1(walk.p50)} | ${f1(bare.p50)} | ${Math.max(0, 1 - bare.p50 / first.p50).toFixed(2)} |`);
+  }
+  results.summary = summary;
+  say();
+
+  // ---- Memory while exporting every point through the service.
+  const before = rssOf(service.pid!);
+  const [exportMs, exported] = await timed(async () => {
+    const res = await fetch(`http://127.0.0.1:${SERVICE_PORT}/v2/dataframes/export?begin=2024-01-01T00:00:00Z&end=2025-01-01T00:00:00Z`);
+    let points = 0;
+    let carry = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body!) {
+      const text = carry + decoder.decode(chunk as Uint8Array, { stream: true });
+      const parts = text.split("\n");
+      carry = parts.pop()!;
+      for (const line of parts) if (line) points += Object.values((JSON.parse(line) as { usage: Record<string, unknown[]> }).usage).reduce((n, l) => n + l.length, 0);
+    }
+    return points;
+  });
+  const after = rssOf(service.pid!);
+  service.kill("SIGTERM");
+  results.export = { points: exported, seconds: exportMs / 1000, rssBeforeMb: before.rssMb, peakRssMb: after.peakMb, peakBeforeExportMb: before.peakMb };
+  say("## Memory: export of every point through `GET /v2/dataframes/export` (service process)");
+  say();
+  say(`Exported ${fmt(exported)} points in ${f1(exportMs / 1000)} s (${fmt(exported / (exportMs / 1000))} points/s). RSS before: ${f1(before.rssMb)} MB; peak RSS of the process (VmHWM, whole life, ingest included) after the export: ${f1(after.peakMb)} MB; peak before the export: ${f1(before.peakMb)} MB.`);
+  say();
+  say(`Whole run: ${f1((Date.now() - started) / 60000)} minutes.`);
+
+  mkdirSync("bench/results", { recursive: true });
+  writeFileSync("bench/results/latest.json", JSON.stringify(results, null, 2));
+  const md = readFileSync("BENCHMARKS.md", "utf8");
+  const start = "<!-- bench:start -->";
+  const end = "<!-- bench:end -->";
+  if (md.includes(start) && md.includes(end)) {
+    writeFileSync("BENCHMARKS.md", md.slice(0, md.indexOf(start) + start.length) + "\n" + lines.join("\n") + "\n" + md.slice(md.indexOf(end)));
+  }
+  for (const b of [rawB, pushB, httpB]) await b.close();
+  await raw.close();
+  if (!process.env.OPENSEARCH_URL && process.env.BENCH_KEEP_OPENSEARCH !== "1") {
+    execFileSync("bash", ["scripts/opensearch-local.sh", "stop"], { env: { ...process.env, RATESTORE_OS_PORT: String(PORT) }, stdio: "inherit" });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
