@@ -13,7 +13,7 @@ import { generateFrames, type GenerateOptions } from "../src/cli/generate.js";
 import { createLogger } from "../src/logger.js";
 import { DataFrameInputSchema, type DataFrame } from "../src/storage/dataframe.js";
 import { OpenSearchBackend } from "../src/storage/opensearch/backend.js";
-import { contentKey, pointId, toDocument } from "../src/storage/opensearch/documents.js";
+import { contentKey, periodTexts, pointId, toDocument } from "../src/storage/opensearch/documents.js";
 import type { PointCursor } from "../src/storage/backend.js";
 
 const POINTS = Number(process.env.BENCH_POINTS ?? 1_000_000);
@@ -88,7 +88,7 @@ function bulkBodies(frames: readonly DataFrame[], index: (begin: number) => stri
   for (const df of frames) {
     for (const p of df.points) {
       const id = pointId(contentKey(df.begin, df.end, p), 0);
-      body += `${JSON.stringify({ create: { _index: index(df.begin), _id: id } })}\n${JSON.stringify(toDocument(df, p, id))}\n`;
+      body += `${JSON.stringify({ create: { _index: index(df.begin), _id: id } })}\n${JSON.stringify(toDocument(periodTexts(df), p, id))}\n`;
       if (++n % 2000 === 0) {
         bodies.push(body);
         body = "";

@@ -63,11 +63,13 @@ function roundHalfEven(whole: bigint, rest: string): bigint {
   return whole;
 }
 
-/** Splits into whole units and nano-units of the same sign, the two integers that are stored. */
-export function splitNanos(n: Nanos): { units: number; nanos: number } {
-  const units = n / SCALE; // truncates toward zero
-  const nanos = n - units * SCALE;
-  return { units: Number(units), nanos: Number(nanos) };
+/** Whole units and nano-units of the same sign, from the exact decimal text (formatNanos' output): the two integers that are stored. */
+export function splitDecimalText(text: string): { units: number; nanos: number } {
+  const negative = text.startsWith("-");
+  const dot = text.indexOf(".");
+  const whole = Number(dot < 0 ? text : text.slice(0, dot));
+  const frac = dot < 0 ? 0 : Number(text.slice(dot + 1).padEnd(DECIMALS, "0"));
+  return { units: whole === 0 ? 0 : whole, nanos: negative ? -frac : frac };
 }
 
 /** Joins sums of whole units and of nano-units, as returned (as doubles) by a sum aggregation. */

@@ -78,6 +78,20 @@ describe("storage: paging 25,000 points on the real node", function () {
     expect(ids(await backend.retrieve({ ...window, offset: 11_990, limit: 100 }))).to.have.length(10);
   });
 
+  it("offset pages in an oversized group still work when the ids are not ours (written by another tool)", async () => {
+    const start = T0 + 200 * HOUR;
+    const index = backend.partitions.indexFor(start);
+    let body = "";
+    for (let i = 0; i < 11_000; i++) {
+      const doc = { "@timestamp": new Date(start).toISOString(), start: new Date(start).toISOString(), end: new Date(start + HOUR).toISOString(), type: "foreign", unit: "u", qty: 1, price: 1, point_id: `same-prefix-${String(i).padStart(6, "0")}`, groupby: { id: `f${i}` }, metadata: {} };
+      body += `${JSON.stringify({ index: { _index: index } })}\n${JSON.stringify(doc)}\n`;
+    }
+    await backend.client.request({ method: "POST", path: "/_bulk", querystring: { refresh: "true" }, bulkBody: body });
+    const window = { begin: start, end: start + HOUR };
+    const page = await backend.retrieve({ ...window, offset: 10_500, limit: 100 });
+    expect(ids(page)).to.deep.equal(Array.from({ length: 100 }, (_, i) => `f${10_500 + i}`));
+  });
+
   it("paginate=false and iteratePoints return every point in order", async () => {
     const all = await backend.retrieve({ ...WINDOW, paginate: false });
     expect(all.total).to.equal(N);

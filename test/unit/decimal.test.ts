@@ -1,5 +1,7 @@
 import { expect } from "chai";
-import { formatNanos, joinSums, parseDecimal, splitNanos } from "../../src/storage/decimal.js";
+import { formatNanos, joinSums, parseDecimal, splitDecimalText } from "../../src/storage/decimal.js";
+
+const splitNanos = (n: bigint) => splitDecimalText(formatNanos(n));
 
 describe("decimal", () => {
   it("parses numbers by their shortest form, not their binary expansion", () => {
@@ -35,6 +37,8 @@ describe("decimal", () => {
   it("splits into whole and nano parts of the same sign, and joins sums back exactly", () => {
     expect(splitNanos(-1_500_000_000n)).to.deep.equal({ units: -1, nanos: -500_000_000 });
     expect(splitNanos(2_000_000_001n)).to.deep.equal({ units: 2, nanos: 1 });
+    expect(splitNanos(-5n)).to.deep.equal({ units: 0, nanos: -5 });
+    expect(splitNanos(123_456_789_012_345_678_901_234n)).to.deep.equal({ units: 123_456_789_012_345, nanos: 678_901_234 });
     // 100,000 points of 0.1: nanos sum 1e13, exact in a double.
     expect(formatNanos(joinSums(0, 100_000 * 100_000_000))).to.equal("10000");
   });

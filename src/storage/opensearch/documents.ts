@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { z } from "zod";
 import type { StoredPoint } from "../backend.js";
 import type { DataFrame, Labels, RatedPoint, Scalar } from "../dataframe.js";
-import { formatNanos, joinSums, parseDecimal, splitNanos } from "../decimal.js";
+import { formatNanos, joinSums, parseDecimal, splitDecimalText } from "../decimal.js";
 
 /**
  * One stored document per point, with CloudKitty's field names so existing CloudKitty indices and
@@ -31,9 +31,19 @@ function canonicalLabels(labels: Labels): [string, Scalar][] {
     .map((k) => [k, labels[k] ?? null]);
 }
 
+/** A point's amounts as exact decimal text, computed once for its id and its document. */
+export interface PointTexts {
+  readonly qty: string;
+  readonly price: string;
+}
+
+export function pointTexts(p: RatedPoint): PointTexts {
+  return { qty: formatNanos(p.qty), price: formatNanos(p.price) };
+}
+
 /** A point's content key: every field that makes it this point. Equal keys within one dataframe are told apart by their ordinal. */
-export function contentKey(begin: number, end: number, p: RatedPoint): string {
-  return JSON.stringify([begin, end, p.type, p.unit, formatNanos(p.qty), formatNanos(p.price), canonicalLabels(p.groupby), canonicalLabels(p.metadata)]);
+export function contentKey(begin: number, end: number, p: RatedPoint, texts: PointTexts = pointTexts(p)): string {
+  return JSON.stringify([begin, end, p.type, p.unit, texts.qty, texts.price, canonicalLabels(p.groupby), canonicalLabels(p.metadata)]);
 }
 
 /**
@@ -42,21 +52,30 @@ export function contentKey(begin: number, end: number, p: RatedPoint): string {
  * dataframe are both kept (ordinal 0 and 1).
  */
 export function pointId(key: string, ordinal: number): string {
-  return createHash("sha256").update(key).update("\u0000").update(String(ordinal)).digest("base64url").slice(0, 27);
+  return hash("sha256", `${key}\u0000${ordinal}`, "base64url").slice(0, 27);
 }
 
-export function toDocument(df: Pick<DataFrame, "begin" | "end">, p: RatedPoint, id: string): PointDocument {
-  const q = splitNanos(p.qty);
-  const r = splitNanos(p.price);
-  const start = new Date(df.begin).toISOString();
+/** The period as ISO text, computed once per dataframe. */
+export interface PeriodTexts {
+  readonly start: string;
+  readonly end: string;
+}
+
+export function periodTexts(df: Pick<DataFrame, "begin" | "end">): PeriodTexts {
+  return { start: new Date(df.begin).toISOString(), end: new Date(df.end).toISOString() };
+}
+
+export function toDocument(period: PeriodTexts, p: RatedPoint, id: string, texts: PointTexts = pointTexts(p)): PointDocument {
+  const q = splitDecimalText(texts.qty);
+  const r = splitDecimalText(texts.price);
   return {
-    "@timestamp": start,
-    start,
-    end: new Date(df.end).toISOString(),
+    "@timestamp": period.start,
+    start: period.start,
+    end: period.end,
     type: p.type,
     unit: p.unit,
-    qty: Number(formatNanos(p.qty)),
-    price: Number(formatNanos(p.price)),
+    qty: Number(texts.qty),
+    price: Number(texts.price),
     qty_units: q.units,
     qty_nanos: q.nanos,
     price_units: r.units,

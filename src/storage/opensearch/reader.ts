@@ -67,9 +67,17 @@ export class PointReader {
     if (located.within + limit <= MAX_WINDOW) {
       hits = (await this.search.search({ query: inGroup, sort: POINT_SORT, size: limit, from: located.within, track_total_hits: false })).hits.hits;
     } else {
-      // One group larger than the window (a period with over 10,000 points of one type): walk inside it.
-      const after = await this.skip(inGroup, located.within);
-      hits = after ? (await this.search.search({ query: inGroup, sort: POINT_SORT, size: limit, search_after: [...after], track_total_hits: false })).hits.hits : [];
+      // One group larger than the window (a period with over 10,000 points of one type): narrow it by
+      // point_id range to within one window of the position; walk only if the ids are not ours.
+      const slack = MAX_WINDOW - limit;
+      const bound = await this.search.idBound(inGroup, located.within, located.groupSize, slack);
+      if (bound) {
+        const narrowed: Clause = { bool: { filter: [inGroup, { range: { point_id: { gte: bound.bound } } }] } };
+        hits = (await this.search.search({ query: narrowed, sort: POINT_SORT, size: limit, from: located.within - bound.before, track_total_hits: false })).hits.hits;
+      } else {
+        const after = await this.skip(inGroup, located.within);
+        hits = after ? (await this.search.search({ query: inGroup, sort: POINT_SORT, size: limit, search_after: [...after], track_total_hits: false })).hits.hits : [];
+      }
     }
     const last = hits[hits.length - 1];
     if (hits.length < limit && last?.sort) {

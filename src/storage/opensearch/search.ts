@@ -26,6 +26,22 @@ export interface SearchResponse {
 const PREFIX_SOURCES = [{ s: { terms: { field: "start" } } }, { e: { terms: { field: "end" } } }, { t: { terms: { field: "type" } } }];
 const LOCATE_PAGE = 10_000;
 
+/** base64url in byte order, the order in which keyword sorting compares point ids. */
+const ID_ALPHABET = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
+
+/** The id at fraction f of the id space (6 digits: finer than any group can need). */
+export function idAt(f: number): string {
+  let x = Math.min(Math.max(f, 0), 1 - Number.EPSILON);
+  let out = "";
+  for (let i = 0; i < 6; i++) {
+    x *= 64;
+    const d = Math.floor(x);
+    out += ID_ALPHABET[d];
+    x -= d;
+  }
+  return out;
+}
+
 /** Reads that are fine with no partition yet: a missing alias is an empty result, not an error. */
 export const LENIENT = { ignore_unavailable: true, allow_no_indices: true } as const;
 
@@ -115,7 +131,7 @@ export class PointSearch {
    * point's position inside it, from the groups' document counts. Groups come in the same order as
    * POINT_SORT, so the counts add up to positions.
    */
-  async locate(query: Clause, offset: number): Promise<{ total: number; group?: Clause[]; within: number }> {
+  async locate(query: Clause, offset: number): Promise<{ total: number; group?: Clause[]; within: number; groupSize: number }> {
     let before = 0;
     let after: Record<string, unknown> | undefined;
     let total: number | undefined;
@@ -135,13 +151,36 @@ export class PointSearch {
             { range: { end: { gte: b.key.e, lte: b.key.e, format: "epoch_millis" } } },
             { term: { type: b.key.t } },
           ];
-          return { total, group, within: offset - before };
+          return { total, group, within: offset - before, groupSize: b.doc_count };
         }
         before += b.doc_count;
       }
-      if (!agg?.after_key || agg.buckets.length < LOCATE_PAGE) return { total, within: 0 };
+      if (!agg?.after_key || agg.buckets.length < LOCATE_PAGE) return { total, within: 0, groupSize: 0 };
       after = agg.after_key;
     }
+  }
+
+  /**
+   * Inside one group larger than the result window, finds a point_id bound below which lie at most
+   * `position` points and above which the position is less than `slack` further on. Point ids are
+   * hashes, uniform over the base64url alphabet, so interpolating on the fraction of the group converges
+   * in a few `_count`s. Undefined when it does not (ids written by another tool).
+   */
+  async idBound(groupQuery: Clause, position: number, groupSize: number, slack: number): Promise<{ bound: string; before: number } | undefined> {
+    let lo = 0;
+    let hi = 1;
+    let f = position / groupSize;
+    for (let i = 0; i < 30; i++) {
+      const bound = idAt(f);
+      const before = await this.count({ bool: { filter: [groupQuery, { range: { point_id: { lt: bound } } }] } });
+      if (before <= position && position - before < slack) return { bound, before };
+      if (before > position) hi = f;
+      else lo = f;
+      // Aim a little below the target so that the next guess lands inside the slack.
+      const aim = (position - slack / 2) / groupSize;
+      f = aim > lo && aim < hi && i === 0 ? aim : (lo + hi) / 2;
+    }
+    return undefined;
   }
 
   async count(query: Clause): Promise<number> {

@@ -4,7 +4,7 @@ import type { Logger } from "../../logger.js";
 import type { PointFailure, PushOptions, PushResult, WriteStats } from "../backend.js";
 import type { DataFrame } from "../dataframe.js";
 import type { ClusterClient } from "./client.js";
-import { contentKey, pointId, toDocument } from "./documents.js";
+import { contentKey, periodTexts, pointId, pointTexts, toDocument } from "./documents.js";
 import type { Partitions } from "./partitions.js";
 
 export function newWriterStats(): WriteStats {
@@ -66,16 +66,19 @@ export class PointWriter {
     const pending: PendingPoint[] = [];
     dataframes.forEach((df, dfIndex) => {
       const partition = this.partitions.indexFor(df.begin);
+      const period = periodTexts(df);
+      const action = (id: string) => `{"create":{"_index":${JSON.stringify(partition)},"_id":"${id}"}}\n`;
       const perType = new Map<string, number>();
       const seen = new Map<string, number>();
       for (const p of df.points) {
         const index = perType.get(p.type) ?? 0;
         perType.set(p.type, index + 1);
-        const key = contentKey(df.begin, df.end, p);
+        const texts = pointTexts(p);
+        const key = contentKey(df.begin, df.end, p, texts);
         const ordinal = seen.get(key) ?? 0;
         seen.set(key, ordinal + 1);
-        const id = pointId(key, ordinal);
-        const lines = `${JSON.stringify({ create: { _index: partition, _id: id } })}\n${JSON.stringify(toDocument(df, p, id))}\n`;
+        const id = pointId(key, ordinal); // base64url: safe inside a JSON string as it is
+        const lines = `${action(id)}${JSON.stringify(toDocument(period, p, id, texts))}\n`;
         pending.push({ dataframe: dfIndex, type: p.type, index, partition, lines });
       }
     });
