@@ -17,15 +17,19 @@ export abstract class RatestoreError extends Error {
   }
 }
 
-/** The caller sent something invalid; `issues` names every bad field. */
-export class ValidationError extends RatestoreError {
-  readonly code = "validation_error";
+/** An error about particular fields of the request, each named in `issues`. */
+abstract class FieldsError extends RatestoreError {
   constructor(
     message: string,
     readonly issues: readonly FieldIssue[] = [],
   ) {
     super(message);
   }
+}
+
+/** The caller sent something invalid; `issues` names every bad field. */
+export class ValidationError extends FieldsError {
+  readonly code = "validation_error";
 
   static forField(path: string, message: string): ValidationError {
     return new ValidationError(`${path}: ${message}`, [{ path, message }]);
@@ -72,14 +76,8 @@ export class UnauthorizedError extends RatestoreError {
 }
 
 /** Valid credentials that do not allow this request (a project key writing another project's data). */
-export class ForbiddenError extends RatestoreError {
+export class ForbiddenError extends FieldsError {
   readonly code = "forbidden";
-  constructor(
-    message: string,
-    readonly issues: readonly FieldIssue[] = [],
-  ) {
-    super(message);
-  }
 }
 
 /** Nothing matches (CloudKitty answers 404 to a dataframes query with no result). */

@@ -131,7 +131,13 @@ export class PointWriter {
       let response: BulkResponse;
       try {
         this.stats.bulkRequests++;
-        const res = await this.client.request<BulkResponse>({ method: "POST", path: "/_bulk", bulkBody: todo.map((p) => p.lines).join("") });
+        // Only what is checked comes back: a status per item, and the error of those that failed.
+        const res = await this.client.request<BulkResponse>({
+          method: "POST",
+          path: "/_bulk",
+          querystring: { filter_path: "errors,items.*.status,items.*.error" },
+          bulkBody: todo.map((p) => p.lines).join(""),
+        });
         response = res.body;
       } catch (err) {
         if (err instanceof BackendUnavailableError && attempt < this.bulk.retries) {
