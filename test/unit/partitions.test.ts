@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { Partitions } from "../../src/storage/opensearch/partitions.js";
 import { planGroups } from "../../src/storage/opensearch/aggregations.js";
-import { contentKey, pointId } from "../../src/storage/opensearch/documents.js";
+import { contentKey, documentJson, periodTexts, pointId, type PointDocument } from "../../src/storage/opensearch/documents.js";
 import { ValidationError } from "../../src/errors.js";
 
 describe("partitions", () => {
@@ -29,6 +29,8 @@ describe("groupby plan", () => {
   });
 });
 
+const GOLDEN_ID = "NeQLl5rhFb-9hHGq8a-48nIwwPF";
+
 describe("point ids", () => {
   const p = { type: "cpu", unit: "h", qty: 1n, price: 2n, groupby: { b: "2", a: "1" }, metadata: {} };
   it("do not depend on label order, and tell identical points apart by ordinal", () => {
@@ -38,6 +40,35 @@ describe("point ids", () => {
     expect(pointId(k1, 0)).to.equal(pointId(k2, 0));
     expect(pointId(k1, 0)).to.not.equal(pointId(k1, 1));
     expect(pointId(contentKey(1, 2, { ...p, price: 3n }), 0)).to.not.equal(pointId(k1, 0));
+  });
+
+  it("are frozen: a known point keeps its id across releases (a change would store retries twice)", () => {
+    const known = { type: "image.size", unit: "MiB", qty: 1_500_000_000n, price: 100_000_000n, groupby: { project_id: "p1", id: "r1" }, metadata: { year: 2022, flavor: "m1" } };
+    expect(contentKey(Date.parse("2019-07-23T12:00:00Z"), Date.parse("2019-07-23T13:00:00Z"), known)).to.equal(
+      '1563883200000|1563886800000|"image.size"|"MiB"|1.5|0.1|{"id":"r1","project_id":"p1"}|{"flavor":"m1","year":2022}',
+    );
+    expect(pointId(contentKey(Date.parse("2019-07-23T12:00:00Z"), Date.parse("2019-07-23T13:00:00Z"), known), 0)).to.equal(GOLDEN_ID);
+  });
+
+  it("documents are JSON with CloudKitty's field names and the exact parts", () => {
+    const at = Date.parse("2019-07-23T12:00:00Z");
+    const doc = JSON.parse(documentJson(periodTexts({ begin: at, end: at + 3600_000 }), { ...p, qty: -1_500_000_000n, price: 100_000_001n, metadata: { "q\"uote": "a\nb" } }, "ID")) as PointDocument;
+    expect(doc).to.deep.equal({
+      "@timestamp": "2019-07-23T12:00:00.000Z",
+      start: "2019-07-23T12:00:00.000Z",
+      end: "2019-07-23T13:00:00.000Z",
+      type: "cpu",
+      unit: "h",
+      qty: -1.5,
+      price: 0.100000001,
+      qty_units: -1,
+      qty_nanos: -500_000_000,
+      price_units: 0,
+      price_nanos: 100_000_001,
+      point_id: "ID",
+      groupby: { a: "1", b: "2" },
+      metadata: { "q\"uote": "a\nb" },
+    });
   });
 });
 

@@ -4,7 +4,7 @@ import type { Logger } from "../../logger.js";
 import type { PointFailure, PushOptions, PushResult, WriteStats } from "../backend.js";
 import type { DataFrame } from "../dataframe.js";
 import type { ClusterClient } from "./client.js";
-import { contentKey, periodTexts, pointId, pointTexts, toDocument } from "./documents.js";
+import { contentKey, documentJson, periodTexts, pointId, pointTexts } from "./documents.js";
 import type { Partitions } from "./partitions.js";
 
 export function newWriterStats(): WriteStats {
@@ -78,7 +78,7 @@ export class PointWriter {
         const ordinal = seen.get(key) ?? 0;
         seen.set(key, ordinal + 1);
         const id = pointId(key, ordinal); // base64url: safe inside a JSON string as it is
-        const lines = `${action(id)}${JSON.stringify(toDocument(period, p, id, texts))}\n`;
+        const lines = `${action(id)}${documentJson(period, p, id, texts)}\n`;
         pending.push({ dataframe: dfIndex, type: p.type, index, partition, lines });
       }
     });
