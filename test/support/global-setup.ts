@@ -9,8 +9,10 @@ let startedHere = false;
 const port = process.env.RATESTORE_TEST_OS_PORT ?? "9250";
 
 function script(cmd: string): string {
+  // Without OPENSEARCH_URL: setup sets it for the tests, and the script would then provision (and stop) nothing.
+  const { OPENSEARCH_URL: _ours, ...env } = process.env;
   return execFileSync("bash", ["scripts/opensearch-local.sh", cmd], {
-    env: { ...process.env, RATESTORE_OS_PORT: port },
+    env: { ...env, RATESTORE_OS_PORT: port },
     stdio: ["ignore", "pipe", "inherit"],
     encoding: "utf8",
   });
