@@ -21,16 +21,39 @@ const METRIC_TYPE_MESSAGE = "must be 1-128 characters of letters, digits, '_', '
 
 const LABEL_VALUE_MESSAGE = `must be a string (at most ${MAX_LABEL_VALUE_LENGTH} characters), a finite number, a boolean or null: groupby and metadata are flat maps`;
 
+function isLabelValue(v: unknown): boolean {
+  switch (typeof v) {
+    case "string":
+      return v.length <= MAX_LABEL_VALUE_LENGTH;
+    case "number":
+      return Number.isFinite(v);
+    case "boolean":
+      return true;
+    default:
+      return v === null;
+  }
+}
+
 /**
  * groupby / metadata: a flat map of scalars. Numbers stay numbers in `_source` and are indexed as
- * keywords, so `year: 2022` beside `year: "2023"` is no mapping conflict.
+ * keywords, so `year: 2022` beside `year: "2023"` is no mapping conflict. One pass checks every key
+ * and value (several times faster than a value union, and every bad entry is reported at once); the
+ * metadata gives OpenAPI the same rules as JSON Schema.
  */
 export const LabelsSchema = z
-  .record(
-    z.string().regex(LABEL_KEY_RE, LABEL_KEY_MESSAGE),
-    z.union([z.string().max(MAX_LABEL_VALUE_LENGTH), z.number(), z.boolean(), z.null()], { error: LABEL_VALUE_MESSAGE }),
-  )
-  .meta({ description: "Flat map of scalars; keys are letters, digits, '_', '-' or '@'" });
+  .record(z.string(), z.unknown())
+  .superRefine((obj, ctx) => {
+    for (const key in obj) {
+      if (!LABEL_KEY_RE.test(key)) ctx.addIssue({ code: "custom", path: [key], message: `key ${JSON.stringify(key)} ${LABEL_KEY_MESSAGE}` });
+      if (!isLabelValue(obj[key])) ctx.addIssue({ code: "custom", path: [key], message: LABEL_VALUE_MESSAGE });
+    }
+  })
+  .transform((obj) => obj as Labels)
+  .meta({
+    description: "Flat map of scalars; keys are letters, digits, '_', '-' or '@'",
+    propertyNames: { pattern: LABEL_KEY_RE.source },
+    additionalProperties: { type: ["string", "number", "boolean", "null"], maxLength: MAX_LABEL_VALUE_LENGTH },
+  });
 
 /** A decimal as a JSON number or a decimal string; exact to 9 decimal places. */
 export const DecimalSchema = z
