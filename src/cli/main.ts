@@ -22,7 +22,7 @@ commands:
       --rejects FILE          reject file (default ratestore-rejects.ndjson)
       --checkpoint FILE       resume file (default ratestore-ingest.checkpoint.json); --no-checkpoint
       --restart               ignore an existing checkpoint
-      --batch-points N        points per push (default 5000); --concurrency N (default 4)
+      --batch-points N        points per push (default 5000); --concurrency N (default 2)
   generate             write synthetic dataframes as NDJSON (gzip when --out ends in .gz)
       --points N --projects N --resources-per-project N --metadata-cardinality N
       --period-seconds N --start ISO --seed N --out FILE|-
@@ -80,7 +80,7 @@ async function cmdIngest(args: string[]): Promise<number> {
       sources: positionals,
       target,
       batchPoints: int(values["batch-points"], "batch-points", 5000),
-      concurrency: Math.max(1, int(values.concurrency, "concurrency", 4)),
+      concurrency: Math.max(1, int(values.concurrency, "concurrency", 2)),
       rejectPath: values.rejects,
       ...(checkpointPath ? { checkpointPath } : {}),
       progress: !values["no-progress"],
