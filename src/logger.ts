@@ -20,6 +20,3 @@ export function createLogger(level = process.env.RATESTORE_LOG_LEVEL ?? "info"):
     transports: [new winston.transports.Console({ stderrLevels: ["error", "warn", "info", "http", "verbose", "debug", "silly"] })],
   });
 }
-
-/** The process-wide logger. Library code takes a logger parameter; this is the default it falls back to. */
-export const logger: Logger = createLogger();
