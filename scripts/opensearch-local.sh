@@ -38,8 +38,9 @@ need() {
 
 major_of() { printf '%s' "${1%%.*}"; }
 
-# OpenSearch 3.x needs Java 21 or newer, 2.x runs on 11+; pick the newest JDK that qualifies.
+# OpenSearch 3.x needs Java 21 or newer; 2.x supports 11 to 21. Pick the newest JDK in range.
 required_java() { if [ "$(major_of "$OS_VERSION")" -ge 3 ]; then echo 21; else echo 11; fi; }
+max_java() { if [ "$(major_of "$OS_VERSION")" -ge 3 ]; then echo 99; else echo 21; fi; }
 
 java_major() {
   local v
@@ -49,15 +50,16 @@ java_major() {
 }
 
 find_java_home() {
-  local need best="" best_v=0 candidate v
+  local need max best="" best_v=0 candidate v
   need=$(required_java)
+  max=$(max_java)
   for candidate in "${OPENSEARCH_JAVA_HOME:-}" "${JAVA_HOME:-}" /usr/lib/jvm/*; do
     [ -n "$candidate" ] && [ -x "$candidate/bin/java" ] || continue
     v=$(java_major "$candidate") || continue
     [[ "$v" =~ ^[0-9]+$ ]] || continue
-    if [ "$v" -ge "$need" ] && [ "$v" -gt "$best_v" ]; then best=$candidate; best_v=$v; fi
+    if [ "$v" -ge "$need" ] && [ "$v" -le "$max" ] && [ "$v" -gt "$best_v" ]; then best=$candidate; best_v=$v; fi
   done
-  [ -n "$best" ] || die "OpenSearch $OS_VERSION needs a JDK >= $need; none found in OPENSEARCH_JAVA_HOME, JAVA_HOME or /usr/lib/jvm"
+  [ -n "$best" ] || die "OpenSearch $OS_VERSION needs a JDK from $need to $max; none found in OPENSEARCH_JAVA_HOME, JAVA_HOME or /usr/lib/jvm"
   printf '%s' "$best"
 }
 

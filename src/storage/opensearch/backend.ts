@@ -84,7 +84,7 @@ export class OpenSearchBackend implements StorageBackend {
 
   /** Runs the retention sweeper in the background when it is the active mechanism (the service does; the CLI does not). */
   startBackgroundWork(): void {
-    if (this.lifecycle.active === "sweeper") this.sweeper.start();
+    if (this.lifecycle.active !== "none" && this.lifecycle.active !== "ism") this.sweeper.start();
   }
 
   push(dataframes: readonly DataFrame[], options?: PushOptions): Promise<PushResult> {

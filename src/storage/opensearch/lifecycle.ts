@@ -15,7 +15,7 @@ import { indexTemplatesDir } from "./project-files.js";
  * that age passes the retention; where it has none, the service's sweeper (sweeper.ts) does the same
  * from the partitions' names.
  */
-export type RetentionMechanism = "ism" | "sweeper" | "none";
+export type RetentionMechanism = "ism" | "ism+sweeper" | "sweeper" | "none";
 
 const IsmPolicyFileSchema = z.object({
   version: z.number().int().positive(),
@@ -31,6 +31,8 @@ interface IsmPolicyResponse {
 export class Lifecycle {
   private mechanism: RetentionMechanism | undefined;
   private readonly known = new Set<string>();
+  /** Whether the cluster accepts `index.creation_date` at creation (OpenSearch 3.x does, 2.x does not). */
+  private backdating: boolean | undefined;
 
   constructor(
     private readonly client: ClusterClient,
@@ -44,7 +46,15 @@ export class Lifecycle {
   }
 
   get active(): RetentionMechanism {
+    // Where partitions cannot be dated by their data, ISM ages backfilled partitions from their real
+    // creation, too late: the sweeper, which goes by partition names, runs beside it.
+    if (this.mechanism === "ism" && this.backdating === false) return "ism+sweeper";
     return this.mechanism ?? "none";
+  }
+
+  /** Whether the service's sweeper has work to do on this cluster. */
+  get sweeperNeeded(): boolean {
+    return this.active === "sweeper" || this.active === "ism+sweeper";
   }
 
   /** Whether the cluster answers ISM's API: a cluster without the plugin has no handler for the route. */
@@ -99,10 +109,18 @@ export class Lifecycle {
   async ensurePartition(index: string): Promise<void> {
     if (this.known.has(index)) return;
     const range = this.partitions.rangeOf(index);
-    const res = await this.client.request<{ error?: { type?: string } }>(
-      { method: "PUT", path: `/${index}`, body: { settings: { "index.creation_date": range ? range.end : Date.now() } } },
-      [400],
-    );
+    const create = (settings: Record<string, unknown>) =>
+      this.client.request<{ error?: { type?: string; reason?: string } }>({ method: "PUT", path: `/${index}`, body: { settings } }, [400]);
+    let res = this.backdating === false ? await create({}) : await create({ "index.creation_date": range ? range.end : Date.now() });
+    if (res.status === 400 && /unknown setting \[index\.creation_date\]/.test(res.body.error?.reason ?? "")) {
+      this.backdating = false;
+      this.logger.warn("this cluster cannot date partitions by their data (index.creation_date is refused); expired partitions are also deleted by the sweeper", {
+        mechanism: this.active,
+      });
+      res = await create({});
+    } else if (res.status === 200) {
+      this.backdating ??= true;
+    }
     if (res.status === 400 && res.body.error?.type !== "resource_already_exists_exception") {
       throw new Error(`could not create partition ${index}: ${JSON.stringify(res.body.error)}`);
     }
@@ -119,7 +137,7 @@ export class Lifecycle {
     );
     const rows = res.status === 404 ? [] : res.body;
     let policies: Record<string, string | undefined> = {};
-    if (this.active === "ism" && rows.length > 0) {
+    if (this.mechanism === "ism" && rows.length > 0) {
       const explain = await this.client.request<Record<string, { "index.plugins.index_state_management.policy_id"?: string; policy_id?: string } | number>>(
         { method: "GET", path: `/_plugins/_ism/explain/${this.partitions.pattern}` },
         [404],
@@ -131,13 +149,13 @@ export class Lifecycle {
     return rows
       .map((r) => {
         const range = this.partitions.rangeOf(r.index);
-        const deletesAt = this.active === "none" ? undefined : this.expiresAt(r.index);
+        const deletesAt = this.mechanism === "none" ? undefined : this.expiresAt(r.index);
         return {
           index: r.index,
           ...(range ? { periodStart: range.start, periodEnd: range.end } : {}),
           docs: Number(r["docs.count"] ?? 0),
           bytes: Number(r["store.size"] ?? 0),
-          policy: this.active === "ism" ? (policies[r.index] ?? "none (not managed)") : this.active,
+          policy: this.mechanism === "ism" ? (policies[r.index] ?? "none (not managed)") : this.active,
           ...(deletesAt !== undefined ? { deletesAt } : {}),
         };
       })
