@@ -29,6 +29,7 @@ export const ConfigSchema = z.object({
     .string()
     .regex(/^(auto|\d+)$/, "a number of replicas, or 'auto' (0-1 depending on the nodes)")
     .default("auto"),
+  RATESTORE_INDEX_SORT: z.enum(["true", "false"]).default("false"),
   RATESTORE_REFRESH_INTERVAL: z.string().regex(/^(-1|\d+(ms|s|m))$/).default("1s"),
   RATESTORE_RETENTION_HOURS: intFrom(2400, 1, 24 * 365 * 100),
   RATESTORE_RETENTION_MECHANISM: z.enum(["auto", "ism", "sweeper", "none"]).default("auto"),
@@ -67,6 +68,8 @@ export interface StorageConfig {
   /** A fixed replica count, or "auto" for `auto_expand_replicas: 0-1`. */
   readonly replicas: number | "auto";
   readonly refreshInterval: string;
+  /** Sort new partitions on disk by the read order: faster pages and exports, slower ingestion (BENCHMARKS.md). */
+  readonly indexSort: boolean;
   readonly retentionHours: number;
   /** auto: ISM where the cluster has it, else the service's sweeper. */
   readonly retentionMechanism: "auto" | "ism" | "sweeper" | "none";
@@ -162,6 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       shards: c.RATESTORE_INDEX_SHARDS,
       replicas: c.RATESTORE_INDEX_REPLICAS === "auto" ? "auto" : Number(c.RATESTORE_INDEX_REPLICAS),
       refreshInterval: c.RATESTORE_REFRESH_INTERVAL,
+      indexSort: c.RATESTORE_INDEX_SORT === "true",
       retentionHours: c.RATESTORE_RETENTION_HOURS,
       retentionMechanism: c.RATESTORE_RETENTION_MECHANISM,
       sweepIntervalSeconds: c.RATESTORE_SWEEP_INTERVAL_SECONDS,

@@ -7,6 +7,7 @@ import type { Logger } from "../../logger.js";
 import type { ClusterClient } from "./client.js";
 import type { Partitions } from "./partitions.js";
 import { indexTemplatesDir } from "./project-files.js";
+import { POINT_SORT } from "./search.js";
 
 const TemplateFileSchema = z.object({
   version: z.number().int().positive(),
@@ -29,6 +30,11 @@ export function buildPointsTemplate(file: TemplateFile, partitions: Partitions, 
   const index: Record<string, unknown> = { ...file.template.settings.index };
   index.number_of_shards = config.shards;
   index.refresh_interval = config.refreshInterval;
+  if (config.indexSort) {
+    // The same order as POINT_SORT, so that search_after pages stop early in every segment.
+    index["sort.field"] = POINT_SORT.map((s) => Object.keys(s)[0]!);
+    index["sort.order"] = POINT_SORT.map((s) => Object.values(s)[0]!);
+  }
   if (config.replicas === "auto") {
     index.auto_expand_replicas = "0-1";
   } else {
