@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
  * data on 9200; the node is stopped afterwards if this run started it (RATESTORE_KEEP_OPENSEARCH=1 keeps it).
  */
 let startedHere = false;
-const port = process.env.RATESTORE_TEST_OS_PORT ?? "9250";
+let port = process.env.RATESTORE_TEST_OS_PORT ?? "9250";
 
 function script(cmd: string): string {
   // Without OPENSEARCH_URL: setup sets it for the tests, and the script would then provision (and stop) nothing.
@@ -18,15 +18,38 @@ function script(cmd: string): string {
   });
 }
 
+function ownNodeRunning(): boolean {
+  try {
+    return script("status").startsWith("running");
+  } catch {
+    return false; // status exits non-zero when stopped
+  }
+}
+
+async function answers(p: string): Promise<boolean> {
+  try {
+    await fetch(`http://127.0.0.1:${p}/`, { signal: AbortSignal.timeout(1000) });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The test port: ours if our node runs there, else the first of ten that nothing answers on (another checkout may hold 9250). */
+async function choosePort(): Promise<boolean> {
+  const first = Number(port);
+  for (let p = first; p < first + 10; p++) {
+    port = String(p);
+    if (ownNodeRunning()) return true;
+    if (!(await answers(port))) return false;
+  }
+  throw new Error(`ports ${first}-${first + 9} are all taken by nodes this checkout did not start; set RATESTORE_TEST_OS_PORT or OPENSEARCH_URL`);
+}
+
 export async function mochaGlobalSetup(): Promise<void> {
   if (process.env.RATESTORE_SKIP_CLUSTER === "1") return;
   if (!process.env.OPENSEARCH_URL) {
-    let running: boolean;
-    try {
-      running = script("status").startsWith("running");
-    } catch {
-      running = false; // status exits non-zero when stopped
-    }
+    const running = await choosePort();
     script("start");
     startedHere = !running;
     process.env.OPENSEARCH_URL = `http://127.0.0.1:${port}`;
