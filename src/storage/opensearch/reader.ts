@@ -90,16 +90,11 @@ export class PointReader {
   /** The sort position of the `offset`-th point of a query, walking sort values only; undefined when there are fewer. */
   private async skip(query: Clause, offset: number): Promise<PointCursor | undefined> {
     let remaining = offset;
-    let after: PointCursor | undefined;
-    while (remaining > 0) {
-      const size = Math.min(MAX_WINDOW, remaining);
-      const res = await this.search.search({ query, sort: POINT_SORT, size, _source: false, track_total_hits: false, ...(after ? { search_after: [...after] } : {}) });
-      const hits = res.hits.hits;
-      if (hits.length < size) return undefined;
-      after = hits[hits.length - 1]!.sort;
-      remaining -= size;
+    for await (const hits of this.search.pages({ query, pageSize: MAX_WINDOW, source: false })) {
+      if (hits.length >= remaining) return hits[remaining - 1]?.sort;
+      remaining -= hits.length;
     }
-    return after;
+    return undefined;
   }
 
   async *iterate(options: Omit<RetrieveOptions, "offset" | "limit" | "paginate"> = {}): AsyncGenerator<StoredPoint> {
