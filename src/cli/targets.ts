@@ -1,5 +1,5 @@
 import type { PushResult, StorageBackend } from "../storage/backend.js";
-import type { DataFrame } from "../storage/dataframe.js";
+import { pointsWithIndex, type DataFrame } from "../storage/dataframe.js";
 import { BackendUnavailableError } from "../errors.js";
 import { backoffMs, sleep } from "../storage/opensearch/writer.js";
 
@@ -73,14 +73,7 @@ export class ApiTarget implements PushTarget {
         points,
         stored: 0,
         duplicates: 0,
-        failed: frames.flatMap((f, i) => {
-          const perType = new Map<string, number>();
-          return f.points.map((p) => {
-            const index = perType.get(p.type) ?? 0;
-            perType.set(p.type, index + 1);
-            return { dataframe: i, type: p.type, index, status: res.status, reason };
-          });
-        }),
+        failed: frames.flatMap((f, i) => [...pointsWithIndex(f)].map(([p, index]) => ({ dataframe: i, type: p.type, index, status: res.status, reason }))),
       };
     }
   }

@@ -140,6 +140,19 @@ function toDataFrame(df: {
   return { begin: df.period.begin, end: df.period.end, points };
 }
 
+/**
+ * Each point of a dataframe with its index in `usage[type]`, the position CloudKitty's wire form
+ * gives it: how failures and refusals name a point (`dataframes[0].usage.cpu[1]`).
+ */
+export function* pointsWithIndex(df: DataFrame): Generator<[RatedPoint, number]> {
+  const perType = new Map<string, number>();
+  for (const p of df.points) {
+    const index = perType.get(p.type) ?? 0;
+    perType.set(p.type, index + 1);
+    yield [p, index];
+  }
+}
+
 /** CloudKitty's output form of a point and a dataframe. */
 export interface PointOutput {
   vol: { unit: string; qty: number };

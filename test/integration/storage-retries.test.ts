@@ -22,7 +22,7 @@ describe("storage: retries against a failing cluster (real node behind a fault-i
       // 250 of the first chunk's 500 come back 429; their retry is the second faulty response (125 more 429s).
       expect(res.stored + res.duplicates).to.equal(2000);
       expect(res.duplicates).to.equal(250);
-      expect(backend.stats.retries).to.be.at.least(4);
+      expect(backend.writeStats().retries).to.be.at.least(4);
       expect(proxy.seen.bulk).to.be.at.least(8);
       expect((await backend.retrieve({ begin: T0, end: T0 + 2 * HOUR, paginate: false })).total).to.equal(2000);
     } finally {

@@ -1,7 +1,5 @@
 import { Router, type Request, type Response } from "express";
-import type { Filters } from "../../storage/backend.js";
-import type { DataFrame } from "../../storage/dataframe.js";
-import { dataFrameToOutput } from "../../storage/dataframe.js";
+import { dataFrameToOutput, pointsWithIndex, type DataFrame } from "../../storage/dataframe.js";
 import { ForbiddenError, NotFoundError, ValidationError, type FieldIssue } from "../../errors.js";
 import { parseOrThrow } from "../../validation.js";
 import type { AppContext } from "../context.js";
@@ -19,10 +17,7 @@ function checkPushScope(principal: Principal, scopeKey: string, dataframes: read
   if (principal.role === "admin") return;
   const issues: FieldIssue[] = [];
   dataframes.forEach((df, i) => {
-    const perType = new Map<string, number>();
-    for (const p of df.points) {
-      const index = perType.get(p.type) ?? 0;
-      perType.set(p.type, index + 1);
+    for (const [p, index] of pointsWithIndex(df)) {
       const value = p.groupby[scopeKey];
       if (value === undefined || String(value) !== principal.scope) {
         issues.push({ path: `${pointPath(i, p.type, index)}.groupby.${scopeKey}`, message: `must be ${JSON.stringify(principal.scope)} for this key` });
@@ -66,8 +61,7 @@ export function dataframesRouter(ctx: AppContext): Router {
   router.get("/v2/dataframes", async (req: Request, res: Response) => {
     const q = parseOrThrow(DataframesQuerySchema, req.query, "query parameters");
     const principal = principalOf(res);
-    const base = scopeOf(q);
-    const scope = { ...base, groupFilters: scopedGroupFilters(principal, scopeKey, undefined) as Filters | undefined };
+    const scope = { ...scopeOf(q), groupFilters: scopedGroupFilters(principal, scopeKey, undefined) };
     if (q.paginate === "false") {
       const { total } = await backend.retrieve({ ...scope, limit: 1 });
       if (total === 0) throw new NotFoundError("no dataframes match");

@@ -62,10 +62,6 @@ export class OpenSearchBackend implements StorageBackend {
     this.deleter = new PointDeleter(this.client, this.search, logger);
   }
 
-  get stats(): Readonly<WriteStats> {
-    return this.writer.stats;
-  }
-
   writeStats(): Readonly<WriteStats> {
     return this.writer.stats;
   }

@@ -2,7 +2,7 @@ import type { StorageConfig } from "../../config.js";
 import { BackendUnavailableError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { PointFailure, PushOptions, PushResult, WriteStats } from "../backend.js";
-import type { DataFrame } from "../dataframe.js";
+import { pointsWithIndex, type DataFrame } from "../dataframe.js";
 import type { ClusterClient } from "./client.js";
 import { contentKey, documentJson, periodTexts, pointId, pointTexts } from "./documents.js";
 import type { Partitions } from "./partitions.js";
@@ -68,11 +68,8 @@ export class PointWriter {
       const partition = this.partitions.indexFor(df.begin);
       const period = periodTexts(df);
       const action = (id: string) => `{"create":{"_index":${JSON.stringify(partition)},"_id":"${id}"}}\n`;
-      const perType = new Map<string, number>();
       const seen = new Map<string, number>();
-      for (const p of df.points) {
-        const index = perType.get(p.type) ?? 0;
-        perType.set(p.type, index + 1);
+      for (const [p, index] of pointsWithIndex(df)) {
         const texts = pointTexts(p);
         const key = contentKey(df.begin, df.end, p, texts);
         const ordinal = seen.get(key) ?? 0;
