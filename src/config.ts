@@ -34,6 +34,7 @@ export const ConfigSchema = z.object({
   RATESTORE_RETENTION_HOURS: intFrom(2400, 1, 24 * 365 * 100),
   RATESTORE_RETENTION_MECHANISM: z.enum(["auto", "ism", "sweeper", "none"]).default("auto"),
   RATESTORE_SWEEP_INTERVAL_SECONDS: intFrom(3600, 1, 7 * 86_400),
+  RATESTORE_SWEEP_GRACE_SECONDS: intFrom(600, 0, 7 * 86_400),
   RATESTORE_BULK_MAX_DOCS: intFrom(2000, 1, 100_000),
   RATESTORE_BULK_MAX_BYTES: intFrom(5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
   RATESTORE_BULK_CONCURRENCY: intFrom(2, 1, 64),
@@ -74,6 +75,8 @@ export interface StorageConfig {
   /** auto: ISM where the cluster has it, else the service's sweeper. */
   readonly retentionMechanism: "auto" | "ism" | "sweeper" | "none";
   readonly sweepIntervalSeconds: number;
+  /** How long an expired partition stays out of the read alias before the sweeper deletes it. */
+  readonly sweepGraceSeconds: number;
   readonly bulk: {
     readonly maxDocs: number;
     readonly maxBytes: number;
@@ -169,6 +172,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retentionHours: c.RATESTORE_RETENTION_HOURS,
       retentionMechanism: c.RATESTORE_RETENTION_MECHANISM,
       sweepIntervalSeconds: c.RATESTORE_SWEEP_INTERVAL_SECONDS,
+      sweepGraceSeconds: c.RATESTORE_SWEEP_GRACE_SECONDS,
       bulk: {
         maxDocs: c.RATESTORE_BULK_MAX_DOCS,
         maxBytes: c.RATESTORE_BULK_MAX_BYTES,

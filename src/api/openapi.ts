@@ -2,11 +2,14 @@ import { z } from "zod";
 import {
   DataframesQuerySchema,
   DataframesResponseSchema,
+  DeleteQuerySchema,
+  DeleteResponseSchema,
   ErrorResponseSchema,
   ExportQuerySchema,
   HealthSchema,
   PushBodySchema,
   PushFailureSchema,
+  PushQuerySchema,
   ReadySchema,
   SummaryObjectSchema,
   SummaryQuerySchema,
@@ -56,6 +59,7 @@ export function buildOpenApi(version: string): JsonSchema {
       "/v2/dataframes": {
         post: {
           summary: "Store dataframes",
+          parameters: queryParameters(PushQuerySchema),
           requestBody: { required: true, content: { "application/json": { schema: schemaOf(PushBodySchema, "input") } } },
           responses: {
             "204": { description: "Every point is stored" },
@@ -63,13 +67,27 @@ export function buildOpenApi(version: string): JsonSchema {
             "403": error("A project key pushed points outside its scope"),
             "413": error("Body larger than RATESTORE_MAX_BODY_BYTES"),
             "415": error("Not application/json"),
-            "422": json(PushFailureSchema, "Some points were rejected by the cluster; `details` lists them, the rest are stored"),
+            "422": json(
+              PushFailureSchema,
+              "Some points were not stored: rejected by the cluster, or past the retention (RATESTORE_RETENTION_HOURS). `details` names each; the rest are stored",
+            ),
           },
+        },
+        delete: {
+          summary: "Delete the matching points (admin keys only)",
+          parameters: queryParameters(DeleteQuerySchema),
+          responses: { "200": json(DeleteResponseSchema, "How many points were deleted; reads no longer see them"), ...common, "403": error("Not an admin key") },
         },
         get: {
           summary: "Retrieve dataframes",
           parameters: queryParameters(DataframesQuerySchema),
           responses: { "200": json(DataframesResponseSchema, "A page of dataframes"), ...common, "404": error("No dataframe matches") },
+        },
+      },
+      "/v2/refresh": {
+        post: {
+          summary: "Make every stored point visible to reads (after pushes with refresh=false)",
+          responses: { "204": { description: "Every point stored so far is visible" }, "401": common["401"], "503": common["503"] },
         },
       },
       "/v2/dataframes/export": {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { DataFrameInputSchema } from "../storage/dataframe.js";
-import { MAX_WINDOW } from "../storage/opensearch/search.js";
+import { MAX_LIMIT } from "../storage/backend.js";
 
 /**
  * The API's wire format. These schemas validate requests, type the handlers, and generate
@@ -14,7 +14,14 @@ const Filters = StringOrList.meta({
   example: "project_id:8f0c,type:instance",
 });
 const Offset = z.coerce.number().int().min(0).default(0).meta({ description: "Number of results to skip" });
-const Limit = z.coerce.number().int().min(1).max(MAX_WINDOW).default(100).meta({ description: `Results per page (1-${MAX_WINDOW})` });
+const Limit = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(MAX_LIMIT)
+  .default(100)
+  .meta({ description: `Results per page (1-${MAX_LIMIT}); large pages are streamed, so memory does not grow with the limit` });
+const Paginate = z.enum(["true", "false"]).default("true");
 const Cursor = z.string().max(4096).meta({ description: "The `next` value of the previous page: continues with no offset cost. Repeat the other parameters of the first page." });
 
 export const DataframesQuerySchema = z.strictObject({
@@ -24,7 +31,7 @@ export const DataframesQuerySchema = z.strictObject({
   offset: Offset,
   limit: Limit,
   cursor: Cursor.optional(),
-  paginate: z.enum(["true", "false"]).default("true").meta({ description: "false: every matching dataframe, streamed" }),
+  paginate: Paginate.meta({ description: "false: every matching dataframe, streamed (offset and limit are ignored)" }),
 });
 export type DataframesQuery = z.output<typeof DataframesQuerySchema>;
 
@@ -32,6 +39,18 @@ export const ExportQuerySchema = z.strictObject({
   begin: Timestamp.optional(),
   end: Timestamp.optional(),
   filters: Filters.optional(),
+});
+
+export const DeleteQuerySchema = ExportQuerySchema.meta({
+  description: "Points with start >= begin and end <= end (no default window: without begin and end, all time) matching every filter",
+});
+
+export const PushQuerySchema = z.strictObject({
+  refresh: z.enum(["true", "false", "wait_for"]).default("true").meta({
+    description:
+      "When the points become visible to reads. true (default): before the answer, on every instance (read-your-writes). " +
+      "wait_for: the answer waits for the next scheduled refresh. false: within the refresh interval (bulk loaders; call POST /v2/refresh at the end).",
+  }),
 });
 
 export const SummaryQuerySchema = z.strictObject({
@@ -45,6 +64,7 @@ export const SummaryQuerySchema = z.strictObject({
   offset: Offset,
   limit: Limit,
   cursor: Cursor.optional(),
+  paginate: Paginate.meta({ description: "false: every group, streamed (offset and limit are ignored)" }),
   response_format: z.enum(["table", "object"]).default("table"),
   custom_fields: z.string().max(1024).optional().meta({ description: "Which sums to return: `qty`, `rate` (CloudKitty's `SUM(qty) AS qty, SUM(price) AS rate` is accepted too)" }),
 });
@@ -55,9 +75,10 @@ export const PushBodySchema = z.strictObject({
 });
 
 const ScalarOut = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+const Amount = z.number().meta({ description: "The exact stored decimal (at most 9 decimal places), written as a JSON number literal: parse it as a decimal to get it exactly" });
 const PointOut = z.object({
-  vol: z.object({ unit: z.string(), qty: z.number() }),
-  rating: z.object({ price: z.number() }),
+  vol: z.object({ unit: z.string(), qty: Amount }),
+  rating: z.object({ price: Amount }),
   groupby: z.record(z.string(), ScalarOut),
   metadata: z.record(z.string(), ScalarOut),
 });
@@ -84,6 +105,7 @@ export const SummaryObjectSchema = z.object({
 
 const Issue = z.object({ path: z.string(), message: z.string() });
 export const ErrorResponseSchema = z.object({ error: z.string(), message: z.string(), details: z.array(Issue) });
+export const DeleteResponseSchema = z.object({ deleted: z.number().int().meta({ description: "Points deleted; reads see their absence at once" }) });
 export const PushFailureSchema = ErrorResponseSchema.extend({
   stored: z.number().int().meta({ description: "Points newly stored by this request" }),
   duplicates: z.number().int().meta({ description: "Points that were already stored (an earlier try)" }),

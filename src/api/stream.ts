@@ -1,4 +1,5 @@
 import type { Response } from "express";
+import { stringifyExact } from "../exact-json.js";
 import { dataFrameToOutput, type DataFrame } from "../storage/dataframe.js";
 
 /** Resolves on drain or close, and leaves no listener behind (a stream waits thousands of times). */
@@ -21,23 +22,45 @@ async function write(res: Response, chunk: string): Promise<boolean> {
   return !res.destroyed;
 }
 
+/** A JSON answer whose amounts are exact (see exact-json.ts). */
+export function sendExact(res: Response, status: number, body: unknown): void {
+  res.status(status).type("application/json").send(stringifyExact(body));
+}
+
 /** NDJSON: one CloudKitty dataframe per line. */
 export async function streamNdjson(res: Response, frames: AsyncIterable<DataFrame>): Promise<void> {
   res.status(200).type("application/x-ndjson");
   for await (const df of frames) {
-    if (!(await write(res, JSON.stringify(dataFrameToOutput(df)) + "\n"))) return;
+    if (!(await write(res, stringifyExact(dataFrameToOutput(df)) + "\n"))) return;
   }
   res.end();
 }
 
-/** CloudKitty's `{total, dataframes}` object, streamed. */
-export async function streamDataframesObject(res: Response, total: number, frames: AsyncIterable<DataFrame>): Promise<void> {
+/** The members of a streamed JSON object: those known at once, one array streamed, those known at the end. */
+export interface StreamedObject<T> {
+  readonly head: Record<string, unknown>;
+  readonly key: string;
+  readonly items: AsyncIterable<T>;
+  readonly tail: () => Promise<Record<string, unknown>>;
+}
+
+/**
+ * Writes `{...head, key: [items...], ...tail}` as the items arrive, with backpressure, so memory does not
+ * grow with the answer. The first item is read before the status is sent: a failure at the start is
+ * still answered with its own status and JSON error body.
+ */
+export async function streamObject<T>(res: Response, body: StreamedObject<T>): Promise<void> {
+  const it = body.items[Symbol.asyncIterator]();
+  let item = await it.next();
   res.status(200).type("application/json");
-  if (!(await write(res, `{"total":${total},"dataframes":[`))) return;
+  const head = stringifyExact(body.head).slice(0, -1);
+  if (!(await write(res, `${head}${head.length > 1 ? "," : ""}${JSON.stringify(body.key)}:[`))) return void (await it.return?.());
   let first = true;
-  for await (const df of frames) {
-    if (!(await write(res, (first ? "" : ",") + JSON.stringify(dataFrameToOutput(df))))) return;
+  while (!item.done) {
+    if (!(await write(res, (first ? "" : ",") + stringifyExact(item.value)))) return void (await it.return?.());
     first = false;
+    item = await it.next();
   }
-  res.end("]}");
+  const tail = stringifyExact(await body.tail()).slice(1);
+  res.end(tail === "}" ? "]}" : `],${tail}`);
 }

@@ -1,4 +1,4 @@
-import type { DataFrameOutput } from "../storage/dataframe.js";
+import type { DataFrameInput } from "../storage/dataframe.js";
 import { formatTimestamp } from "../storage/time.js";
 
 /**
@@ -51,7 +51,7 @@ function prng(seed: number): () => number {
 
 const round = (x: number, decimals: number) => Number(x.toFixed(decimals));
 
-export function* generateFrames(opts: GenerateOptions): Generator<DataFrameOutput> {
+export function* generateFrames(opts: GenerateOptions): Generator<DataFrameInput> {
   const random = prng(opts.seed);
   const resources = opts.projects * opts.resourcesPerProject;
   const projectIds = Array.from({ length: opts.projects }, (_, p) => `project-${String(p).padStart(4, "0")}`);
@@ -59,7 +59,7 @@ export function* generateFrames(opts: GenerateOptions): Generator<DataFrameOutpu
   let left = opts.points;
   for (let period = 0; left > 0; period++) {
     const begin = opts.start + period * opts.periodSeconds * 1000;
-    const usage: DataFrameOutput["usage"] = {};
+    const usage: Record<string, DataFrameInput["usage"][string]> = {};
     const n = Math.min(left, resources);
     for (let r = 0; r < n; r++) {
       const project = r % opts.projects;

@@ -139,6 +139,8 @@ export async function ingest(opts: IngestOptions): Promise<IngestSummary> {
       checkpoint.complete(key);
       checkpoint.save();
     }
+    // Pushes skipped read-your-writes to load faster: one refresh makes the whole load visible.
+    if (summary.stored > 0) await opts.target.refresh();
   } finally {
     await Promise.allSettled(inFlight);
     checkpoint.save();

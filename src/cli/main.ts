@@ -6,6 +6,7 @@ import { createLogger } from "../logger.js";
 import type { StorageBackend } from "../storage/backend.js";
 import { createBackend } from "../storage/backends.js";
 import { dataFrameToOutput } from "../storage/dataframe.js";
+import { stringifyExact } from "../exact-json.js";
 import { framesOf } from "../storage/frames.js";
 import { parseFilters, parseWindow } from "../api/params.js";
 import { importSavedObjects, loadSavedObjects } from "./dashboards.js";
@@ -140,7 +141,7 @@ async function cmdExport(args: string[]): Promise<number> {
   let n = 0;
   try {
     for await (const frame of framesOf(backend.iteratePoints({ ...parseWindow(values.begin, values.end), ...parseFilters(values.filters) }))) {
-      await sink.write(JSON.stringify(dataFrameToOutput(frame)) + "\n");
+      await sink.write(stringifyExact(dataFrameToOutput(frame)) + "\n");
       n += frame.points.length;
     }
   } finally {

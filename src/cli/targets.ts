@@ -7,13 +7,18 @@ import { backoffMs, sleep } from "../storage/opensearch/writer.js";
 export interface PushTarget {
   /** `raw` holds the records' original JSON texts, in the same order as `frames`. */
   push(frames: readonly DataFrame[], raw: readonly string[]): Promise<PushResult>;
+  /** Makes everything pushed so far visible to reads: pushes skip that, to load faster. */
+  refresh(): Promise<void>;
   close(): Promise<void>;
 }
 
 export class StorageTarget implements PushTarget {
   constructor(private readonly backend: StorageBackend) {}
   push(frames: readonly DataFrame[]): Promise<PushResult> {
-    return this.backend.push(frames);
+    return this.backend.push(frames, { refresh: false });
+  }
+  refresh(): Promise<void> {
+    return this.backend.refresh();
   }
   close(): Promise<void> {
     return this.backend.close();
@@ -43,7 +48,7 @@ export class ApiTarget implements PushTarget {
     for (let attempt = 0; ; attempt++) {
       let res: Response;
       try {
-        res = await fetch(new URL("/v2/dataframes", this.url), {
+        res = await fetch(new URL("/v2/dataframes?refresh=false", this.url), {
           method: "POST",
           headers: { "content-type": "application/json", ...(this.key ? { authorization: `Bearer ${this.key}` } : {}) },
           body,
@@ -76,6 +81,11 @@ export class ApiTarget implements PushTarget {
         failed: frames.flatMap((f, i) => [...pointsWithIndex(f)].map(([p, index]) => ({ dataframe: i, type: p.type, index, status: res.status, reason }))),
       };
     }
+  }
+
+  async refresh(): Promise<void> {
+    const res = await fetch(new URL("/v2/refresh", this.url), { method: "POST", headers: this.key ? { authorization: `Bearer ${this.key}` } : {} });
+    if (!res.ok) throw new BackendUnavailableError(`POST /v2/refresh answered ${res.status}: the points are stored and become visible within the refresh interval`);
   }
 
   async close(): Promise<void> {}

@@ -41,6 +41,24 @@ export interface StoredPoint {
   readonly point: DataFrame["points"][number];
 }
 
+/** The largest page the API serves: pages beyond the cluster's result window are walked and streamed. */
+export const MAX_LIMIT = 1_000_000;
+
+/** A streamed page of points: `total` is known at once; `next()` once `points` is exhausted. */
+export interface PointPage {
+  /** The exact number of matching points. */
+  readonly total: number;
+  readonly points: AsyncIterable<StoredPoint>;
+  /** Where the page ended: absent on the last page. Valid once `points` is exhausted. */
+  next(): PointCursor | undefined;
+}
+
+/** A streamed page of groups: iterate `rows`, then `end()` gives the exact group count and the next cursor. */
+export interface GroupPage {
+  readonly rows: AsyncIterable<TotalRow>;
+  end(): Promise<{ total: number; next?: GroupCursor }>;
+}
+
 export interface RetrieveResult {
   /** Exact number of matching points. */
   readonly total: number;
@@ -91,6 +109,7 @@ export interface PointFailure {
   readonly type: string;
   /** Index of the point in `usage[type]` of that dataframe. */
   readonly index: number;
+  /** The cluster's status for the point, or 422 for a point refused before it was sent (retention). */
   readonly status: number;
   readonly reason: string;
 }
@@ -104,9 +123,18 @@ export interface PushResult {
   readonly failed: readonly PointFailure[];
 }
 
+/**
+ * When pushed points become visible to reads, in OpenSearch's own words:
+ * - `true` (the default): the touched partitions are refreshed before push returns, so any read on any
+ *   instance that starts after it sees every stored point (read-your-writes);
+ * - `"wait_for"`: each bulk request waits for the partitions' next scheduled refresh (same guarantee,
+ *   no extra refresh, but up to `refresh_interval` of latency per push);
+ * - `false`: visible within `refresh_interval`; for bulk loaders, which call `refresh()` once at the end.
+ */
+export type PushVisibility = boolean | "wait_for";
+
 export interface PushOptions {
-  /** Make the points visible to search before returning (tests, small admin pushes). */
-  readonly refresh?: boolean;
+  readonly refresh?: PushVisibility;
 }
 
 export interface DeleteResult {
@@ -152,6 +180,8 @@ export interface PartitionInfo {
 export interface SweepSummary {
   readonly leader: boolean;
   readonly deleted: readonly string[];
+  /** Expired partitions taken out of the read alias by this sweep, deleted by a later one after the grace period. */
+  readonly detached?: readonly string[];
   readonly kept: number;
 }
 
@@ -163,8 +193,18 @@ export interface StorageBackend {
   retrieve(options?: RetrieveOptions): Promise<RetrieveResult>;
   /** Every matching point in order, fetched page by page: memory does not grow with the result. */
   iteratePoints(options?: Omit<RetrieveOptions, "offset" | "limit" | "paginate">): AsyncIterable<StoredPoint>;
+  /**
+   * A page of any size (`limit` up to MAX_LIMIT), streamed: the points from `offset` (or after `after`)
+   * in order, then the exact total and the cursor of the next page. Memory does not grow with `limit`.
+   */
+  streamPage(options?: RetrieveOptions): Promise<PointPage>;
   total(options?: TotalOptions): Promise<TotalResult>;
+  /** `total`, streamed row by row: memory does not grow with the number of groups. */
+  streamTotal(options?: TotalOptions): GroupPage;
+  /** Deletes exactly the matching points (every filter honoured); visible to reads when it returns. */
   delete(options?: PointScope): Promise<DeleteResult>;
+  /** Makes every point stored so far visible to reads (after pushes with `refresh: false`). */
+  refresh(): Promise<void>;
   getRetention(): Retention;
   health(): Promise<BackendHealth>;
   writeStats(): Readonly<WriteStats>;

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { MAX_ABS, formatNanos, parseDecimal, type Nanos } from "./decimal.js";
 import { formatTimestamp, parseTimestamp } from "./time.js";
+import { ExactDecimal } from "../exact-json.js";
 
 /**
  * CloudKitty's dataframe, as clients send it and as `retrieve` returns it, and the normalized form
@@ -153,10 +154,10 @@ export function* pointsWithIndex(df: DataFrame): Generator<[RatedPoint, number]>
   }
 }
 
-/** CloudKitty's output form of a point and a dataframe. */
+/** CloudKitty's output form of a point and a dataframe; amounts are exact (write them with stringifyExact). */
 export interface PointOutput {
-  vol: { unit: string; qty: number };
-  rating: { price: number };
+  vol: { unit: string; qty: ExactDecimal };
+  rating: { price: ExactDecimal };
   groupby: Labels;
   metadata: Labels;
 }
@@ -168,8 +169,8 @@ export interface DataFrameOutput {
 
 export function pointToOutput(p: RatedPoint): PointOutput {
   return {
-    vol: { unit: p.unit, qty: Number(formatNanos(p.qty)) },
-    rating: { price: Number(formatNanos(p.price)) },
+    vol: { unit: p.unit, qty: new ExactDecimal(p.qty) },
+    rating: { price: new ExactDecimal(p.price) },
     groupby: p.groupby,
     metadata: p.metadata,
   };

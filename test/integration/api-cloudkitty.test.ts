@@ -144,11 +144,22 @@ describe("API: CloudKitty v2 scenarios", () => {
       expect(five.results).to.deep.equal([]);
     });
 
-    it("for a period with no data: no rows", async () => {
+    it("for a period with no data: no groups; ungrouped, one row of zeros in both formats, as CloudKitty's OpenSearch backend", async () => {
       const res = await api.call("/v2/summary?begin=2018-01-01T00:00:00Z&end=2018-01-02T00:00:00Z&groupby=project_id");
-      expect(((await res.json()) as Table).results).to.deep.equal([]);
-      const none = await api.call("/v2/summary?begin=2018-01-01T00:00:00Z&end=2018-01-02T00:00:00Z");
-      expect(((await none.json()) as Table).total).to.equal(0);
+      expect(await res.json()).to.deep.equal({ columns: ["begin", "end", "qty", "rate", "project_id"], results: [], total: 0, format: "table" });
+      const table = await api.call("/v2/summary?begin=2018-01-01T00:00:00Z&end=2018-01-02T00:00:00Z");
+      expect(await table.json()).to.deep.equal({
+        columns: ["begin", "end", "qty", "rate"],
+        results: [["2018-01-01T00:00:00+00:00", "2018-01-02T00:00:00+00:00", 0, 0]],
+        total: 1,
+        format: "table",
+      });
+      const object = await api.call("/v2/summary?begin=2018-01-01T00:00:00Z&end=2018-01-02T00:00:00Z&response_format=object");
+      expect(await object.json()).to.deep.equal({
+        results: [{ begin: "2018-01-01T00:00:00+00:00", end: "2018-01-02T00:00:00+00:00", qty: 0, rate: 0 }],
+        total: 1,
+        format: "object",
+      });
     });
 
     it("grouped by time", async () => {

@@ -15,7 +15,8 @@ const count = async (b: Backend) => {
   const res = await b.client.request<{ count: number }>({ method: "GET", path: `/${b.partitions.alias}/_count` }, [404]);
   return res.status === 404 ? 0 : res.body.count;
 };
-const envFor = (b: Backend) => ({ OPENSEARCH_URL: process.env.OPENSEARCH_URL!, RATESTORE_INDEX_PREFIX: b.config.indexPrefix });
+/** Retention off, like the suite's backend: the generated data is dated 2024, past the default retention. */
+const envFor = (b: Backend) => ({ OPENSEARCH_URL: process.env.OPENSEARCH_URL!, RATESTORE_INDEX_PREFIX: b.config.indexPrefix, RATESTORE_RETENTION_MECHANISM: "none" });
 const ndjson = (points: number, seed = 1) => [...generateFrames({ ...DEFAULT_GENERATE, points, seed })].map((f) => JSON.stringify(f)).join("\n") + "\n";
 
 describe("CLI: ingest", function () {

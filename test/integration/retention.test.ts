@@ -26,8 +26,12 @@ describe("retention on a node without ISM: the service's sweeper", function () {
   const old = today - 10 * DAY;
 
   beforeEach(async () => {
-    backend = await freshBackend({ partition: "day", retentionHours: 48 });
-    await backend.push([frameAt(backfilled), frameAt(old), frameAt(today - DAY), frameAt(today)], { refresh: true });
+    // Points past the retention are refused at push: the expired partitions are written while retention is off.
+    const loader = await freshBackend({ partition: "day", retentionMechanism: "none" });
+    const res = await loader.push([frameAt(backfilled), frameAt(old), frameAt(today - DAY), frameAt(today)]);
+    expect(res.stored).to.equal(4);
+    await loader.close();
+    backend = await freshBackend({ indexPrefix: loader.config.indexPrefix, partition: "day", retentionHours: 48, retentionMechanism: "auto", sweepGraceSeconds: 0 });
   });
   afterEach(async () => backend.drop());
 
@@ -103,7 +107,7 @@ describe("retention on a node without ISM: the service's sweeper", function () {
   });
 
   it("/readyz names the active mechanism", async () => {
-    const api = await startApi();
+    const api = await startApi({}, undefined, { retentionMechanism: "auto" });
     try {
       const ready = (await (await api.call("/readyz", { key: null })).json()) as { retention: { hours: number; mechanism: string } };
       expect(ready.retention).to.deep.equal({ hours: 2400, mechanism: "sweeper" });

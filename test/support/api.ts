@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { createApp } from "../../src/api/app.js";
 import { CursorCodec } from "../../src/api/cursor.js";
 import { Metrics } from "../../src/api/metrics.js";
-import { loadConfig, type Config } from "../../src/config.js";
+import { loadConfig, type Config, type StorageConfig } from "../../src/config.js";
 import type { Logger } from "../../src/logger.js";
 import { freshBackend, testLogger } from "./cluster.js";
 
@@ -21,7 +21,7 @@ export interface TestApi {
 }
 
 /** The real service (Express app + OpenSearch backend on a fresh prefix) listening on a random loopback port. */
-export async function startApi(env: Record<string, string> = {}, logger: Logger = testLogger): Promise<TestApi> {
+export async function startApi(env: Record<string, string> = {}, logger: Logger = testLogger, storage: Partial<StorageConfig> = {}): Promise<TestApi> {
   const config = loadConfig({
     OPENSEARCH_URL: process.env.OPENSEARCH_URL!,
     RATESTORE_API_KEYS: JSON.stringify([
@@ -32,7 +32,7 @@ export async function startApi(env: Record<string, string> = {}, logger: Logger 
     RATESTORE_CURSOR_SECRET: "a-test-secret-of-some-length",
     ...env,
   });
-  const backend = await freshBackend();
+  const backend = await freshBackend(storage);
   const app = createApp({ config, backend, logger, cursors: new CursorCodec(config.api.cursorSecret), metrics: new Metrics(), cluster: {} });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));

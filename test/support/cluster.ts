@@ -5,11 +5,15 @@ import { OpenSearchBackend } from "../../src/storage/opensearch/backend.js";
 
 export const testLogger = createLogger(process.env.RATESTORE_TEST_LOG_LEVEL ?? "error");
 
-/** Storage configuration for one test suite: the test cluster, and an index prefix no other suite uses. */
+/**
+ * Storage configuration for one test suite: the test cluster, and an index prefix no other suite uses.
+ * Test data is dated 2024, past the default retention, so retention is off unless a suite turns it on
+ * (the retention suites do).
+ */
 export function testStorageConfig(overrides: Partial<StorageConfig> = {}): StorageConfig {
   const url = process.env.OPENSEARCH_URL;
   if (!url) throw new Error("OPENSEARCH_URL is not set: the global setup provisions it (test/support/global-setup.ts)");
-  const base = loadConfig({ OPENSEARCH_URL: url, RATESTORE_INDEX_PREFIX: `t${randomBytes(5).toString("hex")}` }).storage;
+  const base = loadConfig({ OPENSEARCH_URL: url, RATESTORE_INDEX_PREFIX: `t${randomBytes(5).toString("hex")}`, RATESTORE_RETENTION_MECHANISM: "none" }).storage;
   return { ...base, ...overrides };
 }
 

@@ -1,5 +1,5 @@
 import type { DataFrame, RatedPoint } from "../../src/storage/dataframe.js";
-import { parseDecimal } from "../../src/storage/decimal.js";
+import { formatNanos, parseDecimal } from "../../src/storage/decimal.js";
 
 export const HOUR = 3_600_000;
 export const T0 = Date.parse("2024-03-10T00:00:00Z");
@@ -80,4 +80,15 @@ export function manyPoints(n: number, opts: { spanHours?: number; price?: string
     });
   }
   return frames;
+}
+
+/** Dataframes in CloudKitty's wire form, amounts as exact decimal strings, for pushes through the API. */
+export function wireFrames(frames: readonly DataFrame[]): unknown[] {
+  return frames.map((f) => {
+    const usage: Record<string, unknown[]> = {};
+    for (const p of f.points) {
+      (usage[p.type] ??= []).push({ vol: { unit: p.unit, qty: formatNanos(p.qty) }, rating: { price: formatNanos(p.price) }, groupby: p.groupby, metadata: p.metadata });
+    }
+    return { period: { begin: new Date(f.begin).toISOString(), end: new Date(f.end).toISOString() }, usage };
+  });
 }

@@ -1,14 +1,15 @@
 import { Router, type Request, type Response } from "express";
-import { dataFrameToOutput, pointsWithIndex, type DataFrame } from "../../storage/dataframe.js";
+import type { StoredPoint } from "../../storage/backend.js";
+import { dataFrameToOutput, pointsWithIndex, type DataFrame, type DataFrameOutput } from "../../storage/dataframe.js";
 import { ForbiddenError, NotFoundError, ValidationError, type FieldIssue } from "../../errors.js";
 import { parseOrThrow } from "../../validation.js";
 import type { AppContext } from "../context.js";
 import { principalOf, scopedGroupFilters, type Principal } from "../auth.js";
 import { HttpError } from "../errors.js";
 import { scopeOf } from "../params.js";
-import { DataframesQuerySchema, ExportQuerySchema, PushBodySchema } from "../schemas.js";
+import { DataframesQuerySchema, DeleteQuerySchema, ExportQuerySchema, PushBodySchema, PushQuerySchema } from "../schemas.js";
 import { framesOf } from "../../storage/frames.js";
-import { streamDataframesObject, streamNdjson } from "../stream.js";
+import { streamNdjson, streamObject } from "../stream.js";
 
 const pointPath = (df: number, type: string, index: number) => `dataframes[${df}].usage.${type}[${index}]`;
 
@@ -27,6 +28,11 @@ function checkPushScope(principal: Principal, scopeKey: string, dataframes: read
   if (issues.length > 0) throw new ForbiddenError(`this key may only push data of ${scopeKey}=${principal.scope}; ${issues.length} point(s) are outside it`, issues.slice(0, 100));
 }
 
+/** Admin only: a project key may not delete (its scope filter would not stop it deleting shared periods' data of others). */
+function requireAdmin(principal: Principal, what: string): void {
+  if (principal.role !== "admin") throw new ForbiddenError(`${what} needs an admin key`);
+}
+
 export function dataframesRouter(ctx: AppContext): Router {
   const router = Router();
   const { backend, cursors } = ctx;
@@ -34,13 +40,14 @@ export function dataframesRouter(ctx: AppContext): Router {
 
   router.post("/v2/dataframes", async (req: Request, res: Response) => {
     if (!req.is("application/json")) throw new HttpError(415, "unsupported_media_type", "send the dataframes as application/json");
+    const { refresh } = parseOrThrow(PushQuerySchema, req.query, "query parameters");
     const body: unknown = req.body;
     if (typeof body === "object" && body !== null && Array.isArray((body as { dataframes?: unknown }).dataframes) && (body as { dataframes: unknown[] }).dataframes.length === 0) {
       throw ValidationError.forField("dataframes", "Parameter dataframes must not be empty.");
     }
     const { dataframes } = parseOrThrow(PushBodySchema, body, "dataframes");
     checkPushScope(principalOf(res), scopeKey, dataframes);
-    const result = await backend.push(dataframes);
+    const result = await backend.push(dataframes, { refresh: refresh === "wait_for" ? "wait_for" : refresh === "true" });
     if (result.failed.length === 0) {
       res.status(204).end();
       return;
@@ -58,25 +65,43 @@ export function dataframesRouter(ctx: AppContext): Router {
     });
   });
 
+  /** Makes every stored point visible to reads: the end of a bulk load made with `refresh=false`. */
+  router.post("/v2/refresh", async (_req: Request, res: Response) => {
+    await backend.refresh();
+    res.status(204).end();
+  });
+
   router.get("/v2/dataframes", async (req: Request, res: Response) => {
     const q = parseOrThrow(DataframesQuerySchema, req.query, "query parameters");
     const principal = principalOf(res);
     const scope = { ...scopeOf(q), groupFilters: scopedGroupFilters(principal, scopeKey, undefined) };
     if (q.paginate === "false") {
-      const { total } = await backend.retrieve({ ...scope, limit: 1 });
+      const { total } = await backend.streamPage({ ...scope, limit: 1 });
       if (total === 0) throw new NotFoundError("no dataframes match");
-      await streamDataframesObject(res, total, framesOf(backend.iteratePoints(scope)));
+      await streamObject(res, { head: { total }, key: "dataframes", items: outputOf(backend.iteratePoints(scope)), tail: async () => ({}) });
       return;
     }
     const fingerprint = JSON.stringify([principal.name, q.begin, q.end, q.filters]);
     const after = q.cursor ? (cursors.decode(q.cursor, "points", fingerprint).after as (string | number)[]) : undefined;
-    const result = await backend.retrieve({ ...scope, offset: q.offset, limit: q.limit, ...(after ? { after } : {}) });
-    if (result.total === 0) throw new NotFoundError("no dataframes match");
-    res.json({
-      total: result.total,
-      dataframes: result.dataframes.map(dataFrameToOutput),
-      ...(result.next ? { next: cursors.encode({ kind: "points", query: fingerprint, after: result.next }) } : {}),
+    const page = await backend.streamPage({ ...scope, offset: q.offset, limit: q.limit, ...(after ? { after } : {}) });
+    if (page.total === 0) throw new NotFoundError("no dataframes match");
+    await streamObject(res, {
+      head: { total: page.total },
+      key: "dataframes",
+      items: outputOf(page.points),
+      tail: async () => {
+        const next = page.next();
+        return next ? { next: cursors.encode({ kind: "points", query: fingerprint, after: next }) } : {};
+      },
     });
+  });
+
+  /** CloudKitty's `delete(begin, end, filters)`, with every filter honoured (metadata keys and `type:` included). */
+  router.delete("/v2/dataframes", async (req: Request, res: Response) => {
+    requireAdmin(principalOf(res), "deleting dataframes");
+    const q = parseOrThrow(DeleteQuerySchema, req.query, "query parameters");
+    const { deleted } = await backend.delete(scopeOf(q));
+    res.json({ deleted });
   });
 
   /** Every matching point as NDJSON dataframes, streamed: memory does not grow with the result. */
@@ -87,4 +112,9 @@ export function dataframesRouter(ctx: AppContext): Router {
   });
 
   return router;
+}
+
+/** Points in order, as CloudKitty output dataframes of at most MAX_POINTS_PER_FRAME points. */
+async function* outputOf(points: AsyncIterable<StoredPoint>): AsyncGenerator<DataFrameOutput> {
+  for await (const df of framesOf(points)) yield dataFrameToOutput(df);
 }

@@ -2,12 +2,13 @@ import { Router, type Request, type Response } from "express";
 import type { GroupCursor, TotalRow } from "../../storage/backend.js";
 import { TIME_GROUPS } from "../../storage/backend.js";
 import type { Scalar } from "../../storage/dataframe.js";
-import { nanosToNumber } from "../../storage/decimal.js";
+import { ExactDecimal } from "../../exact-json.js";
 import { formatTimestamp } from "../../storage/time.js";
 import { parseOrThrow } from "../../validation.js";
 import { principalOf, scopedGroupFilters } from "../auth.js";
 import type { AppContext } from "../context.js";
 import { parseCustomFields, parseGroupby, scopeOf } from "../params.js";
+import { streamObject } from "../stream.js";
 import { SummaryQuerySchema } from "../schemas.js";
 
 const isTime = (g: string) => (TIME_GROUPS as readonly string[]).includes(g);
@@ -25,28 +26,42 @@ export function summaryRouter(ctx: AppContext): Router {
     const scope = { ...base, groupFilters: scopedGroupFilters(principal, ctx.config.api.scopeKey, undefined) };
     const fingerprint = JSON.stringify([principal.name, q.begin, q.end, q.filters, groupby]);
     const after = q.cursor ? cursors.decode(q.cursor, "groups", fingerprint) : undefined;
-    const result = await backend.total({
+    const page = backend.streamTotal({
       ...scope,
       groupby,
       offset: q.offset,
       limit: q.limit,
+      paginate: q.paginate === "true",
       ...(after ? { after: { key: after.after as GroupCursor["key"], position: after.position ?? 0 } } : {}),
     });
     const keys = groupby.filter((g) => !isTime(g));
     const columns = ["begin", "end", ...fields, ...keys];
-    const valuesOf = (r: TotalRow): Scalar[] => [
+    const valuesOf = (r: TotalRow): (Scalar | ExactDecimal)[] => [
       formatTimestamp(r.begin),
       formatTimestamp(r.end),
-      ...fields.map((f) => nanosToNumber(f === "qty" ? r.qty : r.rate)),
+      ...fields.map((f) => new ExactDecimal(f === "qty" ? r.qty : r.rate)),
       ...keys.map((k) => r.groups[k] ?? null),
     ];
-    const next = result.next ? { next: cursors.encode({ kind: "groups", query: fingerprint, after: result.next.key, position: result.next.position }) } : {};
-    if (q.response_format === "object") {
-      res.json({ total: result.total, results: result.results.map((r) => Object.fromEntries(valuesOf(r).map((v, i) => [columns[i]!, v]))), format: "object", ...next });
-    } else {
-      res.json({ total: result.total, columns, results: result.results.map(valuesOf), format: "table", ...next });
-    }
+    const asObject = q.response_format === "object";
+    // Rows are streamed as they are aggregated; the exact group count is known once they are all read.
+    await streamObject(res, {
+      head: asObject ? {} : { columns },
+      key: "results",
+      items: mapRows<unknown>(page.rows, asObject ? (r) => Object.fromEntries(valuesOf(r).map((v, i) => [columns[i]!, v])) : valuesOf),
+      tail: async () => {
+        const end = await page.end();
+        return {
+          total: end.total,
+          format: q.response_format,
+          ...(end.next ? { next: cursors.encode({ kind: "groups", query: fingerprint, after: end.next.key, position: end.next.position }) } : {}),
+        };
+      },
+    });
   });
 
   return router;
+}
+
+async function* mapRows<T>(rows: AsyncIterable<TotalRow>, f: (r: TotalRow) => T): AsyncGenerator<T> {
+  for await (const r of rows) yield f(r);
 }

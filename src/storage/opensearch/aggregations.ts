@@ -1,5 +1,5 @@
 import { ValidationError } from "../../errors.js";
-import { TIME_GROUPS, type TimeGroup, type TotalOptions, type TotalResult, type TotalRow } from "../backend.js";
+import { MAX_LIMIT, TIME_GROUPS, type GroupCursor, type GroupPage, type TimeGroup, type TotalOptions, type TotalResult, type TotalRow } from "../backend.js";
 import { LABEL_KEY_RE, type Scalar } from "../dataframe.js";
 import { joinSums } from "../decimal.js";
 import { scopeQuery, withDefaultWindow, type Clause } from "./query.js";
@@ -116,20 +116,45 @@ export class TotalAggregator {
   constructor(private readonly search: PointSearch) {}
 
   async total(options: TotalOptions = {}): Promise<TotalResult> {
+    const page = this.streamTotal(options);
+    const results: TotalRow[] = [];
+    for await (const row of page.rows) results.push(row);
+    const { total, next } = await page.end();
+    return { total, results, ...(next ? { next } : {}) };
+  }
+
+  /** The rows one composite page at a time: memory holds one page, whatever the limit. */
+  streamTotal(options: TotalOptions = {}): GroupPage {
     const window = withDefaultWindow(options);
     const query = scopeQuery(window);
     const plan = planGroups(options.groupby ?? []);
     const offset = options.offset ?? 0;
     const limit = options.limit ?? DEFAULT_LIMIT;
     if (!Number.isSafeInteger(offset) || offset < 0) throw ValidationError.forField("offset", "must be a non-negative integer");
-    if (!Number.isSafeInteger(limit) || limit < 1) throw ValidationError.forField("limit", "must be a positive integer");
-    if (plan.sources.length === 0) return this.ungrouped(query, window);
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw ValidationError.forField("limit", `must be an integer from 1 to ${MAX_LIMIT}`);
+    let ended: { total: number; next?: GroupCursor } | undefined;
+    const rows = plan.sources.length === 0 ? this.ungrouped(query, window, (e) => (ended = e)) : this.grouped(query, plan, window, options, (e) => (ended = e));
+    return {
+      rows,
+      end: async () => {
+        if (!ended) throw new Error("GroupPage.end() called before its rows were read");
+        return ended;
+      },
+    };
+  }
 
+  private async *grouped(
+    query: Clause,
+    plan: GroupPlan,
+    window: { begin: number; end: number },
+    options: TotalOptions,
+    finish: (e: { total: number; next?: GroupCursor }) => void,
+  ): AsyncGenerator<TotalRow> {
+    const limit = options.limit ?? DEFAULT_LIMIT;
     const wanted = options.paginate === false ? Number.POSITIVE_INFINITY : limit;
-    const results: TotalRow[] = [];
     let after: CompositeKey | undefined = options.after?.key;
     let position = options.after?.position ?? 0;
-    let toSkip = options.after || options.paginate === false ? 0 : offset;
+    let toSkip = options.after || options.paginate === false ? 0 : (options.offset ?? 0);
     // Skip to the offset on keys alone.
     while (toSkip > 0) {
       const size = Math.min(COUNT_PAGE, toSkip);
@@ -137,18 +162,20 @@ export class TotalAggregator {
       position += page.buckets.length;
       toSkip -= page.buckets.length;
       after = page.after_key;
-      if (!after || page.buckets.length < size) return { total: position, results };
+      if (!after || page.buckets.length < size) return finish({ total: position });
     }
     // The requested rows, with their sums.
+    let returned = 0;
     let lastKey: CompositeKey | undefined;
-    while (results.length < wanted) {
-      const size = Math.min(ROWS_PAGE, wanted - results.length);
+    while (returned < wanted) {
+      const size = Math.min(ROWS_PAGE, wanted - returned);
       const page = await this.page(query, plan, after, size, true);
-      for (const b of page.buckets) results.push(rowOf(b, plan, window));
+      for (const b of page.buckets) yield rowOf(b, plan, window);
+      returned += page.buckets.length;
       lastKey = page.buckets[page.buckets.length - 1]?.key ?? lastKey;
       position += page.buckets.length;
       after = page.after_key;
-      if (!after || page.buckets.length < size) return { total: position, results };
+      if (!after || page.buckets.length < size) return finish({ total: position });
     }
     const returnedUpTo = position;
     // Count what remains, on keys alone.
@@ -159,7 +186,7 @@ export class TotalAggregator {
       if (!after || page.buckets.length < COUNT_PAGE) break;
     }
     const more = position > returnedUpTo;
-    return { total: position, results, ...(more && lastKey ? { next: { key: lastKey, position: returnedUpTo } } : {}) };
+    finish({ total: position, ...(more && lastKey ? { next: { key: lastKey, position: returnedUpTo } } : {}) });
   }
 
   private async page(query: Clause, plan: GroupPlan, after: CompositeKey | undefined, size: number, withSums: boolean): Promise<CompositeAgg> {
@@ -177,11 +204,14 @@ export class TotalAggregator {
     return (res.aggregations?.groups as CompositeAgg | undefined) ?? { buckets: [] };
   }
 
-  private async ungrouped(query: Clause, window: { begin: number; end: number }): Promise<TotalResult> {
-    const res = await this.search.search({ query, size: 0, track_total_hits: true, aggs: SUMS });
-    const count = res.hits.total?.value ?? 0;
-    if (count === 0) return { total: 0, results: [] };
+  /**
+   * One row for the whole window, as CloudKitty's Elasticsearch and OpenSearch backends answer: a window
+   * with no point is a row of zeros, not an empty result.
+   */
+  private async *ungrouped(query: Clause, window: { begin: number; end: number }, finish: (e: { total: number }) => void): AsyncGenerator<TotalRow> {
+    const res = await this.search.search({ query, size: 0, track_total_hits: false, aggs: SUMS });
     const aggs = (res.aggregations ?? {}) as Omit<Bucket, "key" | "doc_count">;
-    return { total: 1, results: [rowOf({ key: {}, doc_count: count, ...aggs }, { sources: [], labels: [] }, window)] };
+    yield rowOf({ key: {}, doc_count: 0, ...aggs }, { sources: [], labels: [] }, window);
+    finish({ total: 1 });
   }
 }

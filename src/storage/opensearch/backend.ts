@@ -3,6 +3,8 @@ import type { Logger } from "../../logger.js";
 import type {
   BackendHealth,
   DeleteResult,
+  GroupPage,
+  PointPage,
   PartitionInfo,
   SweepSummary,
   PointScope,
@@ -55,8 +57,8 @@ export class OpenSearchBackend implements StorageBackend {
     this.partitions = new Partitions(config.indexPrefix, config.partition);
     this.search = new PointSearch(this.client, this.partitions.alias, logger);
     this.lifecycle = new Lifecycle(this.client, this.partitions, config, logger);
-    this.writer = new PointWriter(this.client, this.partitions, config.bulk, logger, (index) => this.lifecycle.ensurePartition(index));
-    this.sweeper = new RetentionSweeper(this.client, this.partitions, this.lifecycle, config.sweepIntervalSeconds * 1000, logger);
+    this.writer = new PointWriter(this.client, this.partitions, config.bulk, logger, this.lifecycle);
+    this.sweeper = new RetentionSweeper(this.client, this.partitions, this.lifecycle, config.sweepIntervalSeconds * 1000, logger, config.sweepGraceSeconds * 1000);
     this.reader = new PointReader(this.search);
     this.aggregator = new TotalAggregator(this.search);
     this.deleter = new PointDeleter(this.client, this.search, logger);
@@ -95,8 +97,20 @@ export class OpenSearchBackend implements StorageBackend {
     return this.reader.iterate(options);
   }
 
+  streamPage(options?: RetrieveOptions): Promise<PointPage> {
+    return this.reader.streamPage(options);
+  }
+
   total(options?: TotalOptions): Promise<TotalResult> {
     return this.aggregator.total(options);
+  }
+
+  streamTotal(options?: TotalOptions): GroupPage {
+    return this.aggregator.streamTotal(options);
+  }
+
+  async refresh(): Promise<void> {
+    await this.client.request({ method: "POST", path: `/${this.partitions.alias}/_refresh`, querystring: { ignore_unavailable: true, allow_no_indices: true } }, [404]);
   }
 
   delete(options?: PointScope): Promise<DeleteResult> {

@@ -7,6 +7,7 @@ import type { PartitionInfo } from "../backend.js";
 import type { ClusterClient } from "./client.js";
 import type { Partitions } from "./partitions.js";
 import { indexTemplatesDir } from "./project-files.js";
+import type { PartitionGate } from "./writer.js";
 
 /**
  * Retention. Age is the data's age, not the index's: every partition is created by the service with
@@ -28,7 +29,7 @@ interface IsmPolicyResponse {
   policy: { policy: { description?: string; states: { name: string; transitions?: { conditions?: { min_index_age?: string } }[] }[] } };
 }
 
-export class Lifecycle {
+export class Lifecycle implements PartitionGate {
   private mechanism: RetentionMechanism | undefined;
   private readonly known = new Set<string>();
   /** Whether the cluster accepts `index.creation_date` at creation (OpenSearch 3.x does, 2.x does not). */
@@ -103,10 +104,24 @@ export class Lifecycle {
   }
 
   /**
+   * Why a partition may not be written: retention deletes it (or already has) because all its data is
+   * older than the retention. Such points are refused, never acknowledged and then deleted.
+   */
+  refusal(index: string, now: number): string | undefined {
+    if (this.active === "none") return undefined;
+    const expires = this.expiresAt(index);
+    if (expires === undefined || expires > now) return undefined;
+    return (
+      `the period is past the retention of ${this.config.retentionHours} h: its partition ${index} expired at ${new Date(expires).toISOString()} ` +
+      `and retention deletes it; raise RATESTORE_RETENTION_HOURS or set RATESTORE_RETENTION_MECHANISM=none to keep such data`
+    );
+  }
+
+  /**
    * Creates a partition before its first write, dated by its data, and attaches the policy explicitly:
    * an `ism_template` would skip it, its creation date being older than the policy.
    */
-  async ensurePartition(index: string): Promise<void> {
+  async ensure(index: string): Promise<void> {
     if (this.known.has(index)) return;
     const range = this.partitions.rangeOf(index);
     const create = (settings: Record<string, unknown>) =>

@@ -1,16 +1,16 @@
-import type { PointCursor, RetrieveOptions, RetrieveResult, StoredPoint } from "../backend.js";
+import { MAX_LIMIT, type PointCursor, type PointPage, type RetrieveOptions, type RetrieveResult, type StoredPoint } from "../backend.js";
 import { ValidationError } from "../../errors.js";
 import { fromDocument, groupIntoDataFrames } from "./documents.js";
 import { scopeQuery, withDefaultWindow, type Clause } from "./query.js";
 import { MAX_WINDOW, POINT_SORT, type Hit, type PointSearch } from "./search.js";
 
 export const DEFAULT_LIMIT = 1000;
-/** Pages fetched while walking (export, paginate=false). */
+/** Pages fetched while walking (export, paginate=false, pages larger than the result window). */
 export const WALK_PAGE = 5000;
 
 function checkPaging(offset: number, limit: number): void {
   if (!Number.isSafeInteger(offset) || offset < 0) throw ValidationError.forField("offset", "must be a non-negative integer");
-  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_WINDOW) throw ValidationError.forField("limit", `must be an integer from 1 to ${MAX_WINDOW}`);
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw ValidationError.forField("limit", `must be an integer from 1 to ${MAX_LIMIT}`);
 }
 
 function toPoints(hits: readonly Hit[]): StoredPoint[] {
@@ -22,46 +22,81 @@ export class PointReader {
   constructor(private readonly search: PointSearch) {}
 
   async retrieve(options: RetrieveOptions = {}): Promise<RetrieveResult> {
-    const scope = withDefaultWindow(options);
-    const query = scopeQuery(scope);
     if (options.paginate === false) {
       const points: StoredPoint[] = [];
       for await (const p of this.iterate(options)) points.push(p);
       return { total: points.length, dataframes: groupIntoDataFrames(points) };
     }
-    const offset = options.offset ?? 0;
-    const limit = options.limit ?? DEFAULT_LIMIT;
-    checkPaging(offset, limit);
-
-    if (!options.after && offset + limit > MAX_WINDOW) return this.deepPage(query, offset, limit);
-    const res = await this.search.search({
-      query,
-      sort: POINT_SORT,
-      size: limit,
-      track_total_hits: true,
-      ...(offset > 0 && !options.after ? { from: offset } : {}),
-      ...(options.after ? { search_after: [...options.after] } : {}),
-    });
-    return this.result(res.hits.hits, res.hits.total?.value ?? 0, limit);
-  }
-
-  private result(hits: readonly Hit[], total: number, limit: number): RetrieveResult {
-    const last = hits[hits.length - 1];
-    return {
-      total,
-      dataframes: groupIntoDataFrames(toPoints(hits)),
-      ...(hits.length === limit && last?.sort ? { next: last.sort } : {}),
-    };
+    const page = await this.streamPage(options);
+    const points: StoredPoint[] = [];
+    for await (const p of page.points) points.push(p);
+    const next = page.next();
+    return { total: page.total, dataframes: groupIntoDataFrames(points), ...(next ? { next } : {}) };
   }
 
   /**
-   * A page beyond the result window, at a cost that does not grow with the offset: count the points of
+   * A page of up to MAX_LIMIT points. The first window is read where the offset is (deep offsets at a
+   * near-constant cost, see deepHits); the rest of the page is walked with search_after inside a
+   * point-in-time and yielded as it arrives, so memory holds one walk page at most.
+   */
+  async streamPage(options: RetrieveOptions = {}): Promise<PointPage> {
+    const query = scopeQuery(withDefaultWindow(options));
+    const offset = options.offset ?? 0;
+    const limit = options.limit ?? DEFAULT_LIMIT;
+    checkPaging(offset, limit);
+    const firstSize = Math.min(limit, MAX_WINDOW);
+    const first = await this.firstHits(query, options.after ? 0 : offset, firstSize, options.after);
+    let last: PointCursor | undefined;
+    let returned = 0;
+    const search = this.search;
+    async function* points(): AsyncGenerator<StoredPoint> {
+      for (const p of toPoints(first.hits)) yield p;
+      returned = first.hits.length;
+      last = first.hits[first.hits.length - 1]?.sort;
+      if (first.hits.length < firstSize || !last) return;
+      while (returned < limit) {
+        const pageSize = Math.min(WALK_PAGE, limit - returned);
+        let got = 0;
+        for await (const hits of search.pages({ query, pageSize, source: true, after: last })) {
+          const take = hits.slice(0, limit - returned);
+          for (const p of toPoints(take)) yield p;
+          returned += take.length;
+          got += take.length;
+          last = take[take.length - 1]?.sort ?? last;
+          if (returned >= limit) break;
+        }
+        if (got === 0) return;
+      }
+    }
+    return {
+      total: first.total,
+      points: points(),
+      next: () => (returned === limit && last ? last : undefined),
+    };
+  }
+
+  /** The page's first window: at most MAX_WINDOW hits at `offset` (or after `after`), and the exact total. */
+  private async firstHits(query: Clause, offset: number, size: number, after: PointCursor | undefined): Promise<{ hits: Hit[]; total: number }> {
+    if (!after && offset + size > MAX_WINDOW) return this.deepHits(query, offset, size);
+    const res = await this.search.search({
+      query,
+      sort: POINT_SORT,
+      size,
+      track_total_hits: true,
+      ...(offset > 0 ? { from: offset } : {}),
+      ...(after ? { search_after: [...after] } : {}),
+    });
+    return { hits: res.hits.hits, total: res.hits.total?.value ?? 0 };
+  }
+
+  /**
+   * Hits beyond the result window, at a cost that does not grow with the offset: count the points of
    * each sort-prefix group (period and type) with a composite aggregation, find the group that holds
    * the offset, read inside it with a small `from`, and continue into the next groups with search_after.
    */
-  private async deepPage(query: Clause, offset: number, limit: number): Promise<RetrieveResult> {
+  private async deepHits(query: Clause, offset: number, limit: number): Promise<{ hits: Hit[]; total: number }> {
     const located = await this.search.locate(query, offset);
-    if (!located.group) return { total: located.total, dataframes: [] };
+    if (!located.group) return { hits: [], total: located.total };
     const inGroup: Clause = { bool: { filter: [query, ...located.group] } };
     let hits: Hit[];
     if (located.within + limit <= MAX_WINDOW) {
@@ -70,7 +105,7 @@ export class PointReader {
       // One group larger than the window (a period with over 10,000 points of one type): narrow it by
       // point_id range to within one window of the position; walk only if the ids are not ours.
       const slack = MAX_WINDOW - limit;
-      const bound = await this.search.idBound(inGroup, located.within, located.groupSize, slack);
+      const bound = slack > 0 ? await this.search.idBound(inGroup, located.within, located.groupSize, slack) : undefined;
       if (bound) {
         const narrowed: Clause = { bool: { filter: [inGroup, { range: { point_id: { gte: bound.bound } } }] } };
         hits = (await this.search.search({ query: narrowed, sort: POINT_SORT, size: limit, from: located.within - bound.before, track_total_hits: false })).hits.hits;
@@ -84,7 +119,7 @@ export class PointReader {
       const rest = await this.search.search({ query, sort: POINT_SORT, size: limit - hits.length, search_after: last.sort, track_total_hits: false });
       hits = [...hits, ...rest.hits.hits];
     }
-    return this.result(hits, located.total, limit);
+    return { hits, total: located.total };
   }
 
   /** The sort position of the `offset`-th point of a query, walking sort values only; undefined when there are fewer. */

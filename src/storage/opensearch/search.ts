@@ -1,3 +1,4 @@
+import { BackendError, BackendUnavailableError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { PointCursor } from "../backend.js";
 import type { ClusterClient } from "./client.js";
@@ -42,8 +43,22 @@ export function idAt(f: number): string {
   return out;
 }
 
-/** Reads that are fine with no partition yet: a missing alias is an empty result, not an error. */
-export const LENIENT = { ignore_unavailable: true, allow_no_indices: true } as const;
+/**
+ * Reads that are fine with no partition yet: a missing alias is an empty result, not an error. Partial
+ * results are refused: a sum over some of the shards would be a wrong bill, not a smaller one.
+ */
+export const LENIENT = { ignore_unavailable: true, allow_no_indices: true, allow_partial_search_results: false } as const;
+
+/** Tries of a read whose target changed under it (a partition deleted by retention between resolution and search). */
+const READ_TRIES = 3;
+
+/**
+ * Whether a failed read may succeed when sent again: the cluster was briefly unavailable, or a partition
+ * that the alias named when the search started was deleted before its shards answered.
+ */
+function retryableRead(err: unknown): boolean {
+  return err instanceof BackendUnavailableError || (err instanceof BackendError && err.status === 404);
+}
 
 export interface PageWalk {
   readonly query: Clause;
@@ -67,8 +82,19 @@ export class PointSearch {
   ) {}
 
   async search(body: Record<string, unknown>): Promise<SearchResponse> {
-    const res = await this.client.request<SearchResponse>({ method: "POST", path: `/${this.target}/_search`, querystring: LENIENT, body });
-    return res.body;
+    return this.retried(async () => (await this.client.request<SearchResponse>({ method: "POST", path: `/${this.target}/_search`, querystring: LENIENT, body })).body);
+  }
+
+  private async retried<T>(read: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await read();
+      } catch (err) {
+        if (attempt >= READ_TRIES || !retryableRead(err)) throw err;
+        this.logger.info("read failed; sending it again", { attempt, error: (err as Error).message });
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+      }
+    }
   }
 
   private async openPit(): Promise<string | undefined> {
@@ -99,6 +125,7 @@ export class PointSearch {
   async *pages(walk: PageWalk): AsyncGenerator<Hit[]> {
     let pitId = await this.openPit();
     let after = walk.after ? [...walk.after] : undefined;
+    let lost = 0;
     try {
       for (;;) {
         const body: Record<string, unknown> = {
@@ -111,7 +138,19 @@ export class PointSearch {
         };
         let res: SearchResponse;
         if (pitId) {
-          res = (await this.client.request<SearchResponse>({ method: "POST", path: "/_search", body: { ...body, pit: { id: pitId, keep_alive: "2m" } } })).body;
+          try {
+            const id = pitId;
+            res = (await this.client.request<SearchResponse>({ method: "POST", path: "/_search", querystring: { allow_partial_search_results: false }, body: { ...body, pit: { id, keep_alive: "2m" } } })).body;
+          } catch (err) {
+            if (!retryableRead(err) || ++lost >= READ_TRIES) throw err;
+            // The view lost a partition (retention deleted it) or the node holding it: go on from the
+            // same position in a new view, so the walk neither repeats nor skips a point.
+            this.logger.info("point-in-time lost; continuing the walk in a new one", { error: (err as Error).message });
+            await this.closePit(pitId);
+            pitId = await this.openPit();
+            continue;
+          }
+          lost = 0;
           if (res.pit_id) pitId = res.pit_id;
         } else {
           res = await this.search(body);
@@ -184,7 +223,7 @@ export class PointSearch {
   }
 
   async count(query: Clause): Promise<number> {
-    const res = await this.client.request<{ count: number }>({ method: "POST", path: `/${this.target}/_count`, querystring: LENIENT, body: { query } });
-    return res.body.count;
+    const { allow_partial_search_results: _searchOnly, ...lenient } = LENIENT;
+    return this.retried(async () => (await this.client.request<{ count: number }>({ method: "POST", path: `/${this.target}/_count`, querystring: lenient, body: { query } })).body.count);
   }
 }

@@ -20,6 +20,8 @@ export interface SweepResult {
   /** false: another instance holds the lease; this one did nothing. */
   readonly leader: boolean;
   readonly deleted: readonly string[];
+  /** Expired partitions taken out of the read alias by this sweep, to be deleted after the grace period. */
+  readonly detached?: readonly string[];
   readonly kept: number;
 }
 
@@ -38,6 +40,8 @@ export class RetentionSweeper {
     private readonly lifecycle: Lifecycle,
     private readonly intervalMs: number,
     private readonly logger: Logger,
+    /** How long a partition stays out of the alias before it is deleted: longer than any read on it. */
+    private readonly graceMs: number,
   ) {}
 
   private get leaseIndex(): string {
@@ -61,6 +65,11 @@ export class RetentionSweeper {
     return taken.status !== 409;
   }
 
+  /**
+   * Deletes expired partitions in two steps, so that no read ever fails on one: an expired partition is
+   * first taken out of the read alias, and deleted only once `graceMs` has passed since, by which time
+   * every search that resolved the alias before (and every point-in-time on it) has finished.
+   */
   async sweepOnce(now = Date.now()): Promise<SweepResult> {
     if (!(await this.acquireLease(now))) return { leader: false, deleted: [], kept: 0 };
     const res = await this.client.request<{ index: string }[]>(
@@ -68,15 +77,48 @@ export class RetentionSweeper {
       [404],
     );
     const indices = res.status === 404 ? [] : res.body.map((r) => r.index);
+    const aliased = await this.aliasedPartitions();
     const deleted: string[] = [];
+    const detached: string[] = [];
     for (const index of indices.sort()) {
       const expires = this.lifecycle.expiresAt(index);
       if (expires === undefined || expires > now) continue;
+      if (aliased.has(index)) {
+        await this.detach(index, now);
+        detached.push(index);
+        this.logger.info("retention: partition taken out of the read alias; deleted after the grace period", { index, grace_seconds: this.graceMs / 1000 });
+        if (this.graceMs > 0) continue;
+      } else {
+        const since = await this.detachedAt(index);
+        if (since !== undefined && since + this.graceMs > now) continue;
+      }
       await this.client.request({ method: "DELETE", path: `/${index}` }, [404]);
+      await this.client.request({ method: "DELETE", path: `/${this.leaseIndex}/_doc/${this.detachId(index)}` }, [404]);
       deleted.push(index);
       this.logger.info("retention: partition deleted", { index, expired_at: new Date(expires).toISOString(), by: this.instanceId });
     }
-    return { leader: true, deleted, kept: indices.length - deleted.length };
+    return { leader: true, deleted, detached, kept: indices.length - deleted.length };
+  }
+
+  private detachId(index: string): string {
+    return `detached-${index}`;
+  }
+
+  private async aliasedPartitions(): Promise<Set<string>> {
+    const res = await this.client.request<Record<string, unknown>>({ method: "GET", path: `/${this.partitions.pattern}/_alias/${this.partitions.alias}` }, [404]);
+    return new Set(res.status === 404 ? [] : Object.keys(res.body));
+  }
+
+  /** Takes a partition out of the read alias and records when, for the grace period. */
+  private async detach(index: string, now: number): Promise<void> {
+    await this.client.request({ method: "PUT", path: `/${this.leaseIndex}/_doc/${this.detachId(index)}`, querystring: { refresh: "true" }, body: { index, detached_at: now } });
+    await this.client.request({ method: "POST", path: "/_aliases", body: { actions: [{ remove: { index, alias: this.partitions.alias } }] } }, [404]);
+  }
+
+  /** When the sweeper took a partition out of the alias; undefined when it did not (an index it never served). */
+  private async detachedAt(index: string): Promise<number | undefined> {
+    const res = await this.client.request<{ found?: boolean; _source?: { detached_at?: number } }>({ method: "GET", path: `/${this.leaseIndex}/_doc/${this.detachId(index)}` }, [404]);
+    return res.body._source?.detached_at;
   }
 
   start(): void {

@@ -38,6 +38,16 @@ function describe(item: BulkItemResult): string {
   return [e.type, e.reason, e.caused_by?.reason].filter(Boolean).join(": ");
 }
 
+/** What the writer asks of the partition scheme before writing: whether it may, and that the partition exists. */
+export interface PartitionGate {
+  /** Why points of this partition would not be kept (retention has already passed it), or undefined. */
+  refusal(index: string, now: number): string | undefined;
+  /** Creates the partition before its first write. */
+  ensure(index: string): Promise<void>;
+}
+
+const OPEN_GATE: PartitionGate = { refusal: () => undefined, ensure: async () => {} };
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Exponential backoff with jitter: 100 ms, 200 ms, 400 ms... capped at 5 s. */
@@ -57,8 +67,8 @@ export class PointWriter {
     private readonly partitions: Partitions,
     private readonly bulk: StorageConfig["bulk"],
     private readonly logger: Logger,
-    /** Creates a partition (dated by its data, under the retention policy) before its first write. */
-    private readonly ensurePartition: (index: string) => Promise<void> = async () => {},
+    /** Refuses points past the retention and creates a partition (dated by its data) before its first write. */
+    private readonly gate: PartitionGate = OPEN_GATE,
     readonly stats: WriteStats = newWriterStats(),
   ) {}
 
@@ -100,29 +110,41 @@ export class PointWriter {
   }
 
   async push(dataframes: readonly DataFrame[], options: PushOptions = {}): Promise<PushResult> {
-    const pending = this.prepare(dataframes);
-    for (const index of new Set(pending.map((p) => p.partition))) await this.ensurePartition(index);
+    const prepared = this.prepare(dataframes);
     const result = { stored: 0, duplicates: 0, failed: [] as PointFailure[] };
+    // A point that retention would delete is refused now, never acknowledged and then swept.
+    const now = Date.now();
+    const refusals = new Map<string, string | undefined>();
+    const pending = prepared.filter((p) => {
+      if (!refusals.has(p.partition)) refusals.set(p.partition, this.gate.refusal(p.partition, now));
+      const reason = refusals.get(p.partition);
+      if (reason !== undefined) result.failed.push({ dataframe: p.dataframe, type: p.type, index: p.index, status: 422, reason });
+      return reason === undefined;
+    });
+    for (const index of new Set(pending.map((p) => p.partition))) await this.gate.ensure(index);
+    const refresh = options.refresh ?? true;
     const chunks = this.chunk(pending);
     let next = 0;
     const worker = async () => {
       while (next < chunks.length) {
         const chunk = chunks[next++]!;
-        await this.writeChunk(chunk, result);
+        await this.writeChunk(chunk, result, refresh === "wait_for");
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.bulk.concurrency, chunks.length) }, worker));
-    if (options.refresh && pending.length > 0) {
+    if (refresh === true && pending.length > 0) {
+      // Every instance reads from the cluster, so making the points searchable there is what makes a
+      // read on any instance see them once push returns.
       const touched = [...new Set(pending.map((p) => p.partition))];
-      await this.client.request({ method: "POST", path: `/${touched.join(",")}/_refresh` }, [404]);
+      await this.client.request({ method: "POST", path: `/${touched.join(",")}/_refresh`, querystring: { ignore_unavailable: true } });
     }
     this.stats.stored += result.stored;
     this.stats.duplicates += result.duplicates;
     this.stats.failed += result.failed.length;
-    return { points: pending.length, ...result };
+    return { points: prepared.length, ...result };
   }
 
-  private async writeChunk(chunk: readonly PendingPoint[], result: { stored: number; duplicates: number; failed: PointFailure[] }): Promise<void> {
+  private async writeChunk(chunk: readonly PendingPoint[], result: { stored: number; duplicates: number; failed: PointFailure[] }, waitForRefresh: boolean): Promise<void> {
     let todo = chunk;
     for (let attempt = 0; ; attempt++) {
       let response: BulkResponse;
@@ -132,7 +154,7 @@ export class PointWriter {
         const res = await this.client.request<BulkResponse>({
           method: "POST",
           path: "/_bulk",
-          querystring: { filter_path: "errors,items.*.status,items.*.error" },
+          querystring: { filter_path: "errors,items.*.status,items.*.error", ...(waitForRefresh ? { refresh: "wait_for" } : {}) },
           bulkBody: todo.map((p) => p.lines).join(""),
         });
         response = res.body;
