@@ -73,12 +73,12 @@ function provision(): string {
 }
 
 /** The generated dataset as batches of whole-period slices of at most BATCH_POINTS points, in wire and normalized form. */
-function* batches(): Generator<{ wire: string; frames: DataFrame[]; points: number }> {
-  for (const frame of generateFrames(GEN)) {
+function* batches(gen: GenerateOptions = GEN, size = BATCH_POINTS): Generator<{ wire: string; frames: DataFrame[]; points: number }> {
+  for (const frame of generateFrames(gen)) {
     const entries = Object.entries(frame.usage).flatMap(([type, list]) => list.map((p) => [type, p] as const));
-    for (let i = 0; i < entries.length; i += BATCH_POINTS) {
+    for (let i = 0; i < entries.length; i += size) {
       const usage: Record<string, unknown[]> = {};
-      for (const [type, p] of entries.slice(i, i + BATCH_POINTS)) (usage[type] ??= []).push(p);
+      for (const [type, p] of entries.slice(i, i + size)) (usage[type] ??= []).push(p);
       const wire = { period: frame.period, usage };
       const parsed = DataFrameInputSchema.parse(wire);
       yield { wire: JSON.stringify({ dataframes: [wire] }), frames: [parsed], points: parsed.points.length };
@@ -226,6 +226,47 @@ async function main(): Promise<void> {
   say(`| raw \`_bulk\`, official client, prepared bodies (the limit) | ${fmt(ingest.rawBulkPointsPerSecond)} | 1.00 |`);
   say(`| \`push()\` (storage library) | ${fmt(ingest.pushPointsPerSecond)} | ${ingest.pushRatio.toFixed(2)} |`);
   say(`| \`POST /v2/dataframes\` (service in its own process) | ${fmt(ingest.httpPointsPerSecond)} | ${ingest.httpRatio.toFixed(2)} |`);
+  say();
+
+  // ---- The cost of read-your-writes: CloudKitty-sized pushes, one at a time, each mode in turn.
+  const RYW_PUSHES = Number(process.env.BENCH_RYW_PUSHES ?? 40);
+  const RYW_POINTS = 1000;
+  const modes = ["raw", "true", "wait_for", "false"] as const;
+  const rywSource = batches({ ...GEN, points: RYW_PUSHES * modes.length * RYW_POINTS, start: Date.parse("2025-01-01T00:00:00Z"), seed: 11 }, RYW_POINTS);
+  const latency: Record<(typeof modes)[number], number[]> = { raw: [], true: [], wait_for: [], false: [] };
+  const rywPoints: Record<(typeof modes)[number], number> = { raw: 0, true: 0, wait_for: 0, false: 0 };
+  for (let i = 0; i < RYW_PUSHES; i++) {
+    for (const mode of modes) {
+      const b = rywSource.next();
+      if (b.done) break;
+      rywPoints[mode] += b.value.points;
+      if (mode === "raw") {
+        const [body] = bulkBodies(b.value.frames, (t) => rawB.partitions.indexFor(t));
+        const [ms] = await timed(() => raw.transport.request({ method: "POST", path: "/_bulk", bulkBody: body! }));
+        latency.raw.push(ms);
+      } else {
+        const [ms] = await timed(async () => {
+          const res = await fetch(`http://127.0.0.1:${SERVICE_PORT}/v2/dataframes?refresh=${mode}`, { method: "POST", headers: { "content-type": "application/json" }, body: b.value.wire });
+          if (res.status !== 204) throw new Error(`POST /v2/dataframes answered ${res.status}: ${await res.text()}`);
+        });
+        latency[mode].push(ms);
+      }
+    }
+  }
+  const tputOf = (mode: (typeof modes)[number]) => rywPoints[mode] / (latency[mode].reduce((a, b) => a + b, 0) / 1000);
+  const ryw: Record<string, unknown> = {};
+  say(`## Read-your-writes: what it costs (${RYW_PUSHES} pushes of ${RYW_POINTS} points per mode, one at a time, modes interleaved)`);
+  say();
+  say("| path | visible to reads | p50 ms | p99 ms | points/s | ratio to raw `_bulk` |");
+  say("| --- | --- | ---: | ---: | ---: | ---: |");
+  const visible = { raw: "within the refresh interval (1 s)", true: "when the answer comes (the default)", wait_for: "when the answer comes", false: "within the refresh interval (1 s)" };
+  for (const mode of modes) {
+    const st = stats(latency[mode]);
+    const ratio = tputOf(mode) / tputOf("raw");
+    ryw[mode] = { ...st, pointsPerSecond: tputOf(mode), ratioToRawBulk: ratio };
+    say(`| ${mode === "raw" ? "raw `_bulk` (prepared body)" : `\`POST /v2/dataframes?refresh=${mode}\``} | ${visible[mode]} | ${f1(st.p50)} | ${f1(st.p99)} | ${fmt(tputOf(mode))} | ${ratio.toFixed(2)} |`);
+  }
+  results.readYourWrites = ryw;
   say();
 
   // ---- Retrieve at depth: cursor vs offset vs CloudKitty's scroll.

@@ -2,6 +2,7 @@ import type { Server } from "node:http";
 import { createApp } from "./api/app.js";
 import { CursorCodec } from "./api/cursor.js";
 import { Metrics } from "./api/metrics.js";
+import { serve } from "./api/server.js";
 import { loadConfig } from "./config.js";
 import { BackendUnavailableError } from "./errors.js";
 import { createLogger } from "./logger.js";
@@ -37,9 +38,8 @@ async function main(): Promise<void> {
   });
   if (!config.api.cursorSecret) logger.warn("RATESTORE_CURSOR_SECRET is not set: page cursors are valid for this process only");
   logger.info("authentication", { mode: config.api.auth, keys: config.api.keys.length, scope_key: config.api.scopeKey });
-  const server: Server = app.listen(config.port, config.host, () => {
-    logger.info("ratestore listening", { host: config.host, port: config.port, backend: backend.name, retention_hours: backend.getRetention().hours });
-  });
+  const server: Server = await serve(app, config.port, config.host);
+  logger.info("ratestore listening", { host: config.host, port: config.port, backend: backend.name, retention_hours: backend.getRetention().hours });
 
   const shutdown = (signal: string) => {
     logger.info("shutting down", { signal });

@@ -20,8 +20,33 @@ export function issuesOf(error: z.ZodError, prefix: readonly PropertyKey[] = [])
   );
 }
 
+/**
+ * Keys that JavaScript objects treat as their prototype: `JSON.parse` keeps `"__proto__"` as an own key,
+ * but any copy of the object turns it into the prototype and the entry vanishes (a metric type whose
+ * points are never stored, a label silently dropped). They are refused, wherever they appear.
+ */
+const RESERVED_KEYS = new Set(["__proto__"]);
+
+/** Every reserved key in a parsed JSON value, by path. */
+export function reservedKeyIssues(value: unknown, prefix: readonly PropertyKey[] = []): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  const walk = (v: unknown, path: PropertyKey[]) => {
+    if (Array.isArray(v)) v.forEach((item, i) => walk(item, [...path, i]));
+    else if (typeof v === "object" && v !== null) {
+      for (const key of Object.keys(v)) {
+        if (RESERVED_KEYS.has(key)) issues.push({ path: formatPath([...path, key]), message: `${JSON.stringify(key)} is a reserved name and cannot be a key` });
+        else walk((v as Record<string, unknown>)[key], [...path, key]);
+      }
+    }
+  };
+  walk(value, [...prefix]);
+  return issues;
+}
+
 /** Parses or throws a ValidationError that names every bad field. */
 export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, what: string, prefix: readonly PropertyKey[] = []): z.output<S> {
+  const reserved = reservedKeyIssues(input, prefix);
+  if (reserved.length > 0) throw new ValidationError(`Invalid ${what}: ${reserved[0]!.path}: ${reserved[0]!.message}`, reserved);
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issues = issuesOf(result.error, prefix);

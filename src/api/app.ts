@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { randomUUID } from "node:crypto";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import { authenticate, KeyStore } from "./auth.js";
@@ -36,14 +37,26 @@ function observe(ctx: AppContext) {
   };
 }
 
+/** Bytes that are not UTF-8 are refused: decoded, they would become U+FFFD in stored labels, silently. */
+function refuseInvalidUtf8(_req: Request, _res: Response, body: Buffer): void {
+  if (!isUtf8(body)) throw Object.assign(new Error("request body is not valid UTF-8"), { status: 400, type: "encoding.invalid" });
+}
+
+/** Longest request target served; a longer one is answered 414, in JSON like every error. */
+export const MAX_URL_LENGTH = 16 * 1024;
+
 export function createApp(ctx: AppContext, version = "0.1.0"): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
   app.use(observe(ctx));
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    if (req.originalUrl.length > MAX_URL_LENGTH) throw new HttpError(414, "uri_too_long", `the request target is longer than ${MAX_URL_LENGTH} characters; narrow the query`);
+    next();
+  });
   app.use(healthRouter(ctx, version));
   app.use("/v2", authenticate(new KeyStore(ctx.config.api)));
-  app.use(express.json({ limit: ctx.config.api.maxBodyBytes, strict: false, type: ["application/json", "application/*+json"] }));
+  app.use(express.json({ limit: ctx.config.api.maxBodyBytes, strict: false, type: ["application/json", "application/*+json"], verify: refuseInvalidUtf8 }));
   app.use(dataframesRouter(ctx));
   app.use(summaryRouter(ctx));
   app.use((req: Request) => {

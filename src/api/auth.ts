@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { NextFunction, Request, Response } from "express";
 import type { ApiConfig } from "../config.js";
 import { UnauthorizedError } from "../errors.js";
-import type { Filters } from "../storage/backend.js";
+import type { Filters, PointScope } from "../storage/backend.js";
 
 /** Who is calling: an admin sees everything; a project key sees only its own scope. */
 export type Principal = { readonly name: string; readonly role: "admin" } | { readonly name: string; readonly role: "project"; readonly scope: string };
@@ -55,9 +55,11 @@ export function principalOf(res: Response): Principal {
 
 /**
  * The scope filter, forced on the server: a project key's reads are narrowed to its scope whatever
- * the request's own filters say (they can only narrow further, never widen).
+ * the request's own filters say; a filter on the scope key is replaced by the key's scope, as
+ * CloudKitty's API does.
  */
-export function scopedGroupFilters(principal: Principal, scopeKey: string, groupFilters: Filters | undefined): Filters | undefined {
-  if (principal.role === "admin") return groupFilters;
-  return { ...(groupFilters ?? {}), [scopeKey]: principal.scope };
+export function scopedScope<S extends PointScope>(principal: Principal, scopeKey: string, scope: S): S {
+  if (principal.role === "admin") return scope;
+  const groupFilters: Filters = { ...(scope.groupFilters ?? {}), [scopeKey]: principal.scope };
+  return { ...scope, groupFilters };
 }

@@ -52,6 +52,8 @@ export function toHttpError(err: unknown): HttpError {
       return new HttpError(413, "payload_too_large", `request body is larger than the limit of ${bp.limit} bytes`);
     case "entity.parse.failed":
       return new HttpError(400, "bad_request", "request body is not valid JSON", [{ path: "(body)", message: "malformed JSON" }]);
+    case "encoding.invalid":
+      return new HttpError(400, "bad_request", "request body is not valid UTF-8", [{ path: "(body)", message: "contains bytes that are not UTF-8" }]);
     case "encoding.unsupported":
     case "charset.unsupported":
       return new HttpError(415, "unsupported_media_type", "unsupported content encoding or charset");

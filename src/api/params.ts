@@ -26,9 +26,14 @@ export function parseWindow(begin?: string, end?: string): { begin?: number; end
   return out;
 }
 
-/** `key:value,...`: `type` selects metric types, other keys match groupby or metadata. */
-export function parseFilters(raw: string | string[] | undefined): { filters?: Filters; metricTypes?: string[] } {
+/**
+ * `key:value,...`: `type` selects metric types; other keys match a groupby or a metadata key, as in
+ * CloudKitty, except the scope key (`project_id`), which matches groupby only: a point's metadata is the
+ * pusher's to write, so a metadata `project_id` must not put one project's points into another's figures.
+ */
+export function parseFilters(raw: string | string[] | undefined, scopeKey?: string): { filters?: Filters; groupFilters?: Filters; metricTypes?: string[] } {
   const filters: Record<string, string[]> = {};
+  const groupFilters: Record<string, string[]> = {};
   const types: string[] = [];
   for (const pair of list(raw)) {
     const sep = pair.indexOf(":");
@@ -37,10 +42,12 @@ export function parseFilters(raw: string | string[] | undefined): { filters?: Fi
     const value = pair.slice(sep + 1).trim();
     if (!LABEL_KEY_RE.test(key)) throw ValidationError.forField(`filters.${key}`, "is not a valid key (letters, digits, '_', '-', '@'; no dots, wildcards or spaces)");
     if (key === "type") types.push(value);
+    else if (key === scopeKey) (groupFilters[key] ??= []).push(value);
     else (filters[key] ??= []).push(value);
   }
   return {
     ...(Object.keys(filters).length > 0 ? { filters } : {}),
+    ...(Object.keys(groupFilters).length > 0 ? { groupFilters } : {}),
     ...(types.length > 0 ? { metricTypes: types } : {}),
   };
 }
@@ -61,6 +68,6 @@ export function parseCustomFields(raw: string | undefined): ("qty" | "rate")[] {
   return [...new Set(fields)];
 }
 
-export function scopeOf(q: { begin?: string; end?: string; filters?: string | string[] }): PointScope {
-  return { ...parseWindow(q.begin, q.end), ...parseFilters(q.filters) };
+export function scopeOf(q: { begin?: string; end?: string; filters?: string | string[] }, scopeKey: string): PointScope {
+  return { ...parseWindow(q.begin, q.end), ...parseFilters(q.filters, scopeKey) };
 }

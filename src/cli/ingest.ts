@@ -2,7 +2,7 @@ import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { PushResult } from "../storage/backend.js";
 import { DataFrameInputSchema, type DataFrame } from "../storage/dataframe.js";
-import { issuesOf } from "../validation.js";
+import { issuesOf, reservedKeyIssues } from "../validation.js";
 import { Checkpoint } from "./checkpoint.js";
 import { records, type SourceRecord } from "./json-stream.js";
 import { Progress } from "./progress.js";
@@ -114,10 +114,11 @@ export async function ingest(opts: IngestOptions): Promise<IngestSummary> {
           checkpoint.finished(key, rec.index);
           continue;
         }
-        const parsed = DataFrameInputSchema.safeParse(json);
-        if (!parsed.success) {
+        const reserved = reservedKeyIssues(json);
+        const parsed = reserved.length > 0 ? undefined : DataFrameInputSchema.safeParse(json);
+        if (!parsed?.success) {
           summary.invalidRecords++;
-          const details = issuesOf(parsed.error);
+          const details = parsed ? issuesOf(parsed.error) : reserved;
           await reject({ source: key, line: rec.line, record: rec.index, reason: details.map((d) => `${d.path}: ${d.message}`).join("; "), details, text: rec.text });
           checkpoint.finished(key, rec.index);
           continue;

@@ -136,11 +136,12 @@ async function cmdGenerate(args: string[]): Promise<number> {
 
 async function cmdExport(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { begin: { type: "string" }, end: { type: "string" }, filters: { type: "string", multiple: true }, out: { type: "string", default: "-" } } });
-  const backend = createBackend(loadConfig().storage, createLogger(process.env.RATESTORE_LOG_LEVEL ?? "warn"));
+  const config = loadConfig();
+  const backend = createBackend(config.storage, createLogger(process.env.RATESTORE_LOG_LEVEL ?? "warn"));
   const sink = openSink(values.out);
   let n = 0;
   try {
-    for await (const frame of framesOf(backend.iteratePoints({ ...parseWindow(values.begin, values.end), ...parseFilters(values.filters) }))) {
+    for await (const frame of framesOf(backend.iteratePoints({ ...parseWindow(values.begin, values.end), ...parseFilters(values.filters, config.api.scopeKey) }))) {
       await sink.write(stringifyExact(dataFrameToOutput(frame)) + "\n");
       n += frame.points.length;
     }

@@ -32,8 +32,10 @@ export function openSource(name: string): Source {
       yield head;
       yield* counted;
     })();
+    // Fatal: bytes that are not UTF-8 stop the load with an error, never become U+FFFD in stored labels.
+    const utf8 = () => new TextDecoder("utf-8", { fatal: true });
     if (!gz) {
-      const decoder = new TextDecoder("utf-8");
+      const decoder = utf8();
       for await (const b of bytes) yield decoder.decode(b, { stream: true });
       const tail = decoder.decode();
       if (tail) yield tail;
@@ -45,7 +47,7 @@ export function openSource(name: string): Source {
       gunzip.end();
     })();
     feed.catch((err: unknown) => gunzip.destroy(err as Error));
-    const decoder = new TextDecoder("utf-8");
+    const decoder = utf8();
     for await (const b of gunzip) yield decoder.decode(b as Buffer, { stream: true });
     await feed;
     const tail = decoder.decode();

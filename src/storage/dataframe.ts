@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { MAX_ABS, formatNanos, parseDecimal, type Nanos } from "./decimal.js";
+import { MAX_ABS, formatNanos, parseExactDecimal, type Nanos } from "./decimal.js";
 import { formatTimestamp, parseTimestamp } from "./time.js";
 import { ExactDecimal } from "../exact-json.js";
 
@@ -41,9 +41,16 @@ function isLabelValue(v: unknown): boolean {
  * and value (several times faster than a value union, and every bad entry is reported at once); the
  * metadata gives OpenAPI the same rules as JSON Schema.
  */
-export const LabelsSchema = z
+/** Keys per point at most: one client cannot make a point (or a mapping) arbitrarily wide. */
+export const MAX_GROUPBY_KEYS = 64;
+export const MAX_METADATA_KEYS = 128;
+
+export const labelsSchema = (maxKeys: number) =>
+  z
   .record(z.string(), z.unknown())
   .superRefine((obj, ctx) => {
+    const count = Object.keys(obj).length;
+    if (count > maxKeys) ctx.addIssue({ code: "custom", message: `has ${count} keys; at most ${maxKeys} are accepted` });
     for (const key in obj) {
       if (!LABEL_KEY_RE.test(key)) ctx.addIssue({ code: "custom", path: [key], message: `key ${JSON.stringify(key)} ${LABEL_KEY_MESSAGE}` });
       if (!isLabelValue(obj[key])) ctx.addIssue({ code: "custom", path: [key], message: LABEL_VALUE_MESSAGE });
@@ -51,8 +58,9 @@ export const LabelsSchema = z
   })
   .transform((obj) => obj as Labels)
   .meta({
-    description: "Flat map of scalars; keys are letters, digits, '_', '-' or '@'",
-    propertyNames: { pattern: LABEL_KEY_RE.source },
+    description: `Flat map of scalars, at most ${maxKeys} keys; keys are letters, digits, '_', '-' or '@'`,
+    propertyNames: { pattern: LABEL_KEY_RE.source, not: { const: "__proto__" } },
+    maxProperties: maxKeys,
     additionalProperties: { type: ["string", "number", "boolean", "null"], maxLength: MAX_LABEL_VALUE_LENGTH },
   });
 
@@ -61,11 +69,12 @@ export const DecimalSchema = z
   .union([z.number(), z.string()], { error: "must be a finite decimal number or decimal string" })
   .meta({ description: "A decimal, as a JSON number or a string such as \"0.000123\"; exact to 9 decimal places" })
   .transform((v, ctx): Nanos => {
-  const n = parseDecimal(v);
-  if (n === undefined) {
-    ctx.addIssue({ code: "custom", message: "must be a finite decimal number or decimal string" });
+  const parsed = parseExactDecimal(v);
+  if (!parsed.ok) {
+    ctx.addIssue({ code: "custom", message: parsed.reason });
     return z.NEVER;
   }
+  const n = parsed.nanos;
   if (Math.abs(Number(formatNanos(n))) > MAX_ABS) {
     ctx.addIssue({ code: "custom", message: `must be within ±${MAX_ABS}` });
     return z.NEVER;
@@ -94,8 +103,8 @@ export const PointInputSchema = z.strictObject({
   rating: z.strictObject({
     price: DecimalSchema.default(0n),
   }),
-  groupby: LabelsSchema,
-  metadata: LabelsSchema.default({}),
+  groupby: labelsSchema(MAX_GROUPBY_KEYS),
+  metadata: labelsSchema(MAX_METADATA_KEYS).default({}),
 });
 
 export const DataFrameInputSchema = z

@@ -17,8 +17,14 @@ const DECIMAL_RE = /^([+-])?(\d+)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$|^([+-])?\.(\d+
 
 export type Nanos = bigint;
 
-/** Parses a decimal string or a finite number; rounds half to even beyond 9 decimals. Returns undefined when not a decimal. */
-export function parseDecimal(input: string | number): Nanos | undefined {
+/** A decimal split at the 9th decimal place: whole nano-units, and the digits beyond them. */
+interface Split {
+  readonly sign: bigint;
+  readonly whole: bigint;
+  readonly rest: string;
+}
+
+function split(input: string | number): Split | undefined {
   let text: string;
   if (typeof input === "number") {
     if (!Number.isFinite(input)) return undefined;
@@ -38,20 +44,28 @@ export function parseDecimal(input: string | number): Nanos | undefined {
   const digits = intPart + fracPart;
   const pointPos = intPart.length + exp; // digits before the decimal point
   const scaledPos = pointPos + DECIMALS; // digits that make whole nano-units
-  let whole: bigint;
-  let rest: string;
-  if (scaledPos <= 0) {
-    whole = 0n;
-    rest = "0".repeat(-scaledPos) + digits;
-  } else if (scaledPos >= digits.length) {
-    whole = BigInt(digits + "0".repeat(scaledPos - digits.length));
-    rest = "";
-  } else {
-    whole = BigInt(digits.slice(0, scaledPos));
-    rest = digits.slice(scaledPos);
-  }
-  whole = roundHalfEven(whole, rest);
-  return whole === 0n ? 0n : sign * whole;
+  if (scaledPos <= 0) return { sign, whole: 0n, rest: "0".repeat(-scaledPos) + digits };
+  if (scaledPos >= digits.length) return { sign, whole: BigInt(digits + "0".repeat(scaledPos - digits.length)), rest: "" };
+  return { sign, whole: BigInt(digits.slice(0, scaledPos)), rest: digits.slice(scaledPos) };
+}
+
+const signed = (sign: bigint, whole: bigint): Nanos => (whole === 0n ? 0n : sign * whole);
+
+/**
+ * An amount given exactly: a decimal with at most 9 decimal places (what is stored). Anything finer is
+ * refused rather than rounded: a billing store does not alter what it is given.
+ */
+export function parseExactDecimal(input: string | number): { ok: true; nanos: Nanos } | { ok: false; reason: string } {
+  const s = split(input);
+  if (!s) return { ok: false, reason: "must be a finite decimal number or decimal string" };
+  if (/[1-9]/.test(s.rest)) return { ok: false, reason: `has more than ${DECIMALS} decimal places (${String(input)}): round it before sending, since it cannot be stored exactly` };
+  return { ok: true, nanos: signed(s.sign, s.whole) };
+}
+
+/** Parses a decimal string or a finite number, rounding half to even beyond 9 decimals (reading doubles other tools stored). Undefined when not a decimal. */
+export function parseDecimal(input: string | number): Nanos | undefined {
+  const s = split(input);
+  return s ? signed(s.sign, roundHalfEven(s.whole, s.rest)) : undefined;
 }
 
 function roundHalfEven(whole: bigint, rest: string): bigint {

@@ -40,6 +40,25 @@ describe("CLI: ingest", function () {
     expect(byProject.total).to.equal(5);
   });
 
+  it("with retention on, lists the points past the retention in its rejects and stores the others", async () => {
+    const now = new Date();
+    const recent = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
+    const lines = [
+      ...[...generateFrames({ ...DEFAULT_GENERATE, points: 200 })].map((f) => JSON.stringify(f)), // dated 2024: expired under 2400 h
+      ...[...generateFrames({ ...DEFAULT_GENERATE, points: 200, start: recent })].map((f) => JSON.stringify(f)),
+    ];
+    writeFileSync(join(dir, "mixed-age.ndjson"), lines.join("\n") + "\n");
+    const res = await runCli(["ingest", "mixed-age.ndjson", "--no-progress"], { ...envFor(backend), RATESTORE_RETENTION_MECHANISM: "auto" }, dir);
+    expect(res.code).to.equal(2);
+    expect(JSON.parse(res.stdout)).to.include({ points: 400, stored: 200, rejectedPoints: 200 });
+    const rejects = readFileSync(join(dir, "ratestore-rejects.ndjson"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { line: number; status: number; reason: string });
+    expect(rejects).to.have.length(200);
+    expect(new Set(rejects.map((r) => r.line))).to.deep.equal(new Set([1]));
+    expect(rejects[0]!.status).to.equal(422);
+    expect(rejects[0]!.reason).to.match(/past the retention of 2400 h/);
+    expect(await count(backend)).to.equal(200);
+  });
+
   it("reads a JSON list, {dataframes: [...]} and stdin alike", async () => {
     const frames = [...generateFrames({ ...DEFAULT_GENERATE, points: 600 })];
     writeFileSync(join(dir, "list.json"), JSON.stringify(frames.slice(0, 1)));

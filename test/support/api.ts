@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { createApp } from "../../src/api/app.js";
 import { CursorCodec } from "../../src/api/cursor.js";
 import { Metrics } from "../../src/api/metrics.js";
+import { serve } from "../../src/api/server.js";
 import { loadConfig, type Config, type StorageConfig } from "../../src/config.js";
 import type { Logger } from "../../src/logger.js";
 import { freshBackend, testLogger } from "./cluster.js";
@@ -34,9 +35,7 @@ export async function startApi(env: Record<string, string> = {}, logger: Logger 
   });
   const backend = await freshBackend(storage);
   const app = createApp({ config, backend, logger, cursors: new CursorCodec(config.api.cursorSecret), metrics: new Metrics(), cluster: {} });
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, "127.0.0.1", () => resolve(s));
-  });
+  const server: Server = await serve(app, 0, "127.0.0.1");
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     url,

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { formatNanos, joinSums, parseDecimal, splitDecimalText } from "../../src/storage/decimal.js";
+import { formatNanos, joinSums, parseDecimal, parseExactDecimal, splitDecimalText } from "../../src/storage/decimal.js";
 
 const splitNanos = (n: bigint) => splitDecimalText(formatNanos(n));
 
@@ -20,7 +20,19 @@ describe("decimal", () => {
     expect(parseDecimal(" 7 ")).to.equal(7_000_000_000n);
   });
 
-  it("rounds half to even beyond nine decimals", () => {
+  it("refuses, in exact mode (every amount a client sends), anything finer than nine decimals; trailing zeros are fine", () => {
+    for (const v of [1e-12, "1e-400", "0.0000000001", 0.30000000000000004, "-1.0000000000001"]) {
+      const r = parseExactDecimal(v);
+      expect(r.ok, String(v)).to.equal(false);
+      if (!r.ok) expect(r.reason).to.match(/more than 9 decimal places/);
+    }
+    expect(parseExactDecimal("1.500000000000")).to.deep.equal({ ok: true, nanos: 1_500_000_000n });
+    expect(parseExactDecimal("1e-9")).to.deep.equal({ ok: true, nanos: 1n });
+    expect(parseExactDecimal("-0")).to.deep.equal({ ok: true, nanos: 0n });
+    expect(parseExactDecimal("abc").ok).to.equal(false);
+  });
+
+  it("rounds half to even beyond nine decimals (reading doubles stored by other tools)", () => {
     expect(parseDecimal("0.0000000005")).to.equal(0n);
     expect(parseDecimal("0.0000000015")).to.equal(2n);
     expect(parseDecimal("0.00000000151")).to.equal(2n);

@@ -68,6 +68,7 @@ describe("point ids", () => {
       point_id: "ID",
       groupby: { a: "1", b: "2" },
       metadata: { "q\"uote": "a\nb" },
+      metadata_kv: ["q\"uote=a\nb"],
     });
   });
 });

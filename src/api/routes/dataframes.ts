@@ -4,7 +4,7 @@ import { dataFrameToOutput, pointsWithIndex, type DataFrame, type DataFrameOutpu
 import { ForbiddenError, NotFoundError, ValidationError, type FieldIssue } from "../../errors.js";
 import { parseOrThrow } from "../../validation.js";
 import type { AppContext } from "../context.js";
-import { principalOf, scopedGroupFilters, type Principal } from "../auth.js";
+import { principalOf, scopedScope, type Principal } from "../auth.js";
 import { HttpError } from "../errors.js";
 import { scopeOf } from "../params.js";
 import { DataframesQuerySchema, DeleteQuerySchema, ExportQuerySchema, PushBodySchema, PushQuerySchema } from "../schemas.js";
@@ -74,7 +74,7 @@ export function dataframesRouter(ctx: AppContext): Router {
   router.get("/v2/dataframes", async (req: Request, res: Response) => {
     const q = parseOrThrow(DataframesQuerySchema, req.query, "query parameters");
     const principal = principalOf(res);
-    const scope = { ...scopeOf(q), groupFilters: scopedGroupFilters(principal, scopeKey, undefined) };
+    const scope = scopedScope(principal, scopeKey, scopeOf(q, scopeKey));
     if (q.paginate === "false") {
       const { total } = await backend.streamPage({ ...scope, limit: 1 });
       if (total === 0) throw new NotFoundError("no dataframes match");
@@ -100,14 +100,14 @@ export function dataframesRouter(ctx: AppContext): Router {
   router.delete("/v2/dataframes", async (req: Request, res: Response) => {
     requireAdmin(principalOf(res), "deleting dataframes");
     const q = parseOrThrow(DeleteQuerySchema, req.query, "query parameters");
-    const { deleted } = await backend.delete(scopeOf(q));
+    const { deleted } = await backend.delete(scopeOf(q, scopeKey));
     res.json({ deleted });
   });
 
   /** Every matching point as NDJSON dataframes, streamed: memory does not grow with the result. */
   router.get("/v2/dataframes/export", async (req: Request, res: Response) => {
     const q = parseOrThrow(ExportQuerySchema, req.query, "query parameters");
-    const scope = { ...scopeOf(q), groupFilters: scopedGroupFilters(principalOf(res), scopeKey, undefined) };
+    const scope = scopedScope(principalOf(res), scopeKey, scopeOf(q, scopeKey));
     await streamNdjson(res, framesOf(backend.iteratePoints(scope)));
   });
 

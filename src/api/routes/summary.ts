@@ -5,7 +5,7 @@ import type { Scalar } from "../../storage/dataframe.js";
 import { ExactDecimal } from "../../exact-json.js";
 import { formatTimestamp } from "../../storage/time.js";
 import { parseOrThrow } from "../../validation.js";
-import { principalOf, scopedGroupFilters } from "../auth.js";
+import { principalOf, scopedScope } from "../auth.js";
 import type { AppContext } from "../context.js";
 import { parseCustomFields, parseGroupby, scopeOf } from "../params.js";
 import { streamObject } from "../stream.js";
@@ -22,8 +22,7 @@ export function summaryRouter(ctx: AppContext): Router {
     const principal = principalOf(res);
     const groupby = parseGroupby(q.groupby);
     const fields = parseCustomFields(q.custom_fields);
-    const base = scopeOf(q);
-    const scope = { ...base, groupFilters: scopedGroupFilters(principal, ctx.config.api.scopeKey, undefined) };
+    const scope = scopedScope(principal, ctx.config.api.scopeKey, scopeOf(q, ctx.config.api.scopeKey));
     const fingerprint = JSON.stringify([principal.name, q.begin, q.end, q.filters, groupby]);
     const after = q.cursor ? cursors.decode(q.cursor, "groups", fingerprint) : undefined;
     const page = backend.streamTotal({

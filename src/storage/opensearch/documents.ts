@@ -22,7 +22,10 @@ export interface PointDocument {
   price_nanos: number;
   point_id: string;
   groupby: Labels;
+  /** Kept in `_source` only (not indexed): new metadata keys never grow the mapping. */
   metadata: Labels;
+  /** `key=value` of every non-null metadata entry: what metadata filters match, in one keyword field. */
+  metadata_kv: string[];
 }
 
 /**
@@ -33,6 +36,18 @@ export function labelsJson(labels: Labels): string {
   const sorted: Record<string, Scalar> = {};
   for (const k of Object.keys(labels).sort()) sorted[k] = labels[k]!;
   return JSON.stringify(sorted);
+}
+
+/** The `metadata_kv` term of one metadata entry. */
+export const metadataTerm = (key: string, value: string | number | boolean): string => `${key}=${String(value)}`;
+
+function metadataTermsJson(metadata: Labels): string {
+  const terms: string[] = [];
+  for (const k of Object.keys(metadata).sort()) {
+    const v = metadata[k];
+    if (v !== null && v !== undefined) terms.push(metadataTerm(k, v));
+  }
+  return JSON.stringify(terms);
 }
 
 /** A point's amounts as exact decimal text, computed once for its id and its document. */
@@ -48,18 +63,19 @@ export function pointTexts(p: RatedPoint): PointTexts {
 }
 
 /**
- * A point's content key: every field that makes it this point. Equal keys within one dataframe are
- * told apart by their ordinal. FROZEN: ids of stored points derive from it, so a change would store
- * retried points twice; test/unit/partitions.test.ts pins an id.
+ * A point's content key: every field that makes it this point; equal keys are the same point.
+ * FROZEN: ids of stored points derive from it, so a change would store retried points twice;
+ * test/unit/partitions.test.ts pins an id.
  */
 export function contentKey(begin: number, end: number, p: RatedPoint, texts: PointTexts = pointTexts(p)): string {
   return `${begin}|${end}|${JSON.stringify(p.type)}|${JSON.stringify(p.unit)}|${texts.qty}|${texts.price}|${texts.groupby}|${texts.metadata}`;
 }
 
 /**
- * Deterministic id: the same point pushed again (a client retry, a resumed ingestion) gets the same id
- * and is not stored twice, whatever the order of the points in the payload. Two identical points in one
- * dataframe are both kept (ordinal 0 and 1).
+ * Deterministic id: the same point pushed again (a client retry, a resumed ingestion, a repeat inside
+ * one push) gets the same id and is not stored twice, whatever the order or framing of the points. The
+ * writer always uses ordinal 0; the ordinal stays in the FROZEN format because ids stored by earlier
+ * releases (which numbered repeats inside one dataframe) derive from it.
  */
 export function pointId(key: string, ordinal: number): string {
   return hash("sha256", `${key}\u0000${ordinal}`, "base64url").slice(0, 27);
@@ -85,7 +101,7 @@ export function documentJson(period: PeriodTexts, p: RatedPoint, id: string, tex
   return (
     `{"@timestamp":"${period.start}","start":"${period.start}","end":"${period.end}","type":${JSON.stringify(p.type)},"unit":${JSON.stringify(p.unit)},` +
     `"qty":${texts.qty},"price":${texts.price},"qty_units":${q.units},"qty_nanos":${q.nanos},"price_units":${r.units},"price_nanos":${r.nanos},` +
-    `"point_id":"${id}","groupby":${texts.groupby},"metadata":${texts.metadata}}`
+    `"point_id":"${id}","groupby":${texts.groupby},"metadata":${texts.metadata},"metadata_kv":${metadataTermsJson(p.metadata)}}`
   );
 }
 

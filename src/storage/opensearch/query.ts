@@ -2,6 +2,7 @@ import { ValidationError } from "../../errors.js";
 import type { FilterValue, PointScope } from "../backend.js";
 import { LABEL_KEY_RE, type Scalar } from "../dataframe.js";
 import { currentMonthWindow } from "../time.js";
+import { metadataTerm } from "./documents.js";
 
 /** A query clause, as sent to the cluster. */
 export type Clause = Record<string, unknown>;
@@ -20,14 +21,26 @@ function checkKey(key: string, where: string): void {
   if (!LABEL_KEY_RE.test(key)) throw ValidationError.forField(`${where}.${key}`, "is not a valid groupby/metadata key (letters, digits, '_', '-', '@'; no dots, wildcards or spaces)");
 }
 
-/** Matches points whose `field` equals any of the values; a null value matches points that lack the field. */
-function valueClause(fields: readonly string[], value: FilterValue): Clause {
+/**
+ * Matches points whose groupby key (and, with `metadata`, metadata key) equals any of the values; a
+ * null value matches points that lack the key. Metadata is matched on `metadata_kv` terms, and on
+ * `metadata.<key>` for partitions written before metadata left the mapping (template version 1).
+ */
+function valueClause(key: string, value: FilterValue, metadata: boolean): Clause {
   const values = asList(value);
-  const present = values.filter((v): v is string | number | boolean => v !== null).map(String);
+  const present = values.filter((v): v is string | number | boolean => v !== null);
   const wantsMissing = values.some((v) => v === null);
+  const fields = metadata ? [`groupby.${key}`, `metadata.${key}`] : [`groupby.${key}`];
   const should: Clause[] = [];
-  for (const f of fields) if (present.length > 0) should.push({ terms: { [f]: present } });
-  if (wantsMissing) should.push({ bool: { must_not: fields.map((f) => ({ exists: { field: f } })) } });
+  if (present.length > 0) {
+    for (const f of fields) should.push({ terms: { [f]: present.map(String) } });
+    if (metadata) should.push({ terms: { metadata_kv: present.map((v) => metadataTerm(key, v)) } });
+  }
+  if (wantsMissing) {
+    const absent: Clause[] = fields.map((f) => ({ exists: { field: f } }));
+    if (metadata) absent.push({ prefix: { metadata_kv: `${key}=` } });
+    should.push({ bool: { must_not: absent } });
+  }
   return { bool: { should, minimum_should_match: 1 } };
 }
 
@@ -41,11 +54,11 @@ export function scopeQuery(scope: PointScope): Clause {
   }
   for (const [key, value] of Object.entries(scope.groupFilters ?? {})) {
     checkKey(key, "group_filters");
-    filter.push(valueClause([`groupby.${key}`], value));
+    filter.push(valueClause(key, value, false));
   }
   for (const [key, value] of Object.entries(scope.filters ?? {})) {
     checkKey(key, "filters");
-    filter.push(valueClause([`groupby.${key}`, `metadata.${key}`], value));
+    filter.push(valueClause(key, value, true));
   }
   return { bool: { filter } };
 }

@@ -88,11 +88,15 @@ export async function installPointsTemplate(
     if (installedVersion === wanted.version && installed._meta?.fingerprint === wanted._meta.fingerprint) return "unchanged";
     await client.request({ method: "PUT", path: `/_index_template/${name}`, body: wanted });
     if (installedVersion < wanted.version) {
-      // New fields reach existing partitions too; mappings only ever grow, so this cannot conflict.
-      await client.request(
-        { method: "PUT", path: `/${partitions.pattern}/_mapping`, querystring: { allow_no_indices: true }, body: { properties: file.template.mappings.properties } },
-        [404],
-      );
+      // New fields reach existing partitions too, one by one: a field whose mapping changed between
+      // versions (metadata left the index in version 2) keeps its old form in the partitions that have it.
+      for (const [field, mapping] of Object.entries(file.template.mappings.properties)) {
+        const res = await client.request(
+          { method: "PUT", path: `/${partitions.pattern}/_mapping`, querystring: { allow_no_indices: true }, body: { properties: { [field]: mapping } } },
+          [400, 404],
+        );
+        if (res.status === 400) logger.info("existing partitions keep their earlier mapping of a field", { field });
+      }
     }
     logger.info("index template updated", { template: name, from: installedVersion, to: wanted.version });
     return "updated";

@@ -72,24 +72,34 @@ export class PointWriter {
     readonly stats: WriteStats = newWriterStats(),
   ) {}
 
-  prepare(dataframes: readonly DataFrame[]): PendingPoint[] {
+  /**
+   * The bulk lines of every point, and how many points repeat one already in this push. A point is
+   * identified by its content (period, type, unit, qty, price, groupby, metadata): the same content is
+   * the same point, stored once whether it is sent twice in one dataframe, in two dataframes, or in two
+   * requests; the repeats are counted as duplicates. That one rule makes every retry safe.
+   */
+  prepare(dataframes: readonly DataFrame[]): { pending: PendingPoint[]; repeats: number } {
     const pending: PendingPoint[] = [];
+    const seen = new Set<string>();
+    let repeats = 0;
     dataframes.forEach((df, dfIndex) => {
       const partition = this.partitions.indexFor(df.begin);
       const period = periodTexts(df);
       const action = (id: string) => `{"create":{"_index":${JSON.stringify(partition)},"_id":"${id}"}}\n`;
-      const seen = new Map<string, number>();
       for (const [p, index] of pointsWithIndex(df)) {
         const texts = pointTexts(p);
         const key = contentKey(df.begin, df.end, p, texts);
-        const ordinal = seen.get(key) ?? 0;
-        seen.set(key, ordinal + 1);
-        const id = pointId(key, ordinal); // base64url: safe inside a JSON string as it is
+        if (seen.has(key)) {
+          repeats++;
+          continue;
+        }
+        seen.add(key);
+        const id = pointId(key, 0); // base64url: safe inside a JSON string as it is
         const lines = `${action(id)}${documentJson(period, p, id, texts)}\n`;
         pending.push({ dataframe: dfIndex, type: p.type, index, partition, lines });
       }
     });
-    return pending;
+    return { pending, repeats };
   }
 
   chunk(points: readonly PendingPoint[]): PendingPoint[][] {
@@ -110,8 +120,8 @@ export class PointWriter {
   }
 
   async push(dataframes: readonly DataFrame[], options: PushOptions = {}): Promise<PushResult> {
-    const prepared = this.prepare(dataframes);
-    const result = { stored: 0, duplicates: 0, failed: [] as PointFailure[] };
+    const { pending: prepared, repeats } = this.prepare(dataframes);
+    const result = { stored: 0, duplicates: repeats, failed: [] as PointFailure[] };
     // A point that retention would delete is refused now, never acknowledged and then swept.
     const now = Date.now();
     const refusals = new Map<string, string | undefined>();
@@ -141,7 +151,7 @@ export class PointWriter {
     this.stats.stored += result.stored;
     this.stats.duplicates += result.duplicates;
     this.stats.failed += result.failed.length;
-    return { points: prepared.length, ...result };
+    return { points: prepared.length + repeats, ...result };
   }
 
   private async writeChunk(chunk: readonly PendingPoint[], result: { stored: number; duplicates: number; failed: PointFailure[] }, waitForRefresh: boolean): Promise<void> {
