@@ -1,3 +1,5 @@
+import type { PushResult } from "./storage/backend.js";
+
 /**
  * Typed errors. Each layer throws these; the HTTP layer maps them to status codes in one place
  * (src/api/errors.ts) and the CLI maps them to exit codes.
@@ -42,6 +44,23 @@ export class BackendUnavailableError extends RatestoreError {
   constructor(
     message: string,
     readonly retryAfterSeconds = 5,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * A push stopped part-way because the cluster failed for good. All its requests have ended: nothing
+ * more of it will be written. `result` says exactly which points are stored, not stored and unknown.
+ */
+export class PushInterruptedError extends RatestoreError {
+  readonly code = "push_interrupted";
+  constructor(
+    message: string,
+    readonly result: PushResult,
+    /** Whether the cause is transient (the cluster unreachable or overloaded): then retrying later may succeed. */
+    readonly transient: boolean,
     options?: { cause?: unknown },
   ) {
     super(message, options);

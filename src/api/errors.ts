@@ -4,11 +4,13 @@ import {
   BackendUnavailableError,
   ForbiddenError,
   NotFoundError,
+  PushInterruptedError,
   UnauthorizedError,
   ValidationError,
   type FieldIssue,
 } from "../errors.js";
 import type { Logger } from "../logger.js";
+import type { PointFailure, PushResult } from "../storage/backend.js";
 
 /** The JSON error body of every non-2xx answer. */
 export interface ErrorBody {
@@ -24,9 +26,30 @@ export class HttpError extends Error {
     message: string,
     readonly details: FieldIssue[] = [],
     readonly headers: Record<string, string> = {},
+    /** Members beyond the error shape (a push's accounting). */
+    readonly extra: Record<string, unknown> = {},
   ) {
     super(message);
   }
+}
+
+const pointPath = (f: PointFailure) => `dataframes[${f.dataframe}].usage.${f.type}[${f.index}]`;
+
+/**
+ * The answer to a push that did not store every point: each point not stored or unknown, by path, and
+ * the counts. `details[].outcome` is `not_stored` or `unknown` (sent in a request that got no answer).
+ */
+export function pushFailure(status: number, error: string, message: string, result: PushResult): HttpError {
+  const details = [
+    ...result.failed.map((f) => ({ path: pointPath(f), message: `${f.status}: ${f.reason}`, outcome: "not_stored" })),
+    ...result.unknown.map((f) => ({ path: pointPath(f), message: `${f.status}: ${f.reason}`, outcome: "unknown" })),
+  ];
+  return new HttpError(status, error, message, details, status === 503 ? { "Retry-After": "5" } : {}, {
+    stored: result.stored,
+    duplicates: result.duplicates,
+    not_stored: result.failed.length,
+    unknown: result.unknown.length,
+  });
 }
 
 /** body-parser's own errors carry a `type` and a `status`. */
@@ -43,6 +66,7 @@ export function toHttpError(err: unknown): HttpError {
   if (err instanceof UnauthorizedError) return new HttpError(401, "unauthorized", err.message, [], { "WWW-Authenticate": 'Bearer realm="ratestore"' });
   if (err instanceof ForbiddenError) return new HttpError(403, "forbidden", err.message, [...err.issues]);
   if (err instanceof NotFoundError) return new HttpError(404, "not_found", err.message);
+  if (err instanceof PushInterruptedError) return pushFailure(err.transient ? 503 : 502, "push_interrupted", err.message, err.result);
   if (err instanceof BackendUnavailableError)
     return new HttpError(503, "backend_unavailable", err.message, [], { "Retry-After": String(err.retryAfterSeconds) });
   if (err instanceof BackendError) return new HttpError(502, "backend_error", err.message);
@@ -75,6 +99,6 @@ export function errorHandler(logger: Logger) {
       res.destroy();
       return;
     }
-    res.status(http.status).set(http.headers).json({ error: http.error, message: http.message, details: http.details } satisfies ErrorBody);
+    res.status(http.status).set(http.headers).json({ error: http.error, message: http.message, details: http.details, ...http.extra } satisfies ErrorBody);
   };
 }

@@ -67,6 +67,8 @@ export function buildOpenApi(version: string): JsonSchema {
             "403": error("A project key pushed points outside its scope"),
             "413": error("Body larger than RATESTORE_MAX_BODY_BYTES"),
             "415": error("Not application/json"),
+            "502": json(PushFailureSchema, "The cluster failed part-way for a reason that is not transient; `details` lists each point not stored or unknown"),
+            "503": json(PushFailureSchema, "Some points hit a transient failure, or the cluster failed part-way; `details` lists each point not stored or unknown, and nothing more of the push is written. Retry after `Retry-After` seconds"),
             "422": json(
               PushFailureSchema,
               "Some points were not stored: rejected by the cluster, or past the retention (RATESTORE_RETENTION_HOURS). `details` names each; the rest are stored",

@@ -107,8 +107,15 @@ const Issue = z.object({ path: z.string(), message: z.string() });
 export const ErrorResponseSchema = z.object({ error: z.string(), message: z.string(), details: z.array(Issue) });
 export const DeleteResponseSchema = z.object({ deleted: z.number().int().meta({ description: "Points deleted; reads see their absence at once" }) });
 export const PushFailureSchema = ErrorResponseSchema.extend({
+  details: z.array(
+    Issue.extend({
+      outcome: z.enum(["not_stored", "unknown"]).meta({ description: "not_stored: known not stored; unknown: sent in a request the cluster never answered (push again: nothing is stored twice)" }),
+    }),
+  ),
   stored: z.number().int().meta({ description: "Points newly stored by this request" }),
-  duplicates: z.number().int().meta({ description: "Points that were already stored (an earlier try)" }),
+  duplicates: z.number().int().meta({ description: "Points that were already stored (an earlier try, or repeated in this request)" }),
+  not_stored: z.number().int().meta({ description: "Points known not stored (listed in details)" }),
+  unknown: z.number().int().meta({ description: "Points whose outcome is unknown (listed in details)" }),
 });
 export const HealthSchema = z.object({ status: z.literal("ok"), cluster: z.object({ name: z.string().optional(), version: z.string().optional(), distribution: z.string().optional() }) });
 export const ReadySchema = z.object({

@@ -67,8 +67,8 @@ export async function ingest(opts: IngestOptions): Promise<IngestSummary> {
   const settle = async (batch: Batch, result: PushResult) => {
     summary.stored += result.stored;
     summary.duplicates += result.duplicates;
-    summary.rejectedPoints += result.failed.length;
-    for (const f of result.failed) {
+    summary.rejectedPoints += result.failed.length + result.unknown.length;
+    for (const f of [...result.failed, ...result.unknown]) {
       const rec = batch.meta[f.dataframe]!;
       await reject({ source: batch.source, line: rec.line, record: rec.index, path: `usage.${f.type}[${f.index}]`, status: f.status, reason: f.reason });
     }

@@ -27,7 +27,7 @@ export class StorageTarget implements PushTarget {
 
 interface ApiFailure {
   message?: string;
-  details?: { path: string; message: string }[];
+  details?: { path: string; message: string; outcome?: string }[];
   stored?: number;
   duplicates?: number;
 }
@@ -58,7 +58,7 @@ export class ApiTarget implements PushTarget {
         await sleep(backoffMs(attempt));
         continue;
       }
-      if (res.status === 204) return { points, stored: points, duplicates: 0, failed: [] };
+      if (res.status === 204) return { points, stored: points, duplicates: 0, failed: [], unknown: [] };
       const failure = (await res.json().catch(() => ({}))) as ApiFailure;
       if ((res.status === 429 || res.status === 503) && attempt < this.retries) {
         await sleep(Math.max(backoffMs(attempt), Number(res.headers.get("retry-after") ?? 0) * 1000));
@@ -66,11 +66,12 @@ export class ApiTarget implements PushTarget {
       }
       if (res.status === 422 || res.status === 503) {
         // Some points were not stored: map each reported path back to its dataframe and point.
-        const failed = (failure.details ?? []).flatMap((d) => {
-          const m = POINT_PATH_RE.exec(d.path);
-          return m ? [{ dataframe: Number(m[1]), type: m[2]!, index: Number(m[3]), status: res.status, reason: d.message }] : [];
-        });
-        return { points, stored: failure.stored ?? 0, duplicates: failure.duplicates ?? 0, failed };
+        const points_ = (outcome: string) =>
+          (failure.details ?? []).flatMap((d) => {
+            const m = POINT_PATH_RE.exec(d.path);
+            return m && (d.outcome ?? "not_stored") === outcome ? [{ dataframe: Number(m[1]), type: m[2]!, index: Number(m[3]), status: res.status, reason: d.message }] : [];
+          });
+        return { points, stored: failure.stored ?? 0, duplicates: failure.duplicates ?? 0, failed: points_("not_stored"), unknown: points_("unknown") };
       }
       // The whole request was refused (403 scope, 400...): every point of it is rejected, with the reason.
       const reason = `${res.status}: ${failure.message ?? res.statusText}`;
@@ -79,6 +80,7 @@ export class ApiTarget implements PushTarget {
         stored: 0,
         duplicates: 0,
         failed: frames.flatMap((f, i) => [...pointsWithIndex(f)].map(([p, index]) => ({ dataframe: i, type: p.type, index, status: res.status, reason }))),
+        unknown: [],
       };
     }
   }

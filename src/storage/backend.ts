@@ -118,9 +118,12 @@ export interface PushResult {
   readonly points: number;
   /** Newly stored. */
   readonly stored: number;
-  /** Already stored by an earlier push of the same points (a retry). */
+  /** Already stored (by an earlier push of the same points, or repeated inside this one). */
   readonly duplicates: number;
+  /** Known not stored, each with its reason. */
   readonly failed: readonly PointFailure[];
+  /** Sent in a request the cluster never answered: stored or not. Only a PushInterruptedError has any. */
+  readonly unknown: readonly PointFailure[];
 }
 
 /**

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { BackendUnavailableError } from "../../src/errors.js";
+import { PushInterruptedError } from "../../src/errors.js";
 import { freshBackend, testStorageConfig } from "../support/cluster.js";
 import { HOUR, T0, manyPoints } from "../support/data.js";
 import { startFaultProxy } from "../support/fault-proxy.js";
@@ -31,7 +31,7 @@ describe("storage: retries against a failing cluster (real node behind a fault-i
     }
   });
 
-  it("gives up with BackendUnavailableError after its retries, saying that pushing again is safe", async () => {
+  it("gives up with PushInterruptedError after its retries, saying which points are unknown and that pushing again is safe", async () => {
     const proxy = await startFaultProxy(process.env.OPENSEARCH_URL!, { bulk503: 1000, bulkItems429: 0 });
     const base = testStorageConfig();
     const backend = await freshBackend({ indexPrefix: base.indexPrefix, opensearch: { ...base.opensearch, url: proxy.url }, bulk: { ...base.bulk, retries: 2 } });
@@ -39,8 +39,12 @@ describe("storage: retries against a failing cluster (real node behind a fault-i
       await backend.push(manyPoints(10));
       expect.fail("should have thrown");
     } catch (err) {
-      expect(err).to.be.instanceOf(BackendUnavailableError);
-      expect((err as Error).message).to.match(/pushing again is safe/);
+      expect(err).to.be.instanceOf(PushInterruptedError);
+      const e = err as PushInterruptedError;
+      expect(e.transient).to.equal(true);
+      expect(e.message).to.match(/pushing it again is safe/);
+      expect(e.result).to.deep.include({ points: 10, stored: 0, duplicates: 0, failed: [] });
+      expect(e.result.unknown).to.have.length(10);
     } finally {
       await backend.drop();
       await proxy.close();

@@ -5,7 +5,7 @@ import { ForbiddenError, NotFoundError, ValidationError, type FieldIssue } from 
 import { parseOrThrow } from "../../validation.js";
 import type { AppContext } from "../context.js";
 import { principalOf, scopedScope, type Principal } from "../auth.js";
-import { HttpError } from "../errors.js";
+import { HttpError, pushFailure } from "../errors.js";
 import { scopeOf } from "../params.js";
 import { DataframesQuerySchema, DeleteQuerySchema, ExportQuerySchema, PushBodySchema, PushQuerySchema } from "../schemas.js";
 import { framesOf } from "../../storage/frames.js";
@@ -54,15 +54,12 @@ export function dataframesRouter(ctx: AppContext): Router {
     }
     // Some points were not stored: say exactly which. A retry of the whole request is safe (deterministic ids).
     const transient = result.failed.some((f) => f.status === 429 || f.status >= 500);
-    res.status(transient ? 503 : 422);
-    if (transient) res.set("Retry-After", "5");
-    res.json({
-      error: "points_not_stored",
-      message: `${result.failed.length} of ${result.points} points were not stored; the other ${result.stored + result.duplicates} are. Pushing the same dataframes again is safe: nothing is stored twice.`,
-      details: result.failed.map((f) => ({ path: pointPath(f.dataframe, f.type, f.index), message: `${f.status}: ${f.reason}` })),
-      stored: result.stored,
-      duplicates: result.duplicates,
-    });
+    throw pushFailure(
+      transient ? 503 : 422,
+      "points_not_stored",
+      `${result.failed.length} of ${result.points} points were not stored; the other ${result.stored + result.duplicates} are. Pushing the same dataframes again is safe: nothing is stored twice.`,
+      result,
+    );
   });
 
   /** Makes every stored point visible to reads: the end of a bulk load made with `refresh=false`. */

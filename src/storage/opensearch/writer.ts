@@ -1,5 +1,5 @@
 import type { StorageConfig } from "../../config.js";
-import { BackendUnavailableError } from "../../errors.js";
+import { BackendUnavailableError, PushInterruptedError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { PointFailure, PushOptions, PushResult, WriteStats } from "../backend.js";
 import { pointsWithIndex, type DataFrame } from "../dataframe.js";
@@ -47,6 +47,16 @@ export interface PartitionGate {
 }
 
 const OPEN_GATE: PartitionGate = { refusal: () => undefined, ensure: async () => {} };
+
+/** What a push has done so far. */
+interface Outcome {
+  stored: number;
+  duplicates: number;
+  failed: PointFailure[];
+  unknown: PointFailure[];
+}
+
+const failureOf = (p: PendingPoint, status: number, reason: string): PointFailure => ({ dataframe: p.dataframe, type: p.type, index: p.index, status, reason });
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -119,42 +129,76 @@ export class PointWriter {
     return chunks;
   }
 
+  /**
+   * Writes every point, or says exactly which were not: `stored`/`duplicates` counts, `failed` (known not
+   * stored) and `unknown` (sent in a request that got no answer). When the cluster fails for good, every
+   * worker is stopped and has returned before push does: nothing of this push is written after it
+   * answers (PushInterruptedError, carrying the same accounting).
+   */
   async push(dataframes: readonly DataFrame[], options: PushOptions = {}): Promise<PushResult> {
     const { pending: prepared, repeats } = this.prepare(dataframes);
-    const result = { stored: 0, duplicates: repeats, failed: [] as PointFailure[] };
+    const result: Outcome = { stored: 0, duplicates: repeats, failed: [], unknown: [] };
     // A point that retention would delete is refused now, never acknowledged and then swept.
     const now = Date.now();
     const refusals = new Map<string, string | undefined>();
     const pending = prepared.filter((p) => {
       if (!refusals.has(p.partition)) refusals.set(p.partition, this.gate.refusal(p.partition, now));
       const reason = refusals.get(p.partition);
-      if (reason !== undefined) result.failed.push({ dataframe: p.dataframe, type: p.type, index: p.index, status: 422, reason });
+      if (reason !== undefined) result.failed.push(failureOf(p, 422, reason));
       return reason === undefined;
     });
     for (const index of new Set(pending.map((p) => p.partition))) await this.gate.ensure(index);
     const refresh = options.refresh ?? true;
     const chunks = this.chunk(pending);
     let next = 0;
+    let interrupted: Error | undefined;
+    const stopped = () => interrupted !== undefined;
     const worker = async () => {
-      while (next < chunks.length) {
+      while (!stopped() && next < chunks.length) {
         const chunk = chunks[next++]!;
-        await this.writeChunk(chunk, result, refresh === "wait_for");
+        try {
+          await this.writeChunk(chunk, result, refresh === "wait_for", stopped);
+        } catch (err) {
+          interrupted ??= err instanceof Error ? err : new Error(String(err));
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.bulk.concurrency, chunks.length) }, worker));
+    const points = prepared.length + repeats;
+    if (interrupted) {
+      // Chunks no worker took were never sent: known not stored.
+      for (const chunk of chunks.slice(next)) for (const p of chunk) result.failed.push(failureOf(p, 503, "not sent: the push stopped when the cluster failed"));
+      this.count(result);
+      throw new PushInterruptedError(
+        `${interrupted.message}; of ${points} points, ${result.stored + result.duplicates} are stored, ${result.failed.length} are not, and ${result.unknown.length} are unknown (sent, no answer). ` +
+          "Nothing more of this push will be written; pushing it again is safe: nothing is stored twice",
+        { points, ...result },
+        interrupted instanceof BackendUnavailableError,
+        { cause: interrupted },
+      );
+    }
     if (refresh === true && pending.length > 0) {
       // Every instance reads from the cluster, so making the points searchable there is what makes a
       // read on any instance see them once push returns.
       const touched = [...new Set(pending.map((p) => p.partition))];
       await this.client.request({ method: "POST", path: `/${touched.join(",")}/_refresh`, querystring: { ignore_unavailable: true } });
     }
-    this.stats.stored += result.stored;
-    this.stats.duplicates += result.duplicates;
-    this.stats.failed += result.failed.length;
-    return { points: prepared.length + repeats, ...result };
+    this.count(result);
+    return { points, ...result };
   }
 
-  private async writeChunk(chunk: readonly PendingPoint[], result: { stored: number; duplicates: number; failed: PointFailure[] }, waitForRefresh: boolean): Promise<void> {
+  private count(result: Outcome): void {
+    this.stats.stored += result.stored;
+    this.stats.duplicates += result.duplicates;
+    this.stats.failed += result.failed.length + result.unknown.length;
+  }
+
+  /**
+   * One chunk, with its transient failures retried. Throws when the cluster fails for good, after putting
+   * the points of the unanswered request in `unknown`; stops early (points awaiting a retry are known
+   * not stored) when another chunk of the push has failed.
+   */
+  private async writeChunk(chunk: readonly PendingPoint[], result: Outcome, waitForRefresh: boolean, stopped: () => boolean): Promise<void> {
     let todo = chunk;
     for (let attempt = 0; ; attempt++) {
       let response: BulkResponse;
@@ -169,19 +213,14 @@ export class PointWriter {
         });
         response = res.body;
       } catch (err) {
-        if (err instanceof BackendUnavailableError && attempt < this.bulk.retries) {
+        if (err instanceof BackendUnavailableError && attempt < this.bulk.retries && !stopped()) {
           this.stats.retries++;
           this.logger.warn("bulk request failed; retrying", { attempt: attempt + 1, points: todo.length, error: err.message });
           await sleep(backoffMs(attempt));
-          continue;
+          if (!stopped()) continue;
         }
-        if (err instanceof BackendUnavailableError) {
-          throw new BackendUnavailableError(
-            `${err.message}; ${result.stored + result.duplicates} points of this push were stored before the cluster failed (pushing again is safe: ids are deterministic)`,
-            err.retryAfterSeconds,
-            { cause: err },
-          );
-        }
+        // The request may or may not have been applied: its points are unknown, not failed.
+        for (const p of todo) result.unknown.push(failureOf(p, err instanceof BackendUnavailableError ? 503 : 502, `unknown: ${(err as Error).message}`));
         throw err;
       }
       const retry: PendingPoint[] = [];
@@ -195,10 +234,14 @@ export class PointWriter {
           retry.push(point);
           lastRetryReason = describe(item);
         } else {
-          result.failed.push({ dataframe: point.dataframe, type: point.type, index: point.index, status: item.status, reason: describe(item) });
+          result.failed.push(failureOf(point, item.status, describe(item)));
         }
       });
       if (retry.length === 0) return;
+      if (stopped()) {
+        for (const p of retry) result.failed.push(failureOf(p, 503, `not stored: ${lastRetryReason}; the push stopped when the cluster failed`));
+        return;
+      }
       this.stats.retries++;
       this.logger.warn("bulk items rejected as transient; retrying them", { attempt: attempt + 1, points: retry.length, reason: lastRetryReason });
       await sleep(backoffMs(attempt));
