@@ -41,6 +41,8 @@ const error = (description: string) => json(ErrorResponseSchema, description);
 const common = {
   "400": error("Invalid input; `details` names each bad field"),
   "401": error("No API key, or an unknown one"),
+  "414": error("The request target is longer than 16 KiB"),
+  "431": error("The request line and headers are too large"),
   "503": error("The cluster is unreachable; retry after `Retry-After` seconds"),
 };
 

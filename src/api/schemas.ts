@@ -1,18 +1,28 @@
 import { z } from "zod";
 import { DataFrameInputSchema } from "../storage/dataframe.js";
 import { MAX_LIMIT } from "../storage/backend.js";
+import { LABEL_KEY_RE } from "../storage/dataframe.js";
+import { COMPACT_TIMESTAMP_PATTERN, TIMESTAMP_STRING_PATTERN } from "../storage/time.js";
 
 /**
  * The API's wire format. These schemas validate requests, type the handlers, and generate
  * /openapi.json: one definition for all three.
  */
 
-const Timestamp = z.string().meta({ description: "ISO 8601 (UTC when no offset), CloudKitty's YYYYMMDDTHHMMSSZ, or epoch seconds", example: "2024-03-01T00:00:00Z" });
-const StringOrList = z.union([z.string(), z.array(z.string())]);
-const Filters = StringOrList.meta({
-  description: "key:value pairs, comma-separated or repeated; a key given twice matches either value. `type:<metric>` selects metric types; other keys match a groupby or metadata key.",
+const Timestamp = z.string().meta({
+  description: "ISO 8601 (UTC when no offset), CloudKitty's YYYYMMDDTHHMMSSZ, or epoch seconds; between 1970 and 9999",
+  example: "2024-03-01T00:00:00Z",
+  anyOf: [{ pattern: TIMESTAMP_STRING_PATTERN }, { pattern: COMPACT_TIMESTAMP_PATTERN }, { pattern: "^[0-9]{1,11}$" }],
+});
+/** One `key:value` pair, or several comma-separated: keys as groupby keys are written; values without commas. */
+const FILTER_PATTERN = `^${LABEL_KEY_RE.source.slice(1, -1)}:[^,]*(,${LABEL_KEY_RE.source.slice(1, -1)}:[^,]*)*$`;
+const Filters = z.union([z.string().meta({ pattern: FILTER_PATTERN }), z.array(z.string().meta({ pattern: FILTER_PATTERN }))]).meta({
+  description:
+    "key:value pairs, comma-separated or repeated; a key given twice matches either value. `type:<metric>` selects metric types; " +
+    "the scope key (project_id) matches groupby only; other keys match a groupby or a metadata key, as in CloudKitty.",
   example: "project_id:8f0c,type:instance",
 });
+const GROUPBY_PATTERN = `^(${LABEL_KEY_RE.source.slice(1, -1)})(,(${LABEL_KEY_RE.source.slice(1, -1)}))*$`;
 const Offset = z.coerce.number().int().min(0).default(0).meta({ description: "Number of results to skip" });
 const Limit = z.coerce
   .number()
@@ -56,7 +66,7 @@ export const PushQuerySchema = z.strictObject({
 export const SummaryQuerySchema = z.strictObject({
   begin: Timestamp.optional(),
   end: Timestamp.optional(),
-  groupby: StringOrList.optional().meta({
+  groupby: z.union([z.string().meta({ pattern: GROUPBY_PATTERN }), z.array(z.string().meta({ pattern: GROUPBY_PATTERN }))]).optional().meta({
     description: "Comma-separated or repeated: groupby keys, `type`, `time` (each period), `time-d`, `time-w`, `time-m`, `time-y` (calendar buckets)",
     example: "type,project_id",
   }),
@@ -66,12 +76,19 @@ export const SummaryQuerySchema = z.strictObject({
   cursor: Cursor.optional(),
   paginate: Paginate.meta({ description: "false: every group, streamed (offset and limit are ignored)" }),
   response_format: z.enum(["table", "object"]).default("table"),
-  custom_fields: z.string().max(1024).optional().meta({ description: "Which sums to return: `qty`, `rate` (CloudKitty's `SUM(qty) AS qty, SUM(price) AS rate` is accepted too)" }),
+  custom_fields: z
+    .string()
+    .max(1024)
+    .optional()
+    .meta({
+      description: "Which sums to return: `qty`, `rate` (CloudKitty's `SUM(qty) AS qty, SUM(price) AS rate` is accepted too)",
+      pattern: "^ *(qty|rate|price|SUM\\(qty\\) AS qty|SUM\\(price\\) AS rate) *(, *(qty|rate|price|SUM\\(qty\\) AS qty|SUM\\(price\\) AS rate) *)*$",
+    }),
 });
 export type SummaryQuery = z.output<typeof SummaryQuerySchema>;
 
 export const PushBodySchema = z.strictObject({
-  dataframes: z.array(DataFrameInputSchema).meta({ description: "CloudKitty dataframes; each point of each is stored once, whatever the retries" }),
+  dataframes: z.array(DataFrameInputSchema).min(1, "Parameter dataframes must not be empty.").meta({ description: "CloudKitty dataframes; each point of each is stored once, whatever the retries" }),
 });
 
 const ScalarOut = z.union([z.string(), z.number(), z.boolean(), z.null()]);

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { MAX_ABS, formatNanos, parseExactDecimal, type Nanos } from "./decimal.js";
-import { formatTimestamp, parseTimestamp } from "./time.js";
+import { DECIMAL_STRING_PATTERN, MAX_ABS, formatNanos, parseExactDecimal, type Nanos } from "./decimal.js";
+import { COMPACT_TIMESTAMP_PATTERN, EPOCH_SECONDS_RANGE, TIMESTAMP_STRING_PATTERN, formatTimestamp, parseTimestamp } from "./time.js";
 import { ExactDecimal } from "../exact-json.js";
 
 /**
@@ -67,7 +67,15 @@ export const labelsSchema = (maxKeys: number) =>
 /** A decimal as a JSON number or a decimal string; exact to 9 decimal places. */
 export const DecimalSchema = z
   .union([z.number(), z.string()], { error: "must be a finite decimal number or decimal string" })
-  .meta({ description: "A decimal, as a JSON number or a string such as \"0.000123\"; exact to 9 decimal places" })
+  .meta({
+    description:
+      "A decimal as a string such as \"0.000123\" (at most 9 decimal places, magnitude below 1e15), or a JSON number; " +
+      "finer amounts are refused, never rounded. Numbers with decimals are accepted too, read by their shortest form: send strings to keep more than 15 significant digits.",
+    anyOf: [
+      { type: "string", pattern: DECIMAL_STRING_PATTERN },
+      { type: "integer", minimum: -MAX_ABS + 1, maximum: MAX_ABS - 1 },
+    ],
+  })
   .transform((v, ctx): Nanos => {
   const parsed = parseExactDecimal(v);
   if (!parsed.ok) {
@@ -85,7 +93,14 @@ export const DecimalSchema = z
 /** An instant as ISO 8601, `20190723T122810Z` or epoch seconds; parsed to epoch milliseconds. */
 export const TimestampSchema = z
   .union([z.string(), z.number()], { error: "must be an ISO 8601 string, YYYYMMDDTHHMMSSZ or epoch seconds" })
-  .meta({ description: "ISO 8601 (UTC when no offset), YYYYMMDDTHHMMSSZ, or epoch seconds" })
+  .meta({
+    description: "ISO 8601 (UTC when no offset), YYYYMMDDTHHMMSSZ, or epoch seconds; between 1970 and 9999",
+    anyOf: [
+      { type: "string", pattern: TIMESTAMP_STRING_PATTERN },
+      { type: "string", pattern: COMPACT_TIMESTAMP_PATTERN },
+      { type: "integer", ...EPOCH_SECONDS_RANGE },
+    ],
+  })
   .transform((v, ctx): number => {
   const t = parseTimestamp(v);
   if (!t.ok) {
@@ -110,13 +125,17 @@ export const PointInputSchema = z.strictObject({
 export const DataFrameInputSchema = z
   .strictObject({
     period: z.strictObject({ begin: TimestampSchema, end: TimestampSchema }),
-    usage: z.record(z.string(), z.array(PointInputSchema)).superRefine((usage, ctx) => {
-      for (const type of Object.keys(usage)) {
-        if (!METRIC_TYPE_RE.test(type)) ctx.addIssue({ code: "custom", path: [type], message: `metric type ${JSON.stringify(type)} ${METRIC_TYPE_MESSAGE}` });
-      }
-    }),
+    usage: z
+      .record(z.string(), z.array(PointInputSchema))
+      .superRefine((usage, ctx) => {
+        for (const type of Object.keys(usage)) {
+          if (!METRIC_TYPE_RE.test(type)) ctx.addIssue({ code: "custom", path: [type], message: `metric type ${JSON.stringify(type)} ${METRIC_TYPE_MESSAGE}` });
+        }
+      })
+      .meta({ description: "Points by metric type", propertyNames: { pattern: METRIC_TYPE_RE.source, not: { const: "__proto__" } } }),
   })
   .refine((df) => df.period.begin < df.period.end, { path: ["period", "end"], message: "must be after period.begin" })
+  .meta({ description: "A CloudKitty dataframe. period.end must be after period.begin (a rule JSON Schema cannot state)." })
   .transform(toDataFrame);
 
 /** The wire form of a dataframe before parsing (what clients send). */

@@ -17,6 +17,9 @@ const DECIMAL_RE = /^([+-])?(\d+)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$|^([+-])?\.(\d+
 
 export type Nanos = bigint;
 
+/** The canonical decimal string, as JSON Schema: at most 15 whole digits (below MAX_ABS) and 9 decimals. */
+export const DECIMAL_STRING_PATTERN = "^-?[0-9]{1,15}(\\.[0-9]{1,9})?$";
+
 /** A decimal split at the 9th decimal place: whole nano-units, and the digits beyond them. */
 interface Split {
   readonly sign: bigint;

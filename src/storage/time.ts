@@ -11,6 +11,18 @@ const COMPACT_RE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
 const EPOCH_RE = /^\d{1,12}(?:\.\d+)?$/;
 
+/**
+ * The canonical forms of a timestamp, as JSON Schema, for /openapi.json: every value it admits is
+ * accepted by parseTimestamp (years 1970-9999, days that exist, February 29 left out for want of a
+ * leap-year rule). parseTimestamp also takes February 29 of leap years and epoch seconds as digit strings.
+ */
+const YEAR = "(19[7-9][0-9]|[2-9][0-9]{3})";
+const MONTH_DAY = "(((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8]))|((0[13-9]|1[0-2])-(29|30))|((0[13578]|1[02])-31))";
+const CLOCK = "([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]";
+export const TIMESTAMP_STRING_PATTERN = `^${YEAR}-${MONTH_DAY}T${CLOCK}(\\.[0-9]{1,6})?(Z|\\+00:00)?$`;
+export const COMPACT_TIMESTAMP_PATTERN = `^${YEAR}${MONTH_DAY.replace(/-/g, "")}T([01][0-9]|2[0-3])[0-5][0-9][0-5][0-9]Z$`;
+export const EPOCH_SECONDS_RANGE = { minimum: 0, maximum: Math.floor(MAX_TIME_MS / 1000) } as const;
+
 export type ParsedTime = { ok: true; ms: number } | { ok: false; reason: string };
 
 function inRange(ms: number): ParsedTime {
