@@ -35,19 +35,21 @@ const PATH_RE = /^dataframes\[(\d+)\]\.usage\.cpu\[(\d+)\]$/;
 
 describe("push faults: the node killed during 20,000-point pushes, then restarted", function () {
   this.timeout(300_000);
-  const node = new OwnNode(Number(new URL(process.env.OPENSEARCH_URL!).port) + 40);
+  let node: OwnNode;
   let api: TestApi;
 
   before(async () => {
+    // Known once the global setup has chosen the shared node's port.
+    node = new OwnNode(Number(new URL(process.env.OPENSEARCH_URL!).port) + 40);
     node.start();
     const base = testStorageConfig();
     api = await startApi({ OPENSEARCH_URL: node.url }, undefined, { opensearch: { ...base.opensearch, url: node.url }, bulk: { ...base.bulk, maxDocs: 1000, retries: 2 } });
   });
   after(async () => {
     try {
-      await api.close();
+      await api?.close();
     } finally {
-      node.stop();
+      node?.stop();
     }
   });
 
