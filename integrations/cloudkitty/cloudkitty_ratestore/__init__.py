@@ -1,0 +1,1 @@
+"""CloudKitty v2 storage backend that stores rating data in ratestore."""

@@ -1,0 +1,59 @@
+import { expect } from "chai";
+import { join, resolve } from "node:path";
+import { ADMIN_KEY, startApi, type TestApi } from "../support/api.js";
+import { venvPython, venvTool } from "../support/python.js";
+
+/**
+ * The CloudKitty storage driver (integrations/cloudkitty), proven by CloudKitty's own tests: cloudkitty
+ * 25.0.0 from PyPI in a venv that this suite builds, against the live service. Its Python code is
+ * linted as CloudKitty lints its own (flake8 + hacking).
+ */
+
+const ROOT = resolve(__dirname, "../..");
+const REQUIREMENTS = "integrations/cloudkitty/test-requirements.txt";
+
+describe("CloudKitty driver: CloudKitty's own StorageUnitTest on the ratestore backend", function () {
+  this.timeout(900_000);
+  let api: TestApi;
+  let python: string;
+  before(async () => {
+    python = venvPython(REQUIREMENTS);
+    // CloudKitty's test data is dated 2018: retention is off in the test service (the suite's default).
+    api = await startApi();
+  });
+  after(async () => api?.close());
+
+  it("passes all 16 tests of cloudkitty.tests.storage.v2.test_storage_unit.StorageUnitTest, unmodified, with no sleeps", async () => {
+    const res = await venvTool(python, "python", ["-m", "unittest", "-v", "cloudkitty_ratestore.tests.test_storage_unit"], {
+      RATESTORE_TEST_URL: api.url,
+      RATESTORE_TEST_KEY: ADMIN_KEY,
+      TZ: "UTC",
+    });
+    const summary = `${res.stderr}`.split("\n").filter((l) => /^(Ran \d+ tests|OK|FAILED)/.test(l));
+    expect(res.code, res.stderr.slice(-6000)).to.equal(0);
+    expect(summary).to.deep.equal(["Ran 16 tests in " + /Ran 16 tests in (\S+)/.exec(res.stderr)![1], "OK"]);
+    // Each test id carries its scenarios: CloudKitty's database one and the ratestore storage one.
+    const ran = new Set(res.stderr.match(/\.test_\w+ \(sqlite,ratestore\) \.\.\./g) ?? []);
+    expect(ran.size, [...ran].join("\n")).to.equal(16);
+  });
+
+  it("registers `ratestore` in cloudkitty.storage.v2.backends and its options in oslo.config.opts", async () => {
+    const res = await venvTool(python, "python", [
+      "-c",
+      "from importlib.metadata import entry_points as e; " +
+        "print([x.value for x in e(group='cloudkitty.storage.v2.backends') if x.name == 'ratestore']); " +
+        "print([x.value for x in e(group='oslo.config.opts') if x.name == 'cloudkitty_ratestore'])",
+    ]);
+    expect(res.code, res.stderr).to.equal(0);
+    expect(res.stdout.trim().split("\n")).to.deep.equal(["['cloudkitty_ratestore.storage:RatestoreStorage']", "['cloudkitty_ratestore.opts:list_opts']"]);
+    const gen = await venvTool(python, "oslo-config-generator", ["--namespace", "cloudkitty_ratestore"]);
+    expect(gen.code, gen.stderr).to.equal(0);
+    expect(gen.stdout).to.include("[storage_ratestore]");
+    for (const opt of ["url", "api_key", "timeout", "insecure", "cafile"]) expect(gen.stdout).to.match(new RegExp(`^#${opt} = `, "m"));
+  });
+
+  it("its Python code passes flake8 with the OpenStack hacking rules, as CloudKitty's does", async () => {
+    const res = await venvTool(python, "python", ["-m", "flake8", "--config", join(ROOT, "integrations/cloudkitty/tox.ini"), join(ROOT, "integrations/cloudkitty"), join(ROOT, "test/python")]);
+    expect(res.code, res.stdout + res.stderr).to.equal(0);
+  });
+});
