@@ -59,9 +59,16 @@ describe("API: schemathesis against /openapi.json", function () {
     for (const e of pushesOf(entries)) {
       if (e.response.status !== 204) continue;
       const body = JSON.parse(e.request.postData!.text!) as { dataframes: unknown[] };
+      // A point is its content and its occurrence within the request (README, "Identical points").
+      const occurrences = new Map<string, number>();
       for (const raw of body.dataframes) {
         const df = DataFrameInputSchema.parse(raw);
-        for (const p of df.points) acknowledged.add(contentKey(df.begin, df.end, p));
+        for (const p of df.points) {
+          const key = contentKey(df.begin, df.end, p);
+          const n = occurrences.get(key) ?? 0;
+          occurrences.set(key, n + 1);
+          acknowledged.add(`${key}#${n}`);
+        }
       }
     }
   };

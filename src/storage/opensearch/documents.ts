@@ -63,19 +63,18 @@ export function pointTexts(p: RatedPoint): PointTexts {
 }
 
 /**
- * A point's content key: every field that makes it this point; equal keys are the same point.
- * FROZEN: ids of stored points derive from it, so a change would store retried points twice;
- * test/unit/partitions.test.ts pins an id.
+ * A point's content key: every field that makes it this point. Equal keys within one request are told
+ * apart by their ordinal (see PointWriter.prepare). FROZEN: ids of stored points derive from it, so a
+ * change would store retried points twice; test/unit/partitions.test.ts pins an id.
  */
 export function contentKey(begin: number, end: number, p: RatedPoint, texts: PointTexts = pointTexts(p)): string {
   return `${begin}|${end}|${JSON.stringify(p.type)}|${JSON.stringify(p.unit)}|${texts.qty}|${texts.price}|${texts.groupby}|${texts.metadata}`;
 }
 
 /**
- * Deterministic id: the same point pushed again (a client retry, a resumed ingestion, a repeat inside
- * one push) gets the same id and is not stored twice, whatever the order or framing of the points. The
- * writer always uses ordinal 0; the ordinal stays in the FROZEN format because ids stored by earlier
- * releases (which numbered repeats inside one dataframe) derive from it.
+ * Deterministic id: the same point pushed again (a client retry, a resumed ingestion) gets the same id
+ * and is not stored twice, whatever the order of the points in the payload. The ordinal numbers the
+ * occurrences of one content within a request, so identical points sent together are all kept.
  */
 export function pointId(key: string, ordinal: number): string {
   return hash("sha256", `${key}\u0000${ordinal}`, "base64url").slice(0, 27);

@@ -83,15 +83,17 @@ export class PointWriter {
   ) {}
 
   /**
-   * The bulk lines of every point, and how many points repeat one already in this push. A point is
-   * identified by its content (period, type, unit, qty, price, groupby, metadata): the same content is
-   * the same point, stored once whether it is sent twice in one dataframe, in two dataframes, or in two
-   * requests; the repeats are counted as duplicates. That one rule makes every retry safe.
+   * The bulk lines of every point. A point is identified by its content (period, type, unit, qty,
+   * price, groupby, metadata) and by which occurrence of that content it is within the request: the
+   * n-th occurrence in a request is the same point as the n-th occurrence in any other request. So a
+   * request sent again stores nothing twice (retries are idempotent), identical points sent together
+   * are all kept (CloudKitty stores every point it is given), and how a request spreads its points over
+   * dataframes does not matter. Two requests can only be told from one request sent twice by their
+   * content: a point sent once in each of two requests is stored once.
    */
-  prepare(dataframes: readonly DataFrame[]): { pending: PendingPoint[]; repeats: number } {
+  prepare(dataframes: readonly DataFrame[]): PendingPoint[] {
     const pending: PendingPoint[] = [];
-    const seen = new Set<string>();
-    let repeats = 0;
+    const occurrences = new Map<string, number>();
     dataframes.forEach((df, dfIndex) => {
       const partition = this.partitions.indexFor(df.begin);
       const period = periodTexts(df);
@@ -99,17 +101,14 @@ export class PointWriter {
       for (const [p, index] of pointsWithIndex(df)) {
         const texts = pointTexts(p);
         const key = contentKey(df.begin, df.end, p, texts);
-        if (seen.has(key)) {
-          repeats++;
-          continue;
-        }
-        seen.add(key);
-        const id = pointId(key, 0); // base64url: safe inside a JSON string as it is
+        const ordinal = occurrences.get(key) ?? 0;
+        occurrences.set(key, ordinal + 1);
+        const id = pointId(key, ordinal); // base64url: safe inside a JSON string as it is
         const lines = `${action(id)}${documentJson(period, p, id, texts)}\n`;
         pending.push({ dataframe: dfIndex, type: p.type, index, partition, lines });
       }
     });
-    return { pending, repeats };
+    return pending;
   }
 
   chunk(points: readonly PendingPoint[]): PendingPoint[][] {
@@ -136,8 +135,8 @@ export class PointWriter {
    * answers (PushInterruptedError, carrying the same accounting).
    */
   async push(dataframes: readonly DataFrame[], options: PushOptions = {}): Promise<PushResult> {
-    const { pending: prepared, repeats } = this.prepare(dataframes);
-    const result: Outcome = { stored: 0, duplicates: repeats, failed: [], unknown: [] };
+    const prepared = this.prepare(dataframes);
+    const result: Outcome = { stored: 0, duplicates: 0, failed: [], unknown: [] };
     // A point that retention would delete is refused now, never acknowledged and then swept.
     const now = Date.now();
     const refusals = new Map<string, string | undefined>();
@@ -164,7 +163,7 @@ export class PointWriter {
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.bulk.concurrency, chunks.length) }, worker));
-    const points = prepared.length + repeats;
+    const points = prepared.length;
     if (interrupted) {
       // Chunks no worker took were never sent: known not stored.
       for (const chunk of chunks.slice(next)) for (const p of chunk) result.failed.push(failureOf(p, 503, "not sent: the push stopped when the cluster failed"));
