@@ -10,9 +10,15 @@ export function venvPython(requirements = "test/python/requirements.txt"): strin
 }
 
 /** Runs a console script of the venv (for example `cloudkitty`). */
-export function venvTool(python: string, tool: string, args: readonly string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function venvTool(
+  python: string,
+  tool: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
+  cwd?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolvePromise) => {
-    execFile(resolve(dirname(python), tool), [...args], { env: { ...process.env, ...env }, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(resolve(dirname(python), tool), [...args], { env: { ...process.env, ...env }, maxBuffer: 256 * 1024 * 1024, ...(cwd ? { cwd } : {}) }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
       resolvePromise({ code, stdout, stderr });
     });

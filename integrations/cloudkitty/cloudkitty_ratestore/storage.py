@@ -50,12 +50,31 @@ def _filters(filters, metric_types):
 
 
 def _window(begin, end):
+    """The read window, or None when it is empty.
+
+    It defaults to the current month, as in CloudKitty's Elasticsearch and
+    OpenSearch backends.
+    """
+    begin = begin or tzutils.get_month_start()
+    end = end or tzutils.get_next_month()
+    if _utc(begin) >= _utc(end):
+        return None
+    return {'begin': _instant(begin), 'end': _instant(end)}
+
+
+def _delete_window(begin, end):
     params = {}
     if begin is not None:
         params['begin'] = _instant(begin)
     if end is not None:
         params['end'] = _instant(end)
     return params
+
+
+def _utc(moment):
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.astimezone(datetime.timezone.utc)
 
 
 def _decimal(value):
@@ -110,6 +129,8 @@ class RatestoreStorage(v2_storage.BaseStorage):
     def retrieve(self, begin=None, end=None, filters=None, metric_types=None,
                  offset=0, limit=1000, paginate=True):
         params = _window(begin, end)
+        if params is None:
+            return {'total': 0, 'dataframes': []}
         params['filters'] = _filters(filters, metric_types)
         if paginate:
             params.update(offset=offset, limit=limit)
@@ -140,7 +161,7 @@ class RatestoreStorage(v2_storage.BaseStorage):
         return {'total': int(body['total']), 'dataframes': frames}
 
     def delete(self, begin=None, end=None, filters=None):
-        params = _window(begin, end)
+        params = _delete_window(begin, end)
         params['filters'] = _filters(filters, None)
         resp = self._client.request('DELETE', '/v2/dataframes',
                                     params=params, accept=(200,))
@@ -156,6 +177,12 @@ class RatestoreStorage(v2_storage.BaseStorage):
                         "backend; the custom fields [%s] are ignored and "
                         "qty and rate are returned.", custom_fields)
         params = _window(begin, end)
+        if params is None:
+            return {'total': 0, 'results': []}
+        # time-d, time-w, time-m and time-y group by the collector's
+        # day_of_the_year, week_of_the_year, month and year groupby keys, as
+        # in CloudKitty's Elasticsearch and OpenSearch backends.
+        groupby = self.parse_groupby_syntax_to_groupby_elements(groupby)
         params.update(filters=_filters(filters, metric_types),
                       groupby=list(groupby or []),
                       response_format='object')
