@@ -344,6 +344,22 @@ async function main(): Promise<void> {
   });
   clearInterval(sampler);
   const after = rssOf(service.pid!);
+  // Pages of any size are streamed too: the peak while serving limit=1,000,000 points, and every group.
+  const bigPage = async (path: string) => {
+    writeFileSync(`/proc/${service.pid}/clear_refs`, "5");
+    const [ms, bytes] = await timed(async () => {
+      const res = await fetch(`http://127.0.0.1:${SERVICE_PORT}${path}`);
+      let n = 0;
+      for await (const chunk of res.body!) n += (chunk as Uint8Array).length;
+      return n;
+    });
+    return { path, seconds: ms / 1000, megabytes: bytes / 2 ** 20, peakRssMb: rssOf(service.pid!).peakMb };
+  };
+  const pages = [
+    await bigPage("/v2/dataframes?begin=2024-01-01T00:00:00Z&end=2025-01-01T00:00:00Z&limit=10000"),
+    await bigPage("/v2/dataframes?begin=2024-01-01T00:00:00Z&end=2025-01-01T00:00:00Z&limit=1000000"),
+    await bigPage("/v2/summary?begin=2024-01-01T00:00:00Z&end=2025-01-01T00:00:00Z&groupby=id&paginate=false"),
+  ];
   service.kill("SIGTERM");
   results.export = { points: exported, seconds: exportMs / 1000, rssBeforeMb: before.rssMb, peakRssDuringExportMb: after.peakMb, sampledMaxRssMb: sampledMax, peakRssBeforeExportMb: before.peakMb };
   say("## Memory: export of every point through `GET /v2/dataframes/export` (service process)");
@@ -356,6 +372,13 @@ async function main(): Promise<void> {
   say(`| peak during the export (VmHWM, reset just before) | ${f1(after.peakMb)} |`);
   say(`| largest of 100 ms samples during the export | ${f1(sampledMax)} |`);
   say(`| peak of the whole life before the export (HTTP ingest) | ${f1(before.peakMb)} |`);
+  say();
+  say("Large pages, streamed (peak RSS of the service process, VmHWM reset before each):");
+  say();
+  say("| request | answer (MB) | seconds | peak RSS (MB) |");
+  say("| --- | ---: | ---: | ---: |");
+  for (const p of pages) say(`| \`${p.path.replace(/begin=[^&]*&end=[^&]*&?/, "")}\` | ${f1(p.megabytes)} | ${f1(p.seconds)} | ${f1(p.peakRssMb)} |`);
+  results.largePages = pages;
   say();
   say(`Whole run: ${f1((Date.now() - started) / 60000)} minutes.`);
 

@@ -39,7 +39,7 @@ describe("API: schemathesis against /openapi.json", function () {
       [
         "run", `${api.url}/openapi.json`, "--url", api.url,
         "-H", `Authorization: Bearer ${key}`,
-        "--mode", "positive", "--max-examples", "25", "--seed", "7",
+        "--mode", "positive", "--max-examples", "40", "--seed", "7",
         // The machine runs the node, the service and the generator on 2 cores: generation is slow here, not wrong.
         "--suppress-health-check", "too_slow,filter_too_much",
         "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
