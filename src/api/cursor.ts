@@ -13,6 +13,7 @@ const PayloadSchema = z.strictObject({
   query: z.string(),
   after: z.unknown(),
   position: z.number().int().nonnegative().optional(),
+  total: z.number().int().nonnegative().optional(),
 });
 export type CursorPayload = z.infer<typeof PayloadSchema>;
 

@@ -76,6 +76,8 @@ export type TimeGroup = (typeof TIME_GROUPS)[number];
 export interface GroupCursor {
   readonly key: Readonly<Record<string, string | number | null>>;
   readonly position: number;
+  /** The exact group count of the first page, carried so that later pages do not count again. */
+  readonly total?: number;
 }
 
 export interface TotalOptions extends PointScope {

@@ -48,6 +48,7 @@ describe("API: schemathesis against /openapi.json", function () {
         "--report", "har", "--report-har-path", har,
       ],
       { PYTHONPATH: HOOKS_DIR, SCHEMATHESIS_HOOKS: "ratestore_hooks", ...(scope ? { RATESTORE_HOOK_SCOPE: scope } : {}), NO_COLOR: "1" },
+      dir, // schemathesis keeps its cache in the working folder: not in the checkout
     );
     expect(res.code, res.stdout.slice(-4000) + res.stderr.slice(-2000)).to.equal(0);
     return (JSON.parse(readFileSync(har, "utf8")) as { log: { entries: HarEntry[] } }).log.entries;

@@ -110,6 +110,31 @@ describe("storage: paging 25,000 points on the real node", function () {
     const byId = await backend.total({ ...WINDOW, groupby: ["id"], limit: 1000, offset: 12_000 });
     expect(byId.total).to.equal(N);
     expect(byId.results).to.have.length(1000);
+    // A cursor walk counts the groups once, on its first page; later pages carry the count and send only
+    // the composite requests of their own rows (5,000 rows at 1,000 per request). Every group comes once.
+    let requests = 0;
+    const send = backend.client.request.bind(backend.client);
+    backend.client.request = ((...args: Parameters<typeof send>) => {
+      requests++;
+      return send(...args);
+    }) as typeof send;
+    try {
+      const seen = new Set<string>();
+      let page = await backend.total({ ...WINDOW, groupby: ["id"], limit: 5000 });
+      const perPage: number[] = [];
+      for (;;) {
+        for (const r of page.results) seen.add(String(r.groups.id));
+        expect(page.total).to.equal(N);
+        if (!page.next) break;
+        requests = 0;
+        page = await backend.total({ ...WINDOW, groupby: ["id"], limit: 5000, after: page.next });
+        perPage.push(requests);
+      }
+      expect(seen.size).to.equal(N);
+      expect(perPage.slice(0, -1).every((n) => n === 5), `requests per later page: ${perPage.join(",")}`).to.equal(true);
+    } finally {
+      backend.client.request = send;
+    }
     const byProject = await backend.total({ ...WINDOW, groupby: ["project_id"], paginate: false });
     expect(byProject.total).to.equal(50);
     expect(byProject.results.reduce((a, r) => a + r.qty, 0n)).to.equal(BigInt(N) * 1_000_000_000n);

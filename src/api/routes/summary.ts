@@ -31,7 +31,7 @@ export function summaryRouter(ctx: AppContext): Router {
       offset: q.offset,
       limit: q.limit,
       paginate: q.paginate === "true",
-      ...(after ? { after: { key: after.after as GroupCursor["key"], position: after.position ?? 0 } } : {}),
+      ...(after ? { after: { key: after.after as GroupCursor["key"], position: after.position ?? 0, ...(after.total !== undefined ? { total: after.total } : {}) } } : {}),
     });
     const keys = groupby.filter((g) => !isTime(g));
     const columns = ["begin", "end", ...fields, ...keys];
@@ -52,7 +52,9 @@ export function summaryRouter(ctx: AppContext): Router {
         return {
           total: end.total,
           format: q.response_format,
-          ...(end.next ? { next: cursors.encode({ kind: "groups", query: fingerprint, after: end.next.key, position: end.next.position }) } : {}),
+          ...(end.next
+            ? { next: cursors.encode({ kind: "groups", query: fingerprint, after: end.next.key, position: end.next.position, ...(end.next.total !== undefined ? { total: end.next.total } : {}) }) }
+            : {}),
         };
       },
     });

@@ -178,6 +178,11 @@ export class TotalAggregator {
       if (!after || page.buckets.length < size) return finish({ total: position });
     }
     const returnedUpTo = position;
+    const known = options.after?.total;
+    if (known !== undefined && known > returnedUpTo) {
+      // A later page of a cursor walk: the first page counted the groups, the cursor carries the count.
+      return finish({ total: known, ...(lastKey ? { next: { key: lastKey, position: returnedUpTo, total: known } } : {}) });
+    }
     // Count what remains, on keys alone.
     for (;;) {
       const page = await this.page(query, plan, after, COUNT_PAGE, false);
@@ -186,7 +191,7 @@ export class TotalAggregator {
       if (!after || page.buckets.length < COUNT_PAGE) break;
     }
     const more = position > returnedUpTo;
-    finish({ total: position, ...(more && lastKey ? { next: { key: lastKey, position: returnedUpTo } } : {}) });
+    finish({ total: position, ...(more && lastKey ? { next: { key: lastKey, position: returnedUpTo, total: position } } : {}) });
   }
 
   private async page(query: Clause, plan: GroupPlan, after: CompositeKey | undefined, size: number, withSums: boolean): Promise<CompositeAgg> {
