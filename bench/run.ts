@@ -5,8 +5,10 @@
  * BENCHMARKS.md (between the bench markers).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { Client } from "@opensearch-project/opensearch";
 import { loadConfig, type StorageConfig } from "../src/config.js";
 import { generateFrames, type GenerateOptions } from "../src/cli/generate.js";
@@ -140,6 +142,62 @@ function startService(url: string, storage: StorageConfig): Promise<ChildProcess
     };
     void poll();
   });
+}
+
+/**
+ * CloudKitty 25.0.0's real OpenSearchStorage, run by bench/cloudkitty_baseline.py in the driver's test
+ * venv: it loads the same generated dataset into an index of its own on the same node with its own
+ * push(), then the same questions are timed on both sides (each side's p50 over the same runs).
+ */
+async function cloudkittyBaseline(url: string, ours: OpenSearchBackend, window: { begin: number; end: number }): Promise<Record<string, unknown>> {
+  const python = execFileSync("bash", ["scripts/python-venv.sh", "integrations/cloudkitty/test-requirements.txt"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+  const dataset = join(mkdtempSync(join(tmpdir(), "ratestore-bench-")), "dataset.ndjson");
+  const fd = openSync(dataset, "w");
+  for (const frame of generateFrames(GEN)) writeSync(fd, JSON.stringify(frame) + "\n");
+  closeSync(fd);
+  const child = spawn(python, ["bench/cloudkitty_baseline.py"], { stdio: ["pipe", "pipe", "inherit"] });
+  const lines = createInterface({ input: child.stdout! });
+  const answers = lines[Symbol.asyncIterator]();
+  const ask = async (command: Record<string, unknown>): Promise<Record<string, unknown>> => {
+    child.stdin!.write(JSON.stringify(command) + "\n");
+    const next = await answers.next();
+    if (next.done) throw new Error("the CloudKitty baseline exited");
+    return JSON.parse(next.value) as Record<string, unknown>;
+  };
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const span = { begin: iso(window.begin), end: iso(window.end) };
+  try {
+    await ask({ op: "init", url, index: "bench-cloudkitty" });
+    const load = await ask({ op: "load", path: dataset });
+    say(`## Against CloudKitty's own backend (cloudkitty 25.0.0 \`OpenSearchStorage\`, same node, same ${fmt(Number(load.points))} points)`);
+    say();
+    say(`CloudKitty's \`push()\` loaded them into its own index in ${f1(Number(load.seconds))} s. Latency in ms, p50 over the same number of runs on each side.`);
+    say();
+    say("| question | ratestore p50 | CloudKitty p50 | CloudKitty / ratestore | goal | met |");
+    say("| --- | ---: | ---: | ---: | ---: | --- |");
+    const rows: Record<string, unknown> = { load };
+    const compare = async (name: string, goal: number, runs: number, oursFn: () => Promise<unknown>, theirs: Record<string, unknown>) => {
+      const a = await repeat(runs, oursFn);
+      const b = (await ask({ ...theirs, runs })) as { ms: number[] };
+      const ck = stats(b.ms).p50;
+      const ratio = ck / a.p50;
+      rows[name] = { ratestore: a, cloudkitty: stats(b.ms), ratio, goal };
+      say(`| ${name} | ${f1(a.p50)} | ${f1(ck)} | ${ratio.toFixed(2)} | ≥ ${goal} | ${ratio >= goal ? "yes" : "**no**"} |`);
+      if (ratio < goal) console.error(`bench: "${name}" misses its goal: ${ratio.toFixed(2)} < ${goal}`);
+    };
+    await compare("summary by project_id, type: every group", 3, 3, () => ours.total({ ...window, groupby: ["project_id", "type"], paginate: false }), { op: "total", ...span, groupby: ["project_id", "type"], paginate: false, limit: 1000 });
+    await compare("summary by project_id, type: first page of 100", 1, 5, () => ours.total({ ...window, groupby: ["project_id", "type"], limit: 100 }), { op: "total", ...span, groupby: ["project_id", "type"], paginate: true, limit: 100 });
+    await compare("retrieve page 1 (limit 100)", 1, 10, () => ours.retrieve({ ...window, limit: 100 }), { op: "retrieve", ...span, offset: 0, limit: 100 });
+    await compare("retrieve at offset 10,000", 10, 5, () => ours.retrieve({ ...window, offset: 10_000, limit: 100 }), { op: "retrieve", ...span, offset: 10_000, limit: 100 });
+    if (Number(load.points) > 100_100) {
+      await compare("retrieve at offset 100,000", 10, 3, () => ours.retrieve({ ...window, offset: 100_000, limit: 100 }), { op: "retrieve", ...span, offset: 100_000, limit: 100 });
+    }
+    say();
+    return rows;
+  } finally {
+    child.stdin!.end();
+    child.kill();
+  }
 }
 
 function rssOf(pid: number): { rssMb: number; peakMb: number } {
@@ -322,6 +380,9 @@ async function main(): Promise<void> {
   }
   results.summary = summary;
   say();
+
+  // ---- CloudKitty's own OpenSearch backend (cloudkitty from PyPI) on the same node and the same data.
+  if (process.env.BENCH_CLOUDKITTY !== "0") results.cloudkitty = await cloudkittyBaseline(url, pushB, window);
 
   // ---- Memory while exporting every point through the service.
   const before = rssOf(service.pid!);
