@@ -11,6 +11,7 @@ import {
 } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { PointFailure, PushResult } from "../storage/backend.js";
+import { pointPath } from "../storage/dataframe.js";
 
 /** The JSON error body of every non-2xx answer. */
 export interface ErrorBody {
@@ -33,7 +34,7 @@ export class HttpError extends Error {
   }
 }
 
-const pointPath = (f: PointFailure) => `dataframes[${f.dataframe}].usage.${f.type}[${f.index}]`;
+const pathOf = (f: PointFailure) => pointPath(f.dataframe, f.type, f.index);
 
 /**
  * The answer to a push that did not store every point: each point not stored or unknown, by path, and
@@ -41,8 +42,8 @@ const pointPath = (f: PointFailure) => `dataframes[${f.dataframe}].usage.${f.typ
  */
 export function pushFailure(status: number, error: string, message: string, result: PushResult): HttpError {
   const details = [
-    ...result.failed.map((f) => ({ path: pointPath(f), message: `${f.status}: ${f.reason}`, outcome: "not_stored" })),
-    ...result.unknown.map((f) => ({ path: pointPath(f), message: `${f.status}: ${f.reason}`, outcome: "unknown" })),
+    ...result.failed.map((f) => ({ path: pathOf(f), message: `${f.status}: ${f.reason}`, outcome: "not_stored" })),
+    ...result.unknown.map((f) => ({ path: pathOf(f), message: `${f.status}: ${f.reason}`, outcome: "unknown" })),
   ];
   return new HttpError(status, error, message, details, status === 503 ? { "Retry-After": "5" } : {}, {
     stored: result.stored,

@@ -22,11 +22,6 @@ async function write(res: Response, chunk: string): Promise<boolean> {
   return !res.destroyed;
 }
 
-/** A JSON answer whose amounts are exact (see exact-json.ts). */
-export function sendExact(res: Response, status: number, body: unknown): void {
-  res.status(status).type("application/json").send(stringifyExact(body));
-}
-
 /** NDJSON: one CloudKitty dataframe per line. */
 export async function streamNdjson(res: Response, frames: AsyncIterable<DataFrame>): Promise<void> {
   res.status(200).type("application/x-ndjson");

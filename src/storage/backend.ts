@@ -183,6 +183,7 @@ export interface PartitionInfo {
 }
 
 export interface SweepSummary {
+  /** false: another instance holds the sweeper's lease; this one did nothing. */
   readonly leader: boolean;
   readonly deleted: readonly string[];
   /** Expired partitions taken out of the read alias by this sweep, deleted by a later one after the grace period. */

@@ -182,6 +182,9 @@ export function* pointsWithIndex(df: DataFrame): Generator<[RatedPoint, number]>
   }
 }
 
+/** Where a point sits in a push, in CloudKitty's wire form: how refusals and failures name it. */
+export const pointPath = (dataframe: number, type: string, index: number): string => `dataframes[${dataframe}].usage.${type}[${index}]`;
+
 /** CloudKitty's output form of a point and a dataframe; amounts are exact (write them with stringifyExact). */
 export interface PointOutput {
   vol: { unit: string; qty: ExactDecimal };

@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from "express";
 import type { StoredPoint } from "../../storage/backend.js";
-import { dataFrameToOutput, pointsWithIndex, type DataFrame, type DataFrameOutput } from "../../storage/dataframe.js";
+import { dataFrameToOutput, pointPath, pointsWithIndex, type DataFrame, type DataFrameOutput } from "../../storage/dataframe.js";
 import { ForbiddenError, NotFoundError, ValidationError, type FieldIssue } from "../../errors.js";
 import { parseOrThrow } from "../../validation.js";
 import type { AppContext } from "../context.js";
@@ -11,7 +11,6 @@ import { DataframesQuerySchema, DeleteQuerySchema, ExportQuerySchema, PushBodySc
 import { framesOf } from "../../storage/frames.js";
 import { streamNdjson, streamObject } from "../stream.js";
 
-const pointPath = (df: number, type: string, index: number) => `dataframes[${df}].usage.${type}[${index}]`;
 
 /** A project key may only push points that carry its own scope. */
 function checkPushScope(principal: Principal, scopeKey: string, dataframes: readonly DataFrame[]): void {
@@ -28,7 +27,7 @@ function checkPushScope(principal: Principal, scopeKey: string, dataframes: read
   if (issues.length > 0) throw new ForbiddenError(`this key may only push data of ${scopeKey}=${principal.scope}; ${issues.length} point(s) are outside it`, issues.slice(0, 100));
 }
 
-/** Admin only: a project key may not delete (its scope filter would not stop it deleting shared periods' data of others). */
+/** Admin only: deleting rating data is the operator's act (CloudKitty's API gives projects no delete either). */
 function requireAdmin(principal: Principal, what: string): void {
   if (principal.role !== "admin") throw new ForbiddenError(`${what} needs an admin key`);
 }

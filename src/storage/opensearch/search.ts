@@ -47,7 +47,8 @@ export function idAt(f: number): string {
  * Reads that are fine with no partition yet: a missing alias is an empty result, not an error. Partial
  * results are refused: a sum over some of the shards would be a wrong bill, not a smaller one.
  */
-export const LENIENT = { ignore_unavailable: true, allow_no_indices: true, allow_partial_search_results: false } as const;
+export const LENIENT_COUNT = { ignore_unavailable: true, allow_no_indices: true } as const;
+export const LENIENT = { ...LENIENT_COUNT, allow_partial_search_results: false } as const;
 
 /** Tries of a read whose target changed under it (a partition deleted by retention between resolution and search). */
 const READ_TRIES = 3;
@@ -223,7 +224,7 @@ export class PointSearch {
   }
 
   async count(query: Clause): Promise<number> {
-    const { allow_partial_search_results: _searchOnly, ...lenient } = LENIENT;
-    return this.retried(async () => (await this.client.request<{ count: number }>({ method: "POST", path: `/${this.target}/_count`, querystring: lenient, body: { query } })).body.count);
+    // `_count` takes no allow_partial_search_results.
+    return this.retried(async () => (await this.client.request<{ count: number }>({ method: "POST", path: `/${this.target}/_count`, querystring: LENIENT_COUNT, body: { query } })).body.count);
   }
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "../../logger.js";
+import type { SweepSummary } from "../backend.js";
 import type { ClusterClient } from "./client.js";
 import type { Lifecycle } from "./lifecycle.js";
 import type { Partitions } from "./partitions.js";
@@ -16,14 +17,6 @@ interface GetLease {
   _source?: LeaseDoc;
 }
 
-export interface SweepResult {
-  /** false: another instance holds the lease; this one did nothing. */
-  readonly leader: boolean;
-  readonly deleted: readonly string[];
-  /** Expired partitions taken out of the read alias by this sweep, to be deleted after the grace period. */
-  readonly detached?: readonly string[];
-  readonly kept: number;
-}
 
 /**
  * Deletes expired partitions on clusters without a lifecycle plugin. Several service instances may run
@@ -70,7 +63,7 @@ export class RetentionSweeper {
    * first taken out of the read alias, and deleted only once `graceMs` has passed since, by which time
    * every search that resolved the alias before (and every point-in-time on it) has finished.
    */
-  async sweepOnce(now = Date.now()): Promise<SweepResult> {
+  async sweepOnce(now = Date.now()): Promise<SweepSummary> {
     if (!(await this.acquireLease(now))) return { leader: false, deleted: [], kept: 0 };
     const res = await this.client.request<{ index: string }[]>(
       { method: "GET", path: `/_cat/indices/${this.partitions.pattern}`, querystring: { format: "json", h: "index", expand_wildcards: "open" } },

@@ -146,7 +146,8 @@ export class PointWriter {
       if (reason !== undefined) result.failed.push(failureOf(p, 422, reason));
       return reason === undefined;
     });
-    for (const index of new Set(pending.map((p) => p.partition))) await this.gate.ensure(index);
+    const touched = [...new Set(pending.map((p) => p.partition))];
+    for (const index of touched) await this.gate.ensure(index);
     const refresh = options.refresh ?? true;
     const chunks = this.chunk(pending);
     let next = 0;
@@ -176,10 +177,9 @@ export class PointWriter {
         { cause: interrupted },
       );
     }
-    if (refresh === true && pending.length > 0) {
+    if (refresh === true && touched.length > 0) {
       // Every instance reads from the cluster, so making the points searchable there is what makes a
       // read on any instance see them once push returns.
-      const touched = [...new Set(pending.map((p) => p.partition))];
       await this.client.request({ method: "POST", path: `/${touched.join(",")}/_refresh`, querystring: { ignore_unavailable: true } });
     }
     this.count(result);
