@@ -70,7 +70,7 @@ async function repeat(n: number, fn: () => Promise<unknown>): Promise<ReturnType
 
 function provision(): string {
   if (process.env.OPENSEARCH_URL) return process.env.OPENSEARCH_URL;
-  execFileSync("bash", ["scripts/opensearch-local.sh", "start"], { env: { ...process.env, RATESTORE_OS_PORT: String(PORT), RATESTORE_OS_HEAP: process.env.BENCH_OS_HEAP ?? "2g" }, stdio: "inherit" });
+  execFileSync("bash", ["scripts/engine-local.sh", "start"], { env: { ...process.env, RATESTORE_ENGINE_PORT: String(PORT), RATESTORE_ENGINE_HEAP: process.env.BENCH_OS_HEAP ?? "2g" }, stdio: "inherit" });
   return `http://127.0.0.1:${PORT}`;
 }
 
@@ -454,7 +454,7 @@ async function main(): Promise<void> {
   for (const b of [rawB, pushB, httpB]) await b.close();
   await raw.close();
   if (!process.env.OPENSEARCH_URL && process.env.BENCH_KEEP_OPENSEARCH !== "1") {
-    execFileSync("bash", ["scripts/opensearch-local.sh", "stop"], { env: { ...process.env, RATESTORE_OS_PORT: String(PORT) }, stdio: "inherit" });
+    execFileSync("bash", ["scripts/engine-local.sh", "stop"], { env: { ...process.env, RATESTORE_ENGINE_PORT: String(PORT) }, stdio: "inherit" });
   }
 }
 

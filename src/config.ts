@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
+import { ProfileOverrideSchema, type ProfileOverride } from "./storage/cluster-profile.js";
 
 /**
  * All configuration comes from environment variables, optionally seeded from a JSON file named by
@@ -12,12 +13,34 @@ const intFrom = (def: number, min: number, max: number) => z.coerce.number().int
 export const ConfigSchema = z.object({
   PORT: intFrom(8080, 0, 65535),
   HOST: z.string().min(1).default("127.0.0.1"),
-  OPENSEARCH_URL: z.url().optional(),
+  /** One URL, or several separated by commas: requests fail over between them. */
+  OPENSEARCH_URL: z
+    .string()
+    .transform((v) => v.split(",").map((u) => u.trim()).filter((u) => u !== ""))
+    .pipe(z.array(z.url({ protocol: /^https?$/, error: "each cluster URL must be an http(s) URL" })).min(1, "at least one cluster URL").max(64))
+    .optional(),
   OPENSEARCH_USERNAME: z.string().optional(),
   OPENSEARCH_PASSWORD: z.string().optional(),
   OPENSEARCH_TLS_VERIFY: z.enum(["true", "false"]).default("true"),
   OPENSEARCH_REQUEST_TIMEOUT_MS: intFrom(30_000, 100, 600_000),
+  /** The local node's port when OPENSEARCH_URL is not set (RATESTORE_OS_PORT is its older name). */
+  RATESTORE_ENGINE_PORT: intFrom(9200, 1, 65535).optional(),
   RATESTORE_OS_PORT: intFrom(9200, 1, 65535),
+  /** Fields of the detected cluster profile to override, as JSON: {"pit":"none"}. */
+  RATESTORE_CLUSTER_PROFILE: z
+    .string()
+    .transform((v, ctx) => {
+      try {
+        return JSON.parse(v) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: "not valid JSON" });
+        return z.NEVER;
+      }
+    })
+    .pipe(ProfileOverrideSchema)
+    .optional(),
+  /** How long start-up waits for the cluster before giving up. */
+  RATESTORE_STARTUP_WAIT_SECONDS: intFrom(120, 0, 86_400),
   RATESTORE_BACKEND: z.string().min(1).default("opensearch"),
   RATESTORE_INDEX_PREFIX: z
     .string()
@@ -32,7 +55,7 @@ export const ConfigSchema = z.object({
   RATESTORE_INDEX_SORT: z.enum(["true", "false"]).default("false"),
   RATESTORE_REFRESH_INTERVAL: z.string().regex(/^(-1|\d+(ms|s|m))$/).default("1s"),
   RATESTORE_RETENTION_HOURS: intFrom(2400, 1, 24 * 365 * 100),
-  RATESTORE_RETENTION_MECHANISM: z.enum(["auto", "ism", "sweeper", "none"]).default("auto"),
+  RATESTORE_RETENTION_MECHANISM: z.enum(["auto", "ism", "ilm", "sweeper", "none"]).default("auto"),
   RATESTORE_SWEEP_INTERVAL_SECONDS: intFrom(3600, 1, 7 * 86_400),
   RATESTORE_SWEEP_GRACE_SECONDS: intFrom(600, 0, 7 * 86_400),
   RATESTORE_BULK_MAX_DOCS: intFrom(2000, 1, 100_000),
@@ -51,11 +74,14 @@ export const ConfigSchema = z.object({
 export type RawConfig = z.infer<typeof ConfigSchema>;
 
 export interface OpenSearchConfig {
-  readonly url: string;
+  /** One or more URLs of the same cluster; a request that cannot connect to one goes to the next. */
+  readonly urls: readonly string[];
   readonly username?: string;
   readonly password?: string;
   readonly tlsVerify: boolean;
   readonly requestTimeoutMs: number;
+  /** Fields of the detected cluster profile replaced by configuration. */
+  readonly profile: ProfileOverride;
 }
 
 export type PartitionGranularity = "day" | "month" | "year";
@@ -72,8 +98,8 @@ export interface StorageConfig {
   /** Sort new partitions on disk by the read order: faster pages and exports, slower ingestion (BENCHMARKS.md). */
   readonly indexSort: boolean;
   readonly retentionHours: number;
-  /** auto: ISM where the cluster has it, else the service's sweeper. */
-  readonly retentionMechanism: "auto" | "ism" | "sweeper" | "none";
+  /** auto: the cluster's lifecycle engine (ISM, ILM) where it has one, else the service's sweeper. */
+  readonly retentionMechanism: "auto" | "ism" | "ilm" | "sweeper" | "none";
   readonly sweepIntervalSeconds: number;
   /** How long an expired partition stays out of the read alias before the sweeper deletes it. */
   readonly sweepGraceSeconds: number;
@@ -112,6 +138,7 @@ export interface Config {
   readonly host: string;
   readonly api: ApiConfig;
   readonly logLevel: RawConfig["RATESTORE_LOG_LEVEL"];
+  readonly startupWaitSeconds: number;
   readonly storage: StorageConfig;
 }
 
@@ -154,14 +181,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxBodyBytes: c.RATESTORE_MAX_BODY_BYTES,
     },
     logLevel: c.RATESTORE_LOG_LEVEL,
+    startupWaitSeconds: c.RATESTORE_STARTUP_WAIT_SECONDS,
     storage: {
       backend: c.RATESTORE_BACKEND,
       opensearch: {
-        url: c.OPENSEARCH_URL ?? `http://127.0.0.1:${c.RATESTORE_OS_PORT}`,
+        urls: c.OPENSEARCH_URL ?? [`http://127.0.0.1:${c.RATESTORE_ENGINE_PORT ?? c.RATESTORE_OS_PORT}`],
         username: c.OPENSEARCH_USERNAME,
         password: c.OPENSEARCH_PASSWORD,
         tlsVerify: c.OPENSEARCH_TLS_VERIFY === "true",
         requestTimeoutMs: c.OPENSEARCH_REQUEST_TIMEOUT_MS,
+        profile: c.RATESTORE_CLUSTER_PROFILE ?? {},
       },
       indexPrefix: c.RATESTORE_INDEX_PREFIX,
       partition: c.RATESTORE_PARTITION,

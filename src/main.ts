@@ -1,5 +1,6 @@
 import type { Server } from "node:http";
 import { createApp } from "./api/app.js";
+import { sleep } from "./backoff.js";
 import { CursorCodec } from "./api/cursor.js";
 import { Metrics } from "./api/metrics.js";
 import { serve } from "./api/server.js";
@@ -7,7 +8,6 @@ import { loadConfig } from "./config.js";
 import { BackendUnavailableError } from "./errors.js";
 import { createLogger } from "./logger.js";
 import { createBackend } from "./storage/backends.js";
-import { sleep } from "./storage/opensearch/writer.js";
 
 /** Serves the API: loads configuration, initialises the backend (waiting for the cluster), listens. */
 async function main(): Promise<void> {
@@ -15,14 +15,14 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const backend = createBackend(config.storage, logger);
 
-  const deadline = Date.now() + Number(process.env.RATESTORE_STARTUP_WAIT_SECONDS ?? 120) * 1000;
+  const deadline = Date.now() + config.startupWaitSeconds * 1000;
   for (;;) {
     try {
       await backend.init();
       break;
     } catch (err) {
       if (!(err instanceof BackendUnavailableError) || Date.now() > deadline) throw err;
-      logger.warn("cluster not reachable yet; retrying", { error: err.message });
+      logger.warn("cluster not reachable yet; retrying", { error: err.message, gives_up_in_seconds: Math.max(0, Math.round((deadline - Date.now()) / 1000)) });
       await sleep(2000);
     }
   }

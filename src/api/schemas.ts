@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ClusterProfileSchema } from "../storage/cluster-profile.js";
 import { DataFrameInputSchema } from "../storage/dataframe.js";
 import { MAX_LIMIT } from "../storage/backend.js";
 import { LABEL_KEY_RE } from "../storage/dataframe.js";
@@ -138,7 +139,13 @@ export const HealthSchema = z.object({ status: z.literal("ok"), cluster: z.objec
 export const ReadySchema = z.object({
   status: z.enum(["ready", "not_ready"]),
   backend: z.string(),
-  cluster: z.object({ reachable: z.boolean(), name: z.string().optional(), version: z.string().optional(), health: z.string().optional() }),
+  cluster: z.object({
+    reachable: z.boolean(),
+    name: z.string().optional(),
+    version: z.string().optional(),
+    health: z.string().optional(),
+    profile: ClusterProfileSchema.optional().meta({ description: "What the cluster can do, detected once at start (fields named in `overridden` come from RATESTORE_CLUSTER_PROFILE)" }),
+  }),
   templates_installed: z.boolean(),
   retention: z.object({ hours: z.number(), mechanism: z.string() }),
   problems: z.array(z.string()),

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { indexTemplatesDir } from "../storage/opensearch/project-files.js";
+import { indexTemplatesDir } from "../project-files.js";
 
 /**
  * The saved objects in dashboards/ (an index pattern over the partitions, three visualizations and a

@@ -1,7 +1,7 @@
 import type { PushResult, StorageBackend } from "../storage/backend.js";
 import { pointsWithIndex, type DataFrame } from "../storage/dataframe.js";
 import { BackendUnavailableError } from "../errors.js";
-import { backoffMs, sleep } from "../storage/opensearch/writer.js";
+import { backoffMs, sleep } from "../backoff.js";
 
 /** Where ingestion writes: straight to the cluster through the storage library, or through the HTTP API. */
 export interface PushTarget {

@@ -1,3 +1,4 @@
+import type { ClusterProfile } from "./cluster-profile.js";
 import type { DataFrame, Scalar } from "./dataframe.js";
 import type { Nanos } from "./decimal.js";
 
@@ -155,6 +156,8 @@ export interface BackendHealth {
   readonly clusterName?: string;
   readonly version?: string;
   readonly distribution?: string;
+  /** What the cluster can do, as detected at init (and overridden by configuration). */
+  readonly profile?: ClusterProfile;
   readonly status?: string;
   readonly templatesInstalled: boolean;
   readonly retention: string;

@@ -7,7 +7,7 @@ describe("the real OpenSearch node", () => {
   const index = `t-smoke-${Date.now()}`;
 
   before(() => {
-    client = new ClusterClient({ url: process.env.OPENSEARCH_URL!, tlsVerify: true, requestTimeoutMs: 10_000 });
+    client = new ClusterClient({ urls: process.env.OPENSEARCH_URL!.split(","), tlsVerify: true, requestTimeoutMs: 10_000, profile: {} });
   });
 
   after(async () => {
@@ -45,7 +45,7 @@ describe("the real OpenSearch node", () => {
   });
 
   it("maps an unreachable cluster to BackendUnavailableError", async () => {
-    const dead = new ClusterClient({ url: "http://127.0.0.1:1", tlsVerify: true, requestTimeoutMs: 1000 });
+    const dead = new ClusterClient({ urls: ["http://127.0.0.1:1"], tlsVerify: true, requestTimeoutMs: 1000, profile: {} });
     try {
       await dead.request({ method: "GET", path: "/" });
       expect.fail("should have thrown");

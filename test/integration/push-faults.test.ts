@@ -43,7 +43,7 @@ describe("push faults: the node killed during 20,000-point pushes, then restarte
     node = new OwnNode(Number(new URL(process.env.OPENSEARCH_URL!).port) + 40);
     node.start();
     const base = testStorageConfig();
-    api = await startApi({ OPENSEARCH_URL: node.url }, undefined, { opensearch: { ...base.opensearch, url: node.url }, bulk: { ...base.bulk, maxDocs: 1000, retries: 2 } });
+    api = await startApi({ OPENSEARCH_URL: node.url }, undefined, { opensearch: { ...base.opensearch, urls: [node.url] }, bulk: { ...base.bulk, maxDocs: 1000, retries: 2 } });
   });
   after(async () => {
     try {

@@ -12,7 +12,7 @@ describe("storage: retries against a failing cluster (real node behind a fault-i
     const base = testStorageConfig();
     const backend = await freshBackend({
       indexPrefix: base.indexPrefix,
-      opensearch: { ...base.opensearch, url: proxy.url },
+      opensearch: { ...base.opensearch, urls: [proxy.url] },
       bulk: { ...base.bulk, maxDocs: 500, concurrency: 1 },
     });
     try {
@@ -34,7 +34,7 @@ describe("storage: retries against a failing cluster (real node behind a fault-i
   it("gives up with PushInterruptedError after its retries, saying which points are unknown and that pushing again is safe", async () => {
     const proxy = await startFaultProxy(process.env.OPENSEARCH_URL!, { bulk503: 1000, bulkItems429: 0 });
     const base = testStorageConfig();
-    const backend = await freshBackend({ indexPrefix: base.indexPrefix, opensearch: { ...base.opensearch, url: proxy.url }, bulk: { ...base.bulk, retries: 2 } });
+    const backend = await freshBackend({ indexPrefix: base.indexPrefix, opensearch: { ...base.opensearch, urls: [proxy.url] }, bulk: { ...base.bulk, retries: 2 } });
     try {
       await backend.push(manyPoints(10));
       expect.fail("should have thrown");

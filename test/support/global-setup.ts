@@ -1,9 +1,13 @@
 import { execFileSync } from "node:child_process";
+import { ClusterClient } from "../../src/storage/opensearch/client.js";
+import { detectProfile } from "../../src/storage/opensearch/profile.js";
 
 /**
- * Provisions the real OpenSearch the integration tests run against, unless OPENSEARCH_URL names one.
- * Tests get their own node (port RATESTORE_TEST_OS_PORT, default 9250) so they never touch a developer's
- * data on 9200; the node is stopped afterwards if this run started it (RATESTORE_KEEP_OPENSEARCH=1 keeps it).
+ * Provisions the real engine the integration tests run against, unless OPENSEARCH_URL names a cluster:
+ * RATESTORE_ENGINE (opensearch, elasticsearch) at RATESTORE_ENGINE_VERSION, as scripts/engine-local.sh
+ * does. Tests get their own node (port RATESTORE_TEST_OS_PORT, default 9250) so they never touch a
+ * developer's data on 9200; the node is stopped afterwards if this run started it
+ * (RATESTORE_KEEP_OPENSEARCH=1 keeps it).
  */
 let startedHere = false;
 let port = process.env.RATESTORE_TEST_OS_PORT ?? "9250";
@@ -11,8 +15,8 @@ let port = process.env.RATESTORE_TEST_OS_PORT ?? "9250";
 function script(cmd: string): string {
   // Without OPENSEARCH_URL: setup sets it for the tests, and the script would then provision (and stop) nothing.
   const { OPENSEARCH_URL: _ours, ...env } = process.env;
-  return execFileSync("bash", ["scripts/opensearch-local.sh", cmd], {
-    env: { ...env, RATESTORE_OS_PORT: port },
+  return execFileSync("bash", ["scripts/engine-local.sh", cmd], {
+    env: { ...env, RATESTORE_ENGINE_PORT: port },
     stdio: ["ignore", "pipe", "inherit"],
     encoding: "utf8",
   });
@@ -28,7 +32,7 @@ function ownNodeRunning(): boolean {
 
 async function answers(p: string): Promise<boolean> {
   try {
-    await fetch(`http://127.0.0.1:${p}/`, { signal: AbortSignal.timeout(1000) });
+    await fetch(`http://127.0.0.1:${p}/_cluster/health`, { signal: AbortSignal.timeout(1000) });
     return true;
   } catch {
     return false;
@@ -54,13 +58,13 @@ export async function mochaGlobalSetup(): Promise<void> {
     startedHere = !running;
     process.env.OPENSEARCH_URL = `http://127.0.0.1:${port}`;
   }
-  const res = await fetch(process.env.OPENSEARCH_URL);
-  const info = (await res.json()) as { cluster_name?: string; version?: { number?: string; distribution?: string } };
-  const plugins = await (await fetch(`${process.env.OPENSEARCH_URL}/_cat/plugins?format=json`)).json();
-  console.log(
-    `\nIntegration tests run against ${info.version?.distribution ?? "elasticsearch"} ${info.version?.number} ` +
-      `(cluster ${info.cluster_name}) at ${process.env.OPENSEARCH_URL}; plugins: ${JSON.stringify((plugins as { component: string }[]).map((p) => p.component))}\n`,
-  );
+  const client = new ClusterClient({ urls: process.env.OPENSEARCH_URL.split(","), tlsVerify: true, requestTimeoutMs: 30_000, profile: {} });
+  try {
+    const { profile, clusterName } = await detectProfile(client);
+    console.log(`\nIntegration tests run against ${profile.distribution} ${profile.version} (cluster ${clusterName}) at ${process.env.OPENSEARCH_URL}; profile: ${JSON.stringify(profile)}\n`);
+  } finally {
+    await client.close();
+  }
 }
 
 export async function mochaGlobalTeardown(): Promise<void> {

@@ -1,23 +1,36 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 
 const ROOT = resolve(__dirname, "../..");
 
 /**
  * A node of its own for a test that stops it (kill -9) and starts it again: never the shared test node.
- * Provisioned by the same script, on its own port, with a small heap.
+ * Provisioned by the same script as the shared node (same engine and version), on its own ports, with a
+ * small heap; `clusterPorts` makes it one node of a multi-node cluster on this machine.
  */
 export class OwnNode {
-  constructor(readonly port: number) {}
+  constructor(
+    readonly port: number,
+    private readonly clusterPorts: readonly number[] = [],
+  ) {}
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  private script(cmd: string): void {
+  private script(cmd: string): string {
     const { OPENSEARCH_URL: _shared, ...env } = process.env;
-    execFileSync("bash", ["scripts/opensearch-local.sh", cmd], { cwd: ROOT, env: { ...env, RATESTORE_OS_PORT: String(this.port), RATESTORE_OS_HEAP: "384m" }, stdio: ["ignore", "ignore", "pipe"] });
+    return execFileSync("bash", ["scripts/engine-local.sh", cmd], {
+      cwd: ROOT,
+      env: {
+        ...env,
+        RATESTORE_ENGINE_PORT: String(this.port),
+        RATESTORE_ENGINE_HEAP: "384m",
+        ...(this.clusterPorts.length > 0 ? { RATESTORE_ENGINE_CLUSTER_PORTS: this.clusterPorts.join(",") } : {}),
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+      encoding: "utf8",
+    });
   }
 
   start(): void {
@@ -30,8 +43,8 @@ export class OwnNode {
 
   /** SIGKILL, as a crash: no flush, no goodbye. Resolves once the process is gone. */
   async kill9(): Promise<void> {
-    const cache = process.env.RATESTORE_CACHE_DIR ?? resolve(ROOT, ".cache/opensearch");
-    const pid = Number(readFileSync(resolve(cache, `node-${this.port}/opensearch.pid`), "utf8").trim());
+    const pid = Number(this.script("pid").trim());
+    if (!pid) throw new Error(`no node runs on port ${this.port}`);
     process.kill(pid, "SIGKILL");
     for (;;) {
       try {

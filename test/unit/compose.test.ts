@@ -17,7 +17,7 @@ interface Service {
 describe("docker-compose.yml", () => {
   const compose = parse(readFileSync("docker-compose.yml", "utf8")) as { services: Record<string, Service> };
   const s = compose.services;
-  const provisioned = /OS_VERSION=\$\{RATESTORE_OS_VERSION:-([0-9.]+)\}/.exec(readFileSync("scripts/opensearch-local.sh", "utf8"))![1];
+  const provisioned = /opensearch\) DEFAULT_VERSION=([0-9.]+) ;;/.exec(readFileSync("scripts/engine-local.sh", "utf8"))![1];
 
   it("runs OpenSearch, Dashboards, the service and the saved-objects import, with health checks", () => {
     expect(Object.keys(s).sort()).to.deep.equal(["dashboards-import", "opensearch", "opensearch-dashboards", "ratestore"]);
@@ -36,7 +36,7 @@ describe("docker-compose.yml", () => {
     const resolved = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, "$1")]));
     const config = loadConfig(resolved);
     expect(config.api.auth).to.equal("keys");
-    expect(config.storage.opensearch.url).to.equal("http://opensearch:9200");
+    expect(config.storage.opensearch.urls).to.deep.equal(["http://opensearch:9200"]);
     expect(s.ratestore!.ports).to.deep.equal([`127.0.0.1:${config.port}:${config.port}`]);
     expect(s.ratestore!.healthcheck!.test.join(" ")).to.include(`localhost:${config.port}/readyz`);
     expect(s.ratestore!.depends_on).to.deep.equal({ opensearch: { condition: "service_healthy" } });

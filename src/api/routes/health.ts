@@ -16,7 +16,7 @@ export function healthRouter(ctx: AppContext, version: string): Router {
     res.status(ready ? 200 : 503).json({
       status: ready ? "ready" : "not_ready",
       backend: ctx.backend.name,
-      cluster: { reachable: h.reachable, name: h.clusterName, version: h.version, health: h.status },
+      cluster: { reachable: h.reachable, name: h.clusterName, version: h.version, health: h.status, ...(h.profile ? { profile: h.profile } : {}) },
       templates_installed: h.templatesInstalled,
       retention: { hours: ctx.backend.getRetention().hours, mechanism: h.retention },
       problems: h.problems,

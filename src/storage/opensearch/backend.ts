@@ -1,4 +1,5 @@
 import type { StorageConfig } from "../../config.js";
+import { BackendUnavailableError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type {
   BackendHealth,
@@ -19,6 +20,7 @@ import type {
   TotalResult,
   WriteStats,
 } from "../backend.js";
+import type { ClusterProfile } from "../cluster-profile.js";
 import type { DataFrame } from "../dataframe.js";
 import { TotalAggregator } from "./aggregations.js";
 import { ClusterClient } from "./client.js";
@@ -28,26 +30,33 @@ import { PointReader } from "./reader.js";
 import { PointSearch } from "./search.js";
 import { Lifecycle } from "./lifecycle.js";
 import { RetentionSweeper } from "./sweeper.js";
+import { detectProfile } from "./profile.js";
 import { installPointsTemplate, templateInstalled } from "./templates.js";
 import { PointWriter } from "./writer.js";
 
-interface RootInfo {
-  cluster_name?: string;
-  version?: { number?: string; distribution?: string };
+/** The parts that speak the cluster's dialect: built once the cluster profile is known. */
+interface Components {
+  readonly profile: ClusterProfile;
+  readonly search: PointSearch;
+  readonly lifecycle: Lifecycle;
+  readonly writer: PointWriter;
+  readonly reader: PointReader;
+  readonly aggregator: TotalAggregator;
+  readonly deleter: PointDeleter;
+  readonly sweeper: RetentionSweeper;
 }
 
-/** The OpenSearch backend: writer, reader, aggregations and deleter over one client and one partition scheme. */
+/**
+ * The OpenSearch / Elasticsearch backend: writer, reader, aggregations and deleter over one client and
+ * one partition scheme. `init()` detects the cluster profile once and hands it to every component.
+ */
 export class OpenSearchBackend implements StorageBackend {
   readonly name = "opensearch";
   readonly client: ClusterClient;
   readonly partitions: Partitions;
-  private readonly search: PointSearch;
-  private readonly writer: PointWriter;
-  private readonly reader: PointReader;
-  private readonly aggregator: TotalAggregator;
-  private readonly deleter: PointDeleter;
-  readonly lifecycle: Lifecycle;
-  readonly sweeper: RetentionSweeper;
+  private components: Components | undefined;
+  private clusterName: string | undefined;
+  private readonly emptyStats: WriteStats = { stored: 0, duplicates: 0, failed: 0, retries: 0, bulkRequests: 0 };
 
   constructor(
     readonly config: StorageConfig,
@@ -55,58 +64,78 @@ export class OpenSearchBackend implements StorageBackend {
   ) {
     this.client = new ClusterClient(config.opensearch);
     this.partitions = new Partitions(config.indexPrefix, config.partition);
-    this.search = new PointSearch(this.client, this.partitions.alias, logger);
-    this.lifecycle = new Lifecycle(this.client, this.partitions, config, logger);
-    this.writer = new PointWriter(this.client, this.partitions, config.bulk, logger, this.lifecycle);
-    this.sweeper = new RetentionSweeper(this.client, this.partitions, this.lifecycle, config.sweepIntervalSeconds * 1000, logger, config.sweepGraceSeconds * 1000);
-    this.reader = new PointReader(this.search);
-    this.aggregator = new TotalAggregator(this.search);
-    this.deleter = new PointDeleter(this.client, this.search, logger);
+  }
+
+  /** The initialised components; before init() succeeds every operation is a 503, as while the cluster is down. */
+  private get parts(): Components {
+    if (!this.components) throw new BackendUnavailableError("storage is not initialised: the cluster has not been reached yet");
+    return this.components;
+  }
+
+  get profile(): ClusterProfile {
+    return this.parts.profile;
+  }
+
+  get lifecycle(): Lifecycle {
+    return this.parts.lifecycle;
+  }
+
+  get sweeper(): RetentionSweeper {
+    return this.parts.sweeper;
   }
 
   writeStats(): Readonly<WriteStats> {
-    return this.writer.stats;
+    return this.components?.writer.stats ?? this.emptyStats;
   }
 
   async init(): Promise<void> {
-    const info = await this.client.request<RootInfo>({ method: "GET", path: "/" });
-    this.logger.info("connected to cluster", {
-      url: this.client.safeUrl,
-      cluster: info.body.cluster_name,
-      distribution: info.body.version?.distribution ?? "elasticsearch",
-      version: info.body.version?.number,
-    });
-    await installPointsTemplate(this.client, this.partitions, this.config, this.logger);
-    await this.lifecycle.init();
+    const { profile, clusterName } = await detectProfile(this.client, this.config.opensearch.profile);
+    this.clusterName = clusterName;
+    this.logger.info("connected to cluster", { urls: this.client.safeUrls, cluster: clusterName, profile });
+    const c = this.config;
+    const search = new PointSearch(this.client, this.partitions.alias, profile, this.logger);
+    const lifecycle = new Lifecycle(this.client, this.partitions, c, profile, this.logger);
+    await installPointsTemplate(this.client, this.partitions, c, this.logger);
+    await lifecycle.init();
+    this.components = {
+      profile,
+      search,
+      lifecycle,
+      writer: new PointWriter(this.client, this.partitions, c.bulk, this.logger, lifecycle),
+      reader: new PointReader(search),
+      aggregator: new TotalAggregator(search),
+      deleter: new PointDeleter(this.client, search, this.logger),
+      sweeper: new RetentionSweeper(this.client, this.partitions, lifecycle, c.sweepIntervalSeconds * 1000, this.logger, c.sweepGraceSeconds * 1000),
+    };
   }
 
   /** Runs the retention sweeper in the background when it is the active mechanism (the service does; the CLI does not). */
   startBackgroundWork(): void {
-    if (this.lifecycle.active !== "none" && this.lifecycle.active !== "ism") this.sweeper.start();
+    if (this.parts.lifecycle.sweeperNeeded) this.parts.sweeper.start();
   }
 
   push(dataframes: readonly DataFrame[], options?: PushOptions): Promise<PushResult> {
-    return this.writer.push(dataframes, options);
+    return this.parts.writer.push(dataframes, options);
   }
 
   retrieve(options?: RetrieveOptions): Promise<RetrieveResult> {
-    return this.reader.retrieve(options);
+    return this.parts.reader.retrieve(options);
   }
 
   iteratePoints(options?: Omit<RetrieveOptions, "offset" | "limit" | "paginate">): AsyncIterable<StoredPoint> {
-    return this.reader.iterate(options);
+    return this.parts.reader.iterate(options);
   }
 
   streamPage(options?: RetrieveOptions): Promise<PointPage> {
-    return this.reader.streamPage(options);
+    return this.parts.reader.streamPage(options);
   }
 
   total(options?: TotalOptions): Promise<TotalResult> {
-    return this.aggregator.total(options);
+    return this.parts.aggregator.total(options);
   }
 
   streamTotal(options?: TotalOptions): GroupPage {
-    return this.aggregator.streamTotal(options);
+    return this.parts.aggregator.streamTotal(options);
   }
 
   async refresh(): Promise<void> {
@@ -114,15 +143,15 @@ export class OpenSearchBackend implements StorageBackend {
   }
 
   delete(options?: PointScope): Promise<DeleteResult> {
-    return this.deleter.delete(options);
+    return this.parts.deleter.delete(options);
   }
 
   describePartitions(): Promise<PartitionInfo[]> {
-    return this.lifecycle.describePartitions();
+    return this.parts.lifecycle.describePartitions();
   }
 
   sweepRetention(now?: number): Promise<SweepSummary> {
-    return this.sweeper.sweepOnce(now);
+    return this.parts.sweeper.sweepOnce(now);
   }
 
   getRetention(): Retention {
@@ -130,32 +159,35 @@ export class OpenSearchBackend implements StorageBackend {
   }
 
   async health(): Promise<BackendHealth> {
+    const retention = this.components?.lifecycle.active ?? "unknown (not initialised)";
+    if (!this.components) return { reachable: false, templatesInstalled: false, retention, problems: ["storage is not initialised: the cluster has not been reached yet"] };
+    const { profile } = this.components;
     const problems: string[] = [];
     try {
-      const [info, health, installed] = await Promise.all([
-        this.client.request<RootInfo>({ method: "GET", path: "/" }),
-        this.client.request<{ status?: string }>({ method: "GET", path: "/_cluster/health" }),
+      const [health, installed] = await Promise.all([
+        this.client.request<{ status?: string; cluster_name?: string }>({ method: "GET", path: "/_cluster/health" }),
         templateInstalled(this.client, this.partitions),
       ]);
       if (!installed) problems.push(`index template ${this.partitions.alias} is not installed`);
       if (health.body.status === "red") problems.push("cluster health is red");
       return {
         reachable: true,
-        clusterName: info.body.cluster_name,
-        version: info.body.version?.number,
-        distribution: info.body.version?.distribution ?? "elasticsearch",
+        clusterName: health.body.cluster_name ?? this.clusterName,
+        version: profile.version,
+        distribution: profile.distribution,
+        profile,
         status: health.body.status,
         templatesInstalled: installed,
-        retention: this.lifecycle.active,
+        retention,
         problems,
       };
     } catch (err) {
-      return { reachable: false, templatesInstalled: false, retention: this.lifecycle.active, problems: [(err as Error).message] };
+      return { reachable: false, profile, templatesInstalled: false, retention, problems: [(err as Error).message] };
     }
   }
 
   async close(): Promise<void> {
-    this.sweeper.stop();
+    this.components?.sweeper.stop();
     await this.client.close();
   }
 }

@@ -4,8 +4,9 @@ import { BackendError, BackendUnavailableError } from "../../errors.js";
 
 /**
  * The one door to the cluster. Requests go through the official client's transport (connection pool,
- * retries on dead connections, auth, TLS) with plain JSON bodies, so the same request bodies serve
- * OpenSearch and Elasticsearch; every failure leaves here as a typed error.
+ * auth, TLS) with plain JSON bodies, so the same request bodies serve OpenSearch and Elasticsearch;
+ * every failure leaves here as a typed error. With several URLs, a request that cannot connect is sent
+ * to the next node: the pool marks the dead one and stops choosing it until it answers again.
  */
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE" | "HEAD";
@@ -46,7 +47,7 @@ export class ClusterClient {
 
   constructor(readonly config: OpenSearchConfig) {
     this.client = new Client({
-      node: config.url,
+      nodes: [...config.urls],
       ...(config.username ? { auth: { username: config.username, password: config.password ?? "" } } : {}),
       ssl: { rejectUnauthorized: config.tlsVerify },
       requestTimeout: config.requestTimeoutMs,
@@ -56,16 +57,18 @@ export class ClusterClient {
     });
   }
 
-  /** The URL without credentials, for logs. */
-  get safeUrl(): string {
-    try {
-      const u = new URL(this.config.url);
-      u.username = "";
-      u.password = "";
-      return u.toString();
-    } catch {
-      return "(invalid url)";
-    }
+  /** The URLs without credentials, for logs. */
+  get safeUrls(): string[] {
+    return this.config.urls.map((url) => {
+      try {
+        const u = new URL(url);
+        u.username = "";
+        u.password = "";
+        return u.toString();
+      } catch {
+        return "(invalid url)";
+      }
+    });
   }
 
   /**
@@ -73,21 +76,30 @@ export class ClusterClient {
    * throws: BackendUnavailableError for transport failures and 429/502/503/504, BackendError otherwise.
    */
   async request<T = unknown>(req: ClusterRequest, accept: readonly number[] = []): Promise<ClusterResponse<T>> {
-    try {
-      const res = await this.client.transport.request(
-        {
-          method: req.method,
-          path: req.path,
-          ...(req.body !== undefined ? { body: req.body as Record<string, unknown> } : {}),
-          ...(req.bulkBody !== undefined ? { bulkBody: req.bulkBody } : {}),
-          querystring: { ...(req.querystring ?? {}) },
-        },
-        { ignore: [...accept] },
-      );
-      return { status: res.statusCode ?? 200, body: res.body as T };
-    } catch (err) {
-      throw translateError(err, `${req.method} ${req.path}`);
+    // Only a refused or dropped connection moves on to another node: the request may have been applied
+    // (every write here is idempotent: `create` by content id, deletes by id), but a timeout or an error
+    // status is the cluster's answer and stays one.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.send<T>(req, accept);
+      } catch (err) {
+        if (!(err instanceof errors.ConnectionError) || attempt >= this.config.urls.length) throw translateError(err, `${req.method} ${req.path}`);
+      }
     }
+  }
+
+  private async send<T>(req: ClusterRequest, accept: readonly number[]): Promise<ClusterResponse<T>> {
+    const res = await this.client.transport.request(
+      {
+        method: req.method,
+        path: req.path,
+        ...(req.body !== undefined ? { body: req.body as Record<string, unknown> } : {}),
+        ...(req.bulkBody !== undefined ? { bulkBody: req.bulkBody } : {}),
+        querystring: { ...(req.querystring ?? {}) },
+      },
+      { ignore: [...accept] },
+    );
+    return { status: res.statusCode ?? 200, body: res.body as T };
   }
 
   async close(): Promise<void> {

@@ -2,25 +2,36 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import type { StorageConfig } from "../../config.js";
+import { ConfigError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { PartitionInfo } from "../backend.js";
+import type { ClusterProfile } from "../cluster-profile.js";
 import type { ClusterClient } from "./client.js";
 import type { Partitions } from "./partitions.js";
-import { indexTemplatesDir } from "./project-files.js";
+import { indexTemplatesDir } from "../../project-files.js";
 import type { PartitionGate } from "./writer.js";
 
 /**
- * Retention. Age is the data's age, not the index's: every partition is created by the service with
- * `index.creation_date` set to the end of its period, so a partition created today for last year's
- * backfilled data is already a year old. Where the cluster has ISM, a policy deletes a partition once
- * that age passes the retention; where it has none, the service's sweeper (sweeper.ts) does the same
- * from the partitions' names.
+ * Retention. Age is the data's age, not the index's: every partition is created by the service dated by
+ * the end of its period (`index.creation_date` where OpenSearch accepts it, ILM's
+ * `index.lifecycle.origination_date` on Elasticsearch), so a partition created today for last year's
+ * backfilled data is already a year old. Where the cluster has a lifecycle engine (ISM, ILM), a policy
+ * deletes a partition once that age passes the retention; where it has none, or cannot date partitions,
+ * the service's sweeper (sweeper.ts) does the same from the partitions' names.
  */
-export type RetentionMechanism = "ism" | "ism+sweeper" | "sweeper" | "none";
+export type RetentionMechanism = "ism" | "ilm" | "ism+sweeper" | "sweeper" | "none";
 
 const IsmPolicyFileSchema = z.object({
   version: z.number().int().positive(),
   policy: z.object({ description: z.string(), default_state: z.string(), states: z.array(z.record(z.string(), z.unknown())) }),
+});
+
+const IlmPolicyFileSchema = z.object({
+  version: z.number().int().positive(),
+  policy: z.object({
+    _meta: z.record(z.string(), z.unknown()),
+    phases: z.record(z.string(), z.object({ min_age: z.string(), actions: z.record(z.string(), z.unknown()) })),
+  }),
 });
 
 interface IsmPolicyResponse {
@@ -29,16 +40,55 @@ interface IsmPolicyResponse {
   policy: { policy: { description?: string; states: { name: string; transitions?: { conditions?: { min_index_age?: string } }[] }[] } };
 }
 
+type IlmPolicyResponse = Record<string, { policy?: { _meta?: { ratestore?: string } } }>;
+
+function policyFile(dir: string, name: string): unknown {
+  return JSON.parse(readFileSync(join(indexTemplatesDir(), dir, name), "utf8"));
+}
+
+/** The ISM policy for a retention, as sent to `PUT _plugins/_ism/policies/<id>` (pure: pinned by golden fixtures). */
+export function ismPolicyBody(retentionHours: number): { policy: Record<string, unknown> } {
+  const file = IsmPolicyFileSchema.parse(policyFile("opensearch", "retention.ism-policy.json"));
+  const age = `${retentionHours}h`;
+  const states = file.policy.states.map((s) =>
+    s.name === file.policy.default_state
+      ? { ...s, transitions: ((s.transitions as { conditions?: Record<string, unknown> }[] | undefined) ?? []).map((t) => ({ ...t, conditions: { ...(t.conditions ?? {}), min_index_age: age } })) }
+      : s,
+  );
+  return { policy: { ...file.policy, description: `${file.policy.description} [ratestore policy v${file.version}, retention ${age}]`, states } };
+}
+
+/** The ILM policy for a retention, as sent to `PUT _ilm/policy/<id>` (pure: pinned by golden fixtures). */
+export function ilmPolicyBody(retentionHours: number): { policy: Record<string, unknown> } {
+  const file = IlmPolicyFileSchema.parse(policyFile("elasticsearch", "retention.ilm-policy.json"));
+  const age = `${retentionHours}h`;
+  const phases = Object.fromEntries(Object.entries(file.policy.phases).map(([name, phase]) => [name, name === "delete" ? { ...phase, min_age: age } : phase]));
+  return { policy: { _meta: { ...file.policy._meta, ratestore: `policy v${file.version}, retention ${age}` }, phases } };
+}
+
+/**
+ * The settings a partition is created with: its data's date and its policy, per the cluster profile
+ * (pure: pinned by golden fixtures).
+ */
+export function partitionSettings(profile: ClusterProfile, mechanism: RetentionMechanism, policyId: string, periodEnd: number): Record<string, unknown> {
+  const settings: Record<string, unknown> = {};
+  if (profile.backdating === "creation_date") settings["index.creation_date"] = periodEnd;
+  if (mechanism === "ilm") {
+    settings["index.lifecycle.name"] = policyId;
+    settings["index.lifecycle.origination_date"] = periodEnd;
+  }
+  return settings;
+}
+
 export class Lifecycle implements PartitionGate {
   private mechanism: RetentionMechanism | undefined;
   private readonly known = new Set<string>();
-  /** Whether the cluster accepts `index.creation_date` at creation (OpenSearch 3.x does, 2.x does not). */
-  private backdating: boolean | undefined;
 
   constructor(
     private readonly client: ClusterClient,
     private readonly partitions: Partitions,
     private readonly config: StorageConfig,
+    private readonly profile: ClusterProfile,
     private readonly logger: Logger,
   ) {}
 
@@ -49,7 +99,7 @@ export class Lifecycle implements PartitionGate {
   get active(): RetentionMechanism {
     // Where partitions cannot be dated by their data, ISM ages backfilled partitions from their real
     // creation, too late: the sweeper, which goes by partition names, runs beside it.
-    if (this.mechanism === "ism" && this.backdating === false) return "ism+sweeper";
+    if (this.mechanism === "ism" && this.profile.backdating === "none") return "ism+sweeper";
     return this.mechanism ?? "none";
   }
 
@@ -58,38 +108,22 @@ export class Lifecycle implements PartitionGate {
     return this.active === "sweeper" || this.active === "ism+sweeper";
   }
 
-  /** Whether the cluster answers ISM's API: a cluster without the plugin has no handler for the route. */
-  async hasIsm(): Promise<boolean> {
-    const res = await this.client.request({ method: "GET", path: "/_plugins/_ism/policies", querystring: { size: 1 } }, [400, 404]);
-    return res.status === 200;
-  }
-
-  /** Chooses the mechanism, installs or updates the policy, and says which is active. */
+  /** Chooses the mechanism from the configuration and the profile, installs or updates the policy, and says which is active. */
   async init(): Promise<RetentionMechanism> {
     const wanted = this.config.retentionMechanism;
-    if (wanted === "none") this.mechanism = "none";
-    else if (wanted === "sweeper") this.mechanism = "sweeper";
-    else if (await this.hasIsm()) this.mechanism = "ism";
-    else if (wanted === "ism") throw new Error("RATESTORE_RETENTION_MECHANISM=ism but the cluster has no ISM plugin (opensearch-index-management)");
-    else this.mechanism = "sweeper";
+    const offered = this.profile.lifecycle;
+    if (wanted === "none" || wanted === "sweeper") this.mechanism = wanted;
+    else if (wanted === "auto") this.mechanism = offered === "none" ? "sweeper" : offered;
+    else if (wanted === offered) this.mechanism = wanted;
+    else throw new ConfigError(`RATESTORE_RETENTION_MECHANISM=${wanted} but this cluster's lifecycle engine is ${offered} (cluster profile)`);
     if (this.mechanism === "ism") await this.installIsmPolicy();
-    this.logger.info("retention", { mechanism: this.mechanism, retention_hours: this.config.retentionHours, ...(this.mechanism === "ism" ? { policy: this.policyId } : {}) });
+    if (this.mechanism === "ilm") await this.installIlmPolicy();
+    this.logger.info("retention", { mechanism: this.active, retention_hours: this.config.retentionHours, ...(this.mechanism === "ism" || this.mechanism === "ilm" ? { policy: this.policyId } : {}) });
     return this.mechanism;
   }
 
-  ismPolicyBody(): { policy: Record<string, unknown> } {
-    const file = IsmPolicyFileSchema.parse(JSON.parse(readFileSync(join(indexTemplatesDir(), "opensearch", "retention.ism-policy.json"), "utf8")));
-    const age = `${this.config.retentionHours}h`;
-    const states = file.policy.states.map((s) =>
-      s.name === file.policy.default_state
-        ? { ...s, transitions: ((s.transitions as { conditions?: Record<string, unknown> }[] | undefined) ?? []).map((t) => ({ ...t, conditions: { ...(t.conditions ?? {}), min_index_age: age } })) }
-        : s,
-    );
-    return { policy: { ...file.policy, description: `${file.policy.description} [ratestore policy v${file.version}, retention ${age}]`, states } };
-  }
-
   private async installIsmPolicy(): Promise<void> {
-    const body = this.ismPolicyBody();
+    const body = ismPolicyBody(this.config.retentionHours);
     const path = `/_plugins/_ism/policies/${this.policyId}`;
     const current = await this.client.request<IsmPolicyResponse>({ method: "GET", path }, [404]);
     if (current.status === 404) {
@@ -100,6 +134,17 @@ export class Lifecycle implements PartitionGate {
       // Managed partitions keep the policy version they started with until they are moved onto the new one.
       await this.client.request({ method: "POST", path: `/_plugins/_ism/change_policy/${this.partitions.pattern}`, body: { policy_id: this.policyId } }, [404]);
       this.logger.info("ISM policy updated; existing partitions moved onto it", { policy: this.policyId, retention_hours: this.config.retentionHours });
+    }
+  }
+
+  private async installIlmPolicy(): Promise<void> {
+    const body = ilmPolicyBody(this.config.retentionHours);
+    const path = `/_ilm/policy/${this.policyId}`;
+    const current = await this.client.request<IlmPolicyResponse>({ method: "GET", path }, [404]);
+    // ILM applies a changed policy to the partitions already on it, from their current phase.
+    if (current.status === 404 || current.body[this.policyId]?.policy?._meta?.ratestore !== (body.policy._meta as { ratestore: string }).ratestore) {
+      await this.client.request({ method: "PUT", path, body });
+      this.logger.info(current.status === 404 ? "ILM policy created" : "ILM policy updated", { policy: this.policyId, retention_hours: this.config.retentionHours });
     }
   }
 
@@ -118,24 +163,14 @@ export class Lifecycle implements PartitionGate {
   }
 
   /**
-   * Creates a partition before its first write, dated by its data, and attaches the policy explicitly:
-   * an `ism_template` would skip it, its creation date being older than the policy.
+   * Creates a partition before its first write, dated by its data, with its policy attached explicitly:
+   * an ISM `ism_template` would skip it, its creation date being older than the policy.
    */
   async ensure(index: string): Promise<void> {
     if (this.known.has(index)) return;
     const range = this.partitions.rangeOf(index);
-    const create = (settings: Record<string, unknown>) =>
-      this.client.request<{ error?: { type?: string; reason?: string } }>({ method: "PUT", path: `/${index}`, body: { settings } }, [400]);
-    let res = this.backdating === false ? await create({}) : await create({ "index.creation_date": range ? range.end : Date.now() });
-    if (res.status === 400 && /unknown setting \[index\.creation_date\]/.test(res.body.error?.reason ?? "")) {
-      this.backdating = false;
-      this.logger.warn("this cluster cannot date partitions by their data (index.creation_date is refused); expired partitions are also deleted by the sweeper", {
-        mechanism: this.active,
-      });
-      res = await create({});
-    } else if (res.status === 200) {
-      this.backdating ??= true;
-    }
+    const settings = partitionSettings(this.profile, this.active, this.policyId, range ? range.end : Date.now());
+    const res = await this.client.request<{ error?: { type?: string } }>({ method: "PUT", path: `/${index}`, body: { settings } }, [400]);
     if (res.status === 400 && res.body.error?.type !== "resource_already_exists_exception") {
       throw new Error(`could not create partition ${index}: ${JSON.stringify(res.body.error)}`);
     }
@@ -152,6 +187,10 @@ export class Lifecycle implements PartitionGate {
     );
     const rows = res.status === 404 ? [] : res.body;
     let policies: Record<string, string | undefined> = {};
+    if (this.mechanism === "ilm" && rows.length > 0) {
+      const explain = await this.client.request<{ indices?: Record<string, { policy?: string }> }>({ method: "GET", path: `/${this.partitions.pattern}/_ilm/explain` }, [404]);
+      policies = Object.fromEntries(Object.entries(explain.body.indices ?? {}).map(([k, v]) => [k, v.policy]));
+    }
     if (this.mechanism === "ism" && rows.length > 0) {
       const explain = await this.client.request<Record<string, { "index.plugins.index_state_management.policy_id"?: string; policy_id?: string } | number>>(
         { method: "GET", path: `/_plugins/_ism/explain/${this.partitions.pattern}` },
@@ -170,7 +209,7 @@ export class Lifecycle implements PartitionGate {
           ...(range ? { periodStart: range.start, periodEnd: range.end } : {}),
           docs: Number(r["docs.count"] ?? 0),
           bytes: Number(r["store.size"] ?? 0),
-          policy: this.mechanism === "ism" ? (policies[r.index] ?? "none (not managed)") : this.active,
+          policy: this.mechanism === "ism" || this.mechanism === "ilm" ? (policies[r.index] ?? "none (not managed)") : this.active,
           ...(deletesAt !== undefined ? { deletesAt } : {}),
         };
       })

@@ -1,7 +1,9 @@
 import { BackendError, BackendUnavailableError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { PointCursor } from "../backend.js";
+import type { ClusterProfile } from "../cluster-profile.js";
 import type { ClusterClient } from "./client.js";
+import { inPit, pitRequests, type PitRequests } from "./pit.js";
 import type { Clause } from "./query.js";
 
 /** A stable, unique order: by period, then type, then the point's own id. Every page boundary is exact. */
@@ -74,13 +76,16 @@ export interface PageWalk {
  * cluster offers one (a consistent view however long the walk), never with scroll and never with `from`.
  */
 export class PointSearch {
-  private pitSupported: boolean | undefined;
+  private readonly pit: PitRequests | undefined;
 
   constructor(
     private readonly client: ClusterClient,
     private readonly target: string,
+    profile: ClusterProfile,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.pit = pitRequests(profile);
+  }
 
   async search(body: Record<string, unknown>): Promise<SearchResponse> {
     return this.retried(async () => (await this.client.request<SearchResponse>({ method: "POST", path: `/${this.target}/_search`, querystring: LENIENT, body })).body);
@@ -99,24 +104,16 @@ export class PointSearch {
   }
 
   private async openPit(): Promise<string | undefined> {
-    if (this.pitSupported === false) return undefined;
-    const res = await this.client.request<{ pit_id?: string }>(
-      { method: "POST", path: `/${this.target}/_search/point_in_time`, querystring: { keep_alive: "2m" } },
-      [400, 404, 405],
-    );
-    if (res.status === 404 && JSON.stringify(res.body).includes("index_not_found")) return undefined;
-    if (res.status !== 200 || !res.body.pit_id) {
-      this.pitSupported = false;
-      this.logger.info("cluster has no point-in-time API; paging with search_after alone", { status: res.status });
-      return undefined;
-    }
-    this.pitSupported = true;
-    return res.body.pit_id;
+    if (!this.pit) return undefined;
+    // 404: no partition yet, so nothing to hold a view of; the walk's lenient searches find nothing.
+    const res = await this.client.request(this.pit.open(this.target), [404]);
+    return res.status === 404 ? undefined : this.pit.idOf(res.body);
   }
 
   private async closePit(pitId: string): Promise<void> {
+    if (!this.pit) return;
     try {
-      await this.client.request({ method: "DELETE", path: "/_search/point_in_time", body: { pit_id: [pitId] } }, [404]);
+      await this.client.request(this.pit.close(pitId), [404]);
     } catch (err) {
       // It expires by itself within keep_alive; a failed close costs nothing but a log line.
       this.logger.warn("could not close point-in-time", { error: (err as Error).message });
@@ -141,7 +138,7 @@ export class PointSearch {
         if (pitId) {
           try {
             const id = pitId;
-            res = (await this.client.request<SearchResponse>({ method: "POST", path: "/_search", querystring: { allow_partial_search_results: false }, body: { ...body, pit: { id, keep_alive: "2m" } } })).body;
+            res = (await this.client.request<SearchResponse>({ method: "POST", path: "/_search", querystring: { allow_partial_search_results: false }, body: { ...body, ...inPit(id) } })).body;
           } catch (err) {
             if (!retryableRead(err) || ++lost >= READ_TRIES) throw err;
             // The view lost a partition (retention deleted it) or the node holding it: go on from the

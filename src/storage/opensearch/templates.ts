@@ -6,7 +6,7 @@ import type { StorageConfig } from "../../config.js";
 import type { Logger } from "../../logger.js";
 import type { ClusterClient } from "./client.js";
 import type { Partitions } from "./partitions.js";
-import { indexTemplatesDir } from "./project-files.js";
+import { indexTemplatesDir } from "../../project-files.js";
 import { POINT_SORT } from "./search.js";
 
 const TemplateFileSchema = z.object({

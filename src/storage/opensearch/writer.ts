@@ -1,3 +1,4 @@
+import { backoffMs, sleep } from "../../backoff.js";
 import type { StorageConfig } from "../../config.js";
 import { BackendUnavailableError, PushInterruptedError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
@@ -58,13 +59,6 @@ interface Outcome {
 
 const failureOf = (p: PendingPoint, status: number, reason: string): PointFailure => ({ dataframe: p.dataframe, type: p.type, index: p.index, status, reason });
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Exponential backoff with jitter: 100 ms, 200 ms, 400 ms... capped at 5 s. */
-export function backoffMs(attempt: number): number {
-  const base = Math.min(5000, 100 * 2 ** attempt);
-  return base / 2 + Math.random() * (base / 2);
-}
 
 /**
  * Writes points with `_bulk` `create` actions in bounded chunks. `create` with a deterministic id makes

@@ -1,0 +1,30 @@
+import { z } from "zod";
+
+/**
+ * What the cluster can do, detected once at init and handed to every component (as Jaeger's
+ * `BackendVersion` and Zipkin's `BaseVersion` are). Shown by /readyz and logged at start; any field
+ * can be overridden by configuration (RATESTORE_CLUSTER_PROFILE).
+ */
+export const ClusterProfileSchema = z.strictObject({
+  distribution: z.enum(["opensearch", "elasticsearch"]),
+  version: z.string().regex(/^\d+\.\d+\.\d+/, "a version such as 8.19.21"),
+  /** Point-in-time API: OpenSearch's `/_search/point_in_time`, Elasticsearch's `/<index>/_pit`, or none. */
+  pit: z.enum(["opensearch", "elasticsearch", "none"]),
+  /** The cluster's own index lifecycle engine: OpenSearch ISM, Elasticsearch ILM, or none. */
+  lifecycle: z.enum(["ism", "ilm", "none"]),
+  /**
+   * How a partition is dated by its data rather than by its creation: OpenSearch 3 accepts
+   * `index.creation_date` at creation, ILM reads `index.lifecycle.origination_date`; others cannot.
+   */
+  backdating: z.enum(["creation_date", "origination_date", "none"]),
+  /** Where distribution and version were read: `GET /`, or the nodes API where `GET /` is missing (Elasticsearch 8's test zip). */
+  identifiedBy: z.enum(["root", "nodes"]),
+  /** The fields set by configuration (RATESTORE_CLUSTER_PROFILE) instead of detected. */
+  overridden: z.array(z.string()),
+});
+export type ClusterProfile = z.infer<typeof ClusterProfileSchema>;
+
+/** A configuration override: any subset of the profile, applied over what was detected. */
+export const ProfileOverrideSchema = ClusterProfileSchema.omit({ identifiedBy: true, overridden: true }).partial();
+export type ProfileOverride = z.infer<typeof ProfileOverrideSchema>;
+
