@@ -1,8 +1,10 @@
 import { expect } from "chai";
 import { ClusterClient } from "../../src/storage/opensearch/client.js";
+import { inPit, pitRequests } from "../../src/storage/opensearch/pit.js";
+import { detectProfile } from "../../src/storage/opensearch/profile.js";
 import { BackendError, BackendUnavailableError } from "../../src/errors.js";
 
-describe("the real OpenSearch node", () => {
+describe("the real node, and the profile detected from it", () => {
   let client: ClusterClient;
   const index = `t-smoke-${Date.now()}`;
 
@@ -15,10 +17,39 @@ describe("the real OpenSearch node", () => {
     await client.close();
   });
 
-  it("answers with its name and version", async () => {
-    const res = await client.request<{ cluster_name: string; version: { number: string } }>({ method: "GET", path: "/" });
-    expect(res.body.cluster_name).to.be.a("string").with.length.greaterThan(0);
-    expect(res.body.version.number).to.match(/^\d+\.\d+\.\d+/);
+  it("is identified, by GET / or, where that is missing (Elasticsearch 8's test zip), by the nodes API", async () => {
+    const { profile, clusterName } = await detectProfile(client);
+    expect(clusterName).to.be.a("string").with.length.greaterThan(0);
+    expect(profile.version).to.match(/^\d+\.\d+\.\d+/);
+    const root = await client.request({ method: "GET", path: "/" }, [405]);
+    expect(profile.identifiedBy).to.equal(root.status === 200 ? "root" : "nodes");
+  });
+
+  it("offers the point-in-time flavour the profile names: a view opened on it is used and closed", async () => {
+    const { profile } = await detectProfile(client);
+    await client.request({ method: "PUT", path: `/${index}-pit`, body: { settings: { number_of_replicas: 0 } } });
+    try {
+      const pit = pitRequests(profile);
+      if (!pit) {
+        expect(profile.pit).to.equal("none");
+        return;
+      }
+      const opened = await client.request(pit.open(`${index}-pit`));
+      const id = pit.idOf(opened.body);
+      expect(id, `a ${profile.pit} point-in-time id`).to.be.a("string");
+      const res = await client.request<{ hits: { hits: unknown[] } }>({ method: "POST", path: "/_search", body: { size: 1, sort: [{ _doc: "asc" }], ...inPit(id!) } });
+      expect(res.body.hits.hits).to.deep.equal([]);
+      expect((await client.request(pit.close(id!))).status).to.equal(200);
+    } finally {
+      await client.request({ method: "DELETE", path: `/${index}-pit` }, [404]);
+    }
+  });
+
+  it("accepts index.creation_date at creation exactly where the profile says it backdates with it", async () => {
+    const { profile } = await detectProfile(client);
+    const res = await client.request({ method: "PUT", path: `/${index}-dated`, body: { settings: { number_of_replicas: 0, "index.creation_date": Date.UTC(2024, 0, 1) } } }, [400]);
+    await client.request({ method: "DELETE", path: `/${index}-dated` }, [404]);
+    expect(res.status === 200).to.equal(profile.backdating === "creation_date");
   });
 
   it("creates, writes, reads and deletes an index", async () => {

@@ -23,8 +23,14 @@ export async function freshBackend(overrides: Partial<StorageConfig> = {}): Prom
   await backend.init();
   return Object.assign(backend, {
     async drop() {
-      // The prefix is this suite's own: every index under it (partitions, the sweeper's lease) goes.
-      await backend.client.request({ method: "DELETE", path: `/${backend.config.indexPrefix}-*`, querystring: { allow_no_indices: true } }, [404]);
+      // The prefix is this suite's own: every index under it (partitions, the sweeper's lease) goes, by
+      // name, since Elasticsearch 8 refuses wildcard deletes (action.destructive_requires_name).
+      const rows = await backend.client.request<{ index: string }[]>(
+        { method: "GET", path: `/_cat/indices/${backend.config.indexPrefix}-*`, querystring: { format: "json", h: "index", expand_wildcards: "all" } },
+        [404],
+      );
+      const names = rows.status === 404 ? [] : rows.body.map((r) => r.index);
+      for (let i = 0; i < names.length; i += 50) await backend.client.request({ method: "DELETE", path: `/${names.slice(i, i + 50).join(",")}` }, [404]);
       await backend.client.request({ method: "DELETE", path: `/_index_template/${backend.partitions.alias}` }, [404]);
       await backend.close();
     },

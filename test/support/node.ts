@@ -1,4 +1,5 @@
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
+import { promisify } from "node:util";
 import { resolve } from "node:path";
 
 const ROOT = resolve(__dirname, "../..");
@@ -18,23 +19,27 @@ export class OwnNode {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  private script(cmd: string): string {
+  private env(): NodeJS.ProcessEnv {
     const { OPENSEARCH_URL: _shared, ...env } = process.env;
-    return execFileSync("bash", ["scripts/engine-local.sh", cmd], {
-      cwd: ROOT,
-      env: {
-        ...env,
-        RATESTORE_ENGINE_PORT: String(this.port),
-        RATESTORE_ENGINE_HEAP: "384m",
-        ...(this.clusterPorts.length > 0 ? { RATESTORE_ENGINE_CLUSTER_PORTS: this.clusterPorts.join(",") } : {}),
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-      encoding: "utf8",
-    });
+    return {
+      ...env,
+      RATESTORE_ENGINE_PORT: String(this.port),
+      RATESTORE_ENGINE_HEAP: "384m",
+      ...(this.clusterPorts.length > 0 ? { RATESTORE_ENGINE_CLUSTER_PORTS: this.clusterPorts.join(",") } : {}),
+    };
+  }
+
+  private script(cmd: string): string {
+    return execFileSync("bash", ["scripts/engine-local.sh", cmd], { cwd: ROOT, env: this.env(), stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
   }
 
   start(): void {
     this.script("start");
+  }
+
+  /** Starts without blocking: the nodes of a cluster must start together, none serves before a quorum. */
+  async startAsync(): Promise<void> {
+    await promisify(execFile)("bash", ["scripts/engine-local.sh", "start"], { cwd: ROOT, env: this.env() });
   }
 
   stop(): void {

@@ -154,6 +154,10 @@ export class PointSearch {
           res = await this.search(body);
         }
         const hits = res.hits.hits;
+        // Elasticsearch's point-in-time appends its implicit `_shard_doc` tiebreaker to every sort. The
+        // point order is total already (point_id is unique): cursors keep its keys alone, so that they
+        // stay valid outside this point-in-time.
+        for (const h of hits) if (h.sort && h.sort.length > POINT_SORT.length) h.sort = h.sort.slice(0, POINT_SORT.length);
         if (hits.length > 0) yield hits;
         if (hits.length < walk.pageSize) return;
         after = hits[hits.length - 1]!.sort;

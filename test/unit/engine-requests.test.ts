@@ -1,0 +1,150 @@
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { expect } from "chai";
+import winston from "winston";
+import { loadConfig } from "../../src/config.js";
+import type { ClusterProfile } from "../../src/storage/cluster-profile.js";
+import { TotalAggregator } from "../../src/storage/opensearch/aggregations.js";
+import { ClusterClient, type ClusterRequest, type ClusterResponse } from "../../src/storage/opensearch/client.js";
+import { ilmPolicyBody, ismPolicyBody, partitionSettings, type RetentionMechanism } from "../../src/storage/opensearch/lifecycle.js";
+import { Partitions } from "../../src/storage/opensearch/partitions.js";
+import { pitRequests } from "../../src/storage/opensearch/pit.js";
+import { deriveProfile, type ClusterFacts } from "../../src/storage/opensearch/profile.js";
+import { PointReader } from "../../src/storage/opensearch/reader.js";
+import { PointSearch } from "../../src/storage/opensearch/search.js";
+import { buildPointsTemplate, loadTemplateFile } from "../../src/storage/opensearch/templates.js";
+
+/**
+ * Golden request fixtures, one file per engine flavour (as Jaeger pins `*.es7.json`, `*.es8.json`,
+ * `*.os.json`): what the service sends to each engine, including to lifecycle engines (ISM, ILM) that
+ * cannot run on this machine. A change to any request shows up as a diff of test/fixtures/requests/;
+ * `UPDATE_GOLDEN=1` rewrites the files after a deliberate change.
+ */
+
+const FLAVOURS: Record<string, ClusterFacts> = {
+  "opensearch-3.6.0": { distribution: "opensearch", version: "3.6.0", components: ["transport-netty4"], identifiedBy: "root" },
+  "opensearch-3.6.0-ism": { distribution: "opensearch", version: "3.6.0", components: ["transport-netty4", "opensearch-job-scheduler", "opensearch-index-management"], identifiedBy: "root" },
+  "opensearch-2.19.6": { distribution: "opensearch", version: "2.19.6", components: ["transport-netty4"], identifiedBy: "root" },
+  "opensearch-2.19.6-ism": { distribution: "opensearch", version: "2.19.6", components: ["transport-netty4", "opensearch-job-scheduler", "opensearch-index-management"], identifiedBy: "root" },
+  "elasticsearch-8.19.21": { distribution: "elasticsearch", version: "8.19.21", components: ["apm", "transport-netty4", "x-pack-core", "x-pack-security"], identifiedBy: "nodes" },
+  "elasticsearch-8.19.21-ilm": { distribution: "elasticsearch", version: "8.19.21", components: ["transport-netty4", "x-pack-core", "x-pack-ilm"], identifiedBy: "root" },
+  "elasticsearch-7.17.29": { distribution: "elasticsearch", version: "7.17.29", components: ["transport-netty4", "x-pack-core", "x-pack-security"], identifiedBy: "root" },
+  "elasticsearch-7.10.2": { distribution: "elasticsearch", version: "7.10.2", components: ["transport-netty4"], identifiedBy: "root" },
+};
+
+const silent = winston.createLogger({ silent: true });
+const DAY = 86_400_000;
+const T0 = Date.UTC(2024, 0, 1);
+
+/** Records every request and answers as an empty cluster would: enough for the readers to send theirs. */
+class RecordingClient extends ClusterClient {
+  readonly sent: ClusterRequest[] = [];
+
+  override async request<T = unknown>(req: ClusterRequest): Promise<ClusterResponse<T>> {
+    this.sent.push(req);
+    const body = req.path.endsWith("/_pit") ? { id: "PIT-ID" } : req.path.endsWith("/point_in_time") ? { pit_id: "PIT-ID" } : { hits: { total: { value: 0, relation: "eq" }, hits: [] } };
+    return { status: 200, body: body as T };
+  }
+}
+
+async function requestsOf(facts: ClusterFacts): Promise<Record<string, unknown>> {
+  const profile: ClusterProfile = deriveProfile(facts);
+  const config = loadConfig({ OPENSEARCH_URL: "http://127.0.0.1:9200", RATESTORE_INDEX_PREFIX: "ratestore" }).storage;
+  const partitions = new Partitions(config.indexPrefix, config.partition);
+  const mechanism: RetentionMechanism = profile.lifecycle === "none" ? "sweeper" : profile.backdating === "none" ? "ism+sweeper" : profile.lifecycle;
+  const client = new RecordingClient(config.opensearch);
+  const search = new PointSearch(client, partitions.alias, profile, silent);
+  const window = { begin: T0, end: T0 + DAY };
+  await new PointReader(search).retrieve({ ...window, filters: { project_id: "p1" }, limit: 100 });
+  const afterFirstPage = client.sent.length;
+  await new PointReader(search).retrieve({ ...window, paginate: false });
+  const afterWalk = client.sent.length;
+  await new TotalAggregator(search).total({ ...window, groupby: ["project_id", "type"], limit: 100 });
+  const pit = pitRequests(profile);
+  return {
+    profile,
+    retention: mechanism,
+    template: { method: "PUT", path: `/_index_template/${partitions.alias}`, body: buildPointsTemplate(loadTemplateFile("points.template.json"), partitions, config) },
+    partition: { method: "PUT", path: `/${partitions.indexFor(T0)}`, body: { settings: partitionSettings(profile, mechanism, "ratestore-retention", partitions.rangeOf(partitions.indexFor(T0))!.end) } },
+    policy:
+      profile.lifecycle === "ism"
+        ? { method: "PUT", path: "/_plugins/_ism/policies/ratestore-retention", body: ismPolicyBody(config.retentionHours) }
+        : profile.lifecycle === "ilm"
+          ? { method: "PUT", path: "/_ilm/policy/ratestore-retention", body: ilmPolicyBody(config.retentionHours) }
+          : null,
+    pit: pit ? { open: pit.open(partitions.alias), close: pit.close("PIT-ID") } : null,
+    retrieveFirstPage: client.sent.slice(0, afterFirstPage),
+    retrieveWalk: client.sent.slice(afterFirstPage, afterWalk),
+    totalGrouped: client.sent.slice(afterWalk),
+  };
+}
+
+describe("golden requests per engine flavour (test/fixtures/requests)", () => {
+  for (const [name, facts] of Object.entries(FLAVOURS)) {
+    it(name, async () => {
+      const file = resolve("test/fixtures/requests", `${name}.json`);
+      const actual = JSON.parse(JSON.stringify(await requestsOf(facts))) as Record<string, unknown>;
+      if (process.env.UPDATE_GOLDEN === "1" || !existsSync(file)) writeFileSync(file, JSON.stringify(actual, null, 2) + "\n");
+      expect(actual).to.deep.equal(JSON.parse(readFileSync(file, "utf8")));
+    });
+  }
+
+  it("each flavour speaks its own dialect", async () => {
+    const es8 = await requestsOf(FLAVOURS["elasticsearch-8.19.21"]!);
+    expect(es8.pit).to.deep.equal({ open: { method: "POST", path: "/ratestore-points/_pit", querystring: { keep_alive: "2m" } }, close: { method: "DELETE", path: "/_pit", body: { id: "PIT-ID" } } });
+    const walk = es8.retrieveWalk as ClusterRequest[];
+    expect(walk[0]!.path).to.equal("/ratestore-points/_pit");
+    expect((walk[1]!.body as { pit: unknown }).pit).to.deep.equal({ id: "PIT-ID", keep_alive: "2m" });
+    expect(walk[1]!.path).to.equal("/_search");
+    const os = await requestsOf(FLAVOURS["opensearch-3.6.0"]!);
+    expect((os.retrieveWalk as ClusterRequest[])[0]!.path).to.equal("/ratestore-points/_search/point_in_time");
+    const es710 = await requestsOf(FLAVOURS["elasticsearch-7.10.2"]!);
+    expect(es710.pit).to.equal(null);
+    expect((es710.retrieveWalk as ClusterRequest[]).every((r) => r.path === "/ratestore-points/_search")).to.equal(true);
+    const ilm = await requestsOf(FLAVOURS["elasticsearch-8.19.21-ilm"]!);
+    expect((ilm.partition as { body: { settings: Record<string, unknown> } }).body.settings).to.deep.equal({
+      "index.lifecycle.name": "ratestore-retention",
+      "index.lifecycle.origination_date": T0 + 31 * DAY,
+    });
+    const ism = await requestsOf(FLAVOURS["opensearch-3.6.0-ism"]!);
+    expect((ism.partition as { body: { settings: Record<string, unknown> } }).body.settings).to.deep.equal({ "index.creation_date": T0 + 31 * DAY });
+    expect(ism.retention).to.equal("ism");
+    expect((await requestsOf(FLAVOURS["opensearch-2.19.6-ism"]!)).retention).to.equal("ism+sweeper");
+  });
+});
+
+describe("cluster profile", () => {
+  it("is derived from what the cluster says, per engine", () => {
+    const pick = (f: ClusterFacts) => {
+      const p = deriveProfile(f);
+      return [p.pit, p.lifecycle, p.backdating].join(" ");
+    };
+    expect(pick(FLAVOURS["opensearch-3.6.0"]!)).to.equal("opensearch none creation_date");
+    expect(pick(FLAVOURS["opensearch-2.19.6-ism"]!)).to.equal("opensearch ism none");
+    expect(pick({ ...FLAVOURS["opensearch-2.19.6"]!, version: "2.3.0" })).to.equal("none none none");
+    expect(pick(FLAVOURS["elasticsearch-8.19.21"]!)).to.equal("elasticsearch none none");
+    expect(pick(FLAVOURS["elasticsearch-8.19.21-ilm"]!)).to.equal("elasticsearch ilm origination_date");
+    expect(pick(FLAVOURS["elasticsearch-7.17.29"]!)).to.equal("elasticsearch none none");
+    expect(pick(FLAVOURS["elasticsearch-7.10.2"]!)).to.equal("none none none");
+  });
+
+  it("takes a configured override field by field, and says which fields it overrode", () => {
+    const p = deriveProfile(FLAVOURS["elasticsearch-8.19.21"]!, { pit: "none" });
+    expect(p.pit).to.equal("none");
+    expect(p.distribution).to.equal("elasticsearch");
+    expect(p.overridden).to.deep.equal(["pit"]);
+  });
+
+  it("rejects a malformed override at configuration time, naming the variable", () => {
+    expect(() => loadConfig({ RATESTORE_CLUSTER_PROFILE: '{"pit":"sometimes"}' })).to.throw(/RATESTORE_CLUSTER_PROFILE\.pit/);
+    expect(() => loadConfig({ RATESTORE_CLUSTER_PROFILE: "{not json" })).to.throw(/RATESTORE_CLUSTER_PROFILE: not valid JSON/);
+    expect(loadConfig({ RATESTORE_CLUSTER_PROFILE: '{"lifecycle":"ilm"}' }).storage.opensearch.profile).to.deep.equal({ lifecycle: "ilm" });
+  });
+
+  it("takes several cluster URLs, and refuses a start-up wait that is not a number", () => {
+    expect(loadConfig({ OPENSEARCH_URL: "http://a:9200, http://b:9200" }).storage.opensearch.urls).to.deep.equal(["http://a:9200", "http://b:9200"]);
+    expect(() => loadConfig({ OPENSEARCH_URL: "http://a:9200,ftp://b" })).to.throw(/OPENSEARCH_URL/);
+    expect(() => loadConfig({ RATESTORE_STARTUP_WAIT_SECONDS: "soon" })).to.throw(/RATESTORE_STARTUP_WAIT_SECONDS/);
+    expect(loadConfig({ RATESTORE_STARTUP_WAIT_SECONDS: "30" }).startupWaitSeconds).to.equal(30);
+  });
+});
