@@ -1,0 +1,38 @@
+import { expect } from "chai";
+import { freshBackend } from "../support/cluster.js";
+import { HOUR, T0, manyPoints } from "../support/data.js";
+
+/**
+ * A long walk (export, paginate=false, deep cursor pages) reads one consistent view where the cluster
+ * has a point-in-time: points written while it runs are not seen half-way. Run on every engine; skipped
+ * where the profile says the cluster has no point-in-time (Elasticsearch 7.10's test zip).
+ */
+describe("storage: a walk holds one view while points are added during it", function () {
+  this.timeout(300_000);
+  const N = 12_000;
+  const WINDOW = { begin: T0, end: T0 + 10 * HOUR };
+
+  it("sees exactly the points present when it started, in the point-in-time flavour of the engine", async function () {
+    const backend = await freshBackend();
+    try {
+      if (backend.profile.pit === "none") this.skip();
+      expect(backend.profile.pit).to.equal(backend.profile.distribution);
+      expect((await backend.push(manyPoints(N), { refresh: true })).stored).to.equal(N);
+      let seen = 0;
+      let added = false;
+      for await (const _point of backend.iteratePoints(WINDOW)) {
+        seen++;
+        if (seen === 100) {
+          // Same periods and types, other prices: new points that sort among the ones not yet read.
+          expect((await backend.push(manyPoints(3_000, { price: "0.2" }), { refresh: true })).stored).to.equal(3_000);
+          added = true;
+        }
+      }
+      expect(added).to.equal(true);
+      expect(seen, "points seen by the walk").to.equal(N);
+      expect((await backend.retrieve({ ...WINDOW, limit: 1 })).total, "points present afterwards").to.equal(N + 3_000);
+    } finally {
+      await backend.drop();
+    }
+  });
+});
