@@ -141,6 +141,7 @@ async function cmdExport(args: string[]): Promise<number> {
   const sink = openSink(values.out);
   let n = 0;
   try {
+    await backend.connect();
     for await (const frame of framesOf(backend.iteratePoints({ ...parseWindow(values.begin, values.end), ...parseFilters(values.filters, config.api.scopeKey) }))) {
       await sink.write(stringifyExact(dataFrameToOutput(frame)) + "\n");
       n += frame.points.length;

@@ -196,7 +196,9 @@ export interface SweepSummary {
 
 export interface StorageBackend {
   readonly name: string;
-  /** Installs templates and policies; idempotent and safe to run from several instances at once. */
+  /** Reaches the storage and learns what it can do, changing nothing: enough for reading (exports). */
+  connect(): Promise<void>;
+  /** connect(), then installs templates and policies; idempotent and safe to run from several instances at once. */
   init(): Promise<void>;
   push(dataframes: readonly DataFrame[], options?: PushOptions): Promise<PushResult>;
   retrieve(options?: RetrieveOptions): Promise<RetrieveResult>;

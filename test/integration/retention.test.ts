@@ -109,11 +109,13 @@ describe("retention on a node without ISM: the service's sweeper", function () {
     expect(JSON.parse(sweep.stdout)).to.deep.include({ leader: true });
   });
 
-  it("/readyz names the active mechanism", async () => {
+  it("/readyz names the active mechanism and shows the cluster profile it was chosen from", async () => {
     const api = await startApi({}, undefined, { retentionMechanism: "auto" });
     try {
-      const ready = (await (await api.call("/readyz", { key: null })).json()) as { retention: { hours: number; mechanism: string } };
+      const ready = (await (await api.call("/readyz", { key: null })).json()) as { retention: { hours: number; mechanism: string }; cluster: { profile: unknown } };
       expect(ready.retention).to.deep.equal({ hours: 2400, mechanism: "sweeper" });
+      expect(ready.cluster.profile).to.deep.equal(api.backend.profile);
+      expect(api.backend.profile).to.include({ lifecycle: "none" });
     } finally {
       await api.close();
     }

@@ -49,6 +49,8 @@ export async function startFaultProxy(target: string, faults: Faults): Promise<{
             }
             const headers = { ...upRes.headers, "content-length": String(out.length) };
             delete headers["content-encoding"];
+            // The body is sent whole, with its length: a chunked upstream answer (Elasticsearch 8) must not say so too.
+            delete headers["transfer-encoding"];
             res.writeHead(upRes.statusCode ?? 502, headers);
             res.end(out);
           });

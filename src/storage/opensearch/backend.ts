@@ -88,15 +88,14 @@ export class OpenSearchBackend implements StorageBackend {
     return this.components?.writer.stats ?? this.emptyStats;
   }
 
-  async init(): Promise<void> {
+  async connect(): Promise<void> {
+    if (this.components) return;
     const { profile, clusterName } = await detectProfile(this.client, this.config.opensearch.profile);
     this.clusterName = clusterName;
     this.logger.info("connected to cluster", { urls: this.client.safeUrls, cluster: clusterName, profile });
     const c = this.config;
     const search = new PointSearch(this.client, this.partitions.alias, profile, this.logger);
     const lifecycle = new Lifecycle(this.client, this.partitions, c, profile, this.logger);
-    await installPointsTemplate(this.client, this.partitions, c, this.logger);
-    await lifecycle.init();
     this.components = {
       profile,
       search,
@@ -107,6 +106,12 @@ export class OpenSearchBackend implements StorageBackend {
       deleter: new PointDeleter(this.client, search, this.logger),
       sweeper: new RetentionSweeper(this.client, this.partitions, lifecycle, c.sweepIntervalSeconds * 1000, this.logger, c.sweepGraceSeconds * 1000),
     };
+  }
+
+  async init(): Promise<void> {
+    await this.connect();
+    await installPointsTemplate(this.client, this.partitions, this.config, this.logger);
+    await this.parts.lifecycle.init();
   }
 
   /** Runs the retention sweeper in the background when it is the active mechanism (the service does; the CLI does not). */
