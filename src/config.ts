@@ -53,6 +53,8 @@ export const ConfigSchema = z.object({
     .regex(/^(auto|\d+)$/, "a number of replicas, or 'auto' (0-1 depending on the nodes)")
     .default("auto"),
   RATESTORE_INDEX_SORT: z.enum(["true", "false"]).default("false"),
+  /** `.keyword` sub-fields on `type` and `groupby.*`, which CloudKitty's own backends aggregate on. */
+  RATESTORE_CLOUDKITTY_FIELDS: z.enum(["true", "false"]).default("true"),
   RATESTORE_REFRESH_INTERVAL: z.string().regex(/^(-1|\d+(ms|s|m))$/).default("1s"),
   RATESTORE_RETENTION_HOURS: intFrom(2400, 1, 24 * 365 * 100),
   RATESTORE_RETENTION_MECHANISM: z.enum(["auto", "ism", "ilm", "sweeper", "none"]).default("auto"),
@@ -97,6 +99,11 @@ export interface StorageConfig {
   readonly refreshInterval: string;
   /** Sort new partitions on disk by the read order: faster pages and exports, slower ingestion (BENCHMARKS.md). */
   readonly indexSort: boolean;
+  /**
+   * Give `type` and every `groupby.*` key a `.keyword` sub-field (doc values only), the fields
+   * CloudKitty's own Elasticsearch and OpenSearch backends group by, so that they read these partitions.
+   */
+  readonly cloudkittyFields: boolean;
   readonly retentionHours: number;
   /** auto: the cluster's lifecycle engine (ISM, ILM) where it has one, else the service's sweeper. */
   readonly retentionMechanism: "auto" | "ism" | "ilm" | "sweeper" | "none";
@@ -198,6 +205,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       replicas: c.RATESTORE_INDEX_REPLICAS === "auto" ? "auto" : Number(c.RATESTORE_INDEX_REPLICAS),
       refreshInterval: c.RATESTORE_REFRESH_INTERVAL,
       indexSort: c.RATESTORE_INDEX_SORT === "true",
+      cloudkittyFields: c.RATESTORE_CLOUDKITTY_FIELDS === "true",
       retentionHours: c.RATESTORE_RETENTION_HOURS,
       retentionMechanism: c.RATESTORE_RETENTION_MECHANISM,
       sweepIntervalSeconds: c.RATESTORE_SWEEP_INTERVAL_SECONDS,

@@ -25,6 +25,11 @@ export function loadTemplateFile(name: string): TemplateFile {
   return TemplateFileSchema.parse(JSON.parse(readFileSync(path, "utf8")));
 }
 
+/** The mappings without multi-fields (`fields`): RATESTORE_CLOUDKITTY_FIELDS=false. */
+function withoutSubFields<T>(mappings: T): T {
+  return JSON.parse(JSON.stringify(mappings), (key, value: unknown) => (key === "fields" ? undefined : value)) as T;
+}
+
 /** The points template adapted to this deployment: its patterns, alias and the configured settings. */
 export function buildPointsTemplate(file: TemplateFile, partitions: Partitions, config: StorageConfig) {
   const index: Record<string, unknown> = { ...file.template.settings.index };
@@ -41,11 +46,12 @@ export function buildPointsTemplate(file: TemplateFile, partitions: Partitions, 
     delete index.auto_expand_replicas;
     index.number_of_replicas = config.replicas;
   }
+  const mappings = config.cloudkittyFields ? file.template.mappings : withoutSubFields(file.template.mappings);
   const body = {
     index_patterns: [partitions.pattern],
     priority: file.priority ?? 200,
     version: file.version,
-    template: { settings: { index }, mappings: file.template.mappings, aliases: { [partitions.alias]: {} } },
+    template: { settings: { index }, mappings, aliases: { [partitions.alias]: {} } },
   };
   // The fingerprint lets init() notice a configuration change (shards, replicas...) at the same version.
   const fingerprint = createHash("sha256").update(JSON.stringify(body)).digest("hex").slice(0, 16);
@@ -90,7 +96,7 @@ export async function installPointsTemplate(
     if (installedVersion < wanted.version) {
       // New fields reach existing partitions too, one by one: a field whose mapping changed between
       // versions (metadata left the index in version 2) keeps its old form in the partitions that have it.
-      for (const [field, mapping] of Object.entries(file.template.mappings.properties)) {
+      for (const [field, mapping] of Object.entries(wanted.template.mappings.properties)) {
         const res = await client.request(
           { method: "PUT", path: `/${partitions.pattern}/_mapping`, querystring: { allow_no_indices: true }, body: { properties: { [field]: mapping } } },
           [400, 404],
