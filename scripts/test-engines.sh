@@ -24,7 +24,7 @@ for entry in $ENGINES; do
   echo "=== $engine $version: ${#SUITES[@]} suites"
   RATESTORE_ENGINE=$engine RATESTORE_ENGINE_VERSION=$version \
     npx mocha --no-config --node-option import=tsx --extension ts --require test/support/global-setup.ts \
-    --timeout 60000 --reporter spec "${SUITES[@]}" 2>&1 | tee "$log"
+    --timeout 60000 --exit --reporter spec "${SUITES[@]}" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
   passing=$(grep -Eo '^ +[0-9]+ passing' "$log" | grep -Eo '[0-9]+' | tail -n1)
   failing=$(grep -Eo '^ +[0-9]+ failing' "$log" | grep -Eo '[0-9]+' | tail -n1)

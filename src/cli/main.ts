@@ -4,7 +4,8 @@ import { loadConfig } from "../config.js";
 import { RatestoreError, ValidationError } from "../errors.js";
 import { createLogger } from "../logger.js";
 import type { StorageBackend } from "../storage/backend.js";
-import { createBackend } from "../storage/backends.js";
+import { createBackend, openCloudKittySource } from "../storage/backends.js";
+import { formatNanos } from "../storage/decimal.js";
 import { dataFrameToOutput } from "../storage/dataframe.js";
 import { stringifyExact } from "../exact-json.js";
 import { framesOf } from "../storage/frames.js";
@@ -12,8 +13,10 @@ import { parseFilters, parseWindow } from "../api/params.js";
 import { importSavedObjects, loadSavedObjects } from "./dashboards.js";
 import { DEFAULT_GENERATE, generateFrames } from "./generate.js";
 import { ingest } from "./ingest.js";
+import { migrate } from "./migrate.js";
 import { openSink } from "./sources.js";
 import { ApiTarget, StorageTarget, type PushTarget } from "./targets.js";
+import { describeDifference, verifyMigration } from "./verify-migration.js";
 
 const USAGE = `usage: ratestore <command> [options]
 
@@ -30,13 +33,22 @@ commands:
   export               write matching points as NDJSON dataframes
       --begin ISO --end ISO --filters k:v,... --out FILE|-
   init                 install index templates and policies, then exit
+  migrate              copy a CloudKitty v2 index (its Elasticsearch or OpenSearch backend) into ratestore,
+                       then verify per (type, project_id) totals; resumable and idempotent
+      --from URL[,URL]        the cluster holding the CloudKitty index (credentials in the URL if needed)
+      --index NAME            the CloudKitty index (CloudKitty's index_name, default "cloudkitty")
+      --begin ISO --end ISO   copy only points whose start is in [begin, end)
+      --rejects FILE          documents that cannot be stored exactly (default ratestore-migrate-rejects.ndjson)
+      --checkpoint FILE       days done (default ratestore-migrate.checkpoint.json); --restart ignores it
+      --verify-only           only compare the totals; --no-verify skips the comparison
   partitions           list partitions: period, documents, size, policy, deletion date (--json)
   sweep                delete expired partitions now (clusters without ISM; safe beside running services)
   dashboards import    import dashboards/ratestore.ndjson into OpenSearch Dashboards or Kibana
       --url URL [--username U --password P] (or DASHBOARDS_USERNAME / DASHBOARDS_PASSWORD)
 
 Configuration comes from the same environment variables as the service (see README).
-Exit codes: 0 done, 2 some points rejected (see the reject file), 1 error.`;
+Exit codes: 0 done, 2 some points rejected (see the reject file), 3 migrate's verification found
+differences, 1 error.`;
 
 const int = (v: string | undefined, name: string, def: number) => {
   if (v === undefined) return def;
@@ -174,6 +186,65 @@ async function withBackend<T>(fn: (backend: StorageBackend) => Promise<T>): Prom
   }
 }
 
+async function cmdMigrate(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      from: { type: "string" },
+      index: { type: "string" },
+      begin: { type: "string" },
+      end: { type: "string" },
+      rejects: { type: "string", default: "ratestore-migrate-rejects.ndjson" },
+      checkpoint: { type: "string", default: "ratestore-migrate.checkpoint.json" },
+      restart: { type: "boolean", default: false },
+      "batch-points": { type: "string" },
+      "no-progress": { type: "boolean", default: false },
+      "verify-only": { type: "boolean", default: false },
+      "no-verify": { type: "boolean", default: false },
+    },
+  });
+  if (!values.from) throw ValidationError.forField("--from", "the source cluster URL is required (several, comma-separated, for failover)");
+  if (!values.index) throw ValidationError.forField("--index", "the CloudKitty index to copy is required");
+  const config = loadConfig();
+  const from = loadConfig({ OPENSEARCH_URL: values.from }).storage.opensearch;
+  const source = openCloudKittySource({ ...config.storage.opensearch, urls: from.urls, profile: {} }, values.index);
+  const window = parseWindow(values.begin, values.end);
+  const backend = createBackend(config.storage, createLogger(process.env.RATESTORE_LOG_LEVEL ?? "warn"));
+  try {
+    await backend.init();
+    let rejected = 0;
+    if (!values["verify-only"]) {
+      const summary = await migrate({
+        source,
+        index: values.index,
+        target: backend,
+        window,
+        checkpointPath: values.checkpoint,
+        rejectPath: values.rejects,
+        restart: values.restart,
+        batchPoints: int(values["batch-points"], "batch-points", 5000),
+        progress: !values["no-progress"],
+      });
+      rejected = summary.rejected;
+      console.error(
+        `migrate: ${summary.documents} documents read (${summary.days} days copied, ${summary.skippedDays} done before), ${summary.points} points, ` +
+          `${summary.stored} stored, ${summary.duplicates} already stored, ${summary.mappingDocuments} CloudKitty mapping documents skipped, ` +
+          `${summary.rejected} rejected${summary.rejected > 0 ? ` (see ${values.rejects})` : ""}, ${summary.seconds.toFixed(1)} s`,
+      );
+      console.log(JSON.stringify({ migrate: summary }));
+    }
+    if (values["no-verify"]) return rejected > 0 ? 2 : 0;
+    const v = await verifyMigration(source, values.index, backend, window);
+    for (const d of v.differences) console.error(`verify: DIFFERENCE ${describeDifference(d)}`);
+    console.error(`verify: ${v.groups} (type, project_id) groups, ${v.sourcePoints} source points, ${v.differences.length} differences`);
+    console.log(JSON.stringify({ verify: { groups: v.groups, sourcePoints: v.sourcePoints, differences: v.differences.length } }, (_k, val: unknown) => (typeof val === "bigint" ? formatNanos(val) : val)));
+    return v.differences.length > 0 ? 3 : rejected > 0 ? 2 : 0;
+  } finally {
+    await source.close();
+    await backend.close();
+  }
+}
+
 const day = (ms: number | undefined) => (ms === undefined ? "-" : new Date(ms).toISOString().slice(0, 16).replace("T", " "));
 
 async function cmdPartitions(args: string[]): Promise<number> {
@@ -213,6 +284,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   generate: cmdGenerate,
   export: cmdExport,
   init: cmdInit,
+  migrate: cmdMigrate,
   partitions: cmdPartitions,
   sweep: cmdSweep,
 };

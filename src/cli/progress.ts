@@ -5,6 +5,8 @@ export interface ProgressState {
   rejected: number;
   bytesRead: number;
   totalBytes?: number;
+  /** What bytesRead counts: "bytes" of input (ingest) or "documents" of a source index (migrate). */
+  unit?: string;
 }
 
 const fmt = (n: number) => n.toLocaleString("en-US");
@@ -16,6 +18,7 @@ export class Progress {
 
   constructor(
     private readonly state: () => ProgressState,
+    private readonly what = "ingest",
     private readonly tty = Boolean(process.stderr.isTTY),
     private readonly intervalMs = tty ? 250 : 5000,
   ) {}
@@ -31,7 +34,8 @@ export class Progress {
     const rate = secs > 0 ? s.points / secs : 0;
     const frac = s.totalBytes ? Math.min(1, s.bytesRead / s.totalBytes) : undefined;
     const eta = frac && frac > 0 ? Math.max(0, secs / frac - secs) : undefined;
-    const done = frac !== undefined ? `${(frac * 100).toFixed(1)}% of ${fmt(s.totalBytes!)} bytes` : `${fmt(s.bytesRead)} bytes`;
+    const unit = s.unit ?? "bytes";
+    const done = frac !== undefined ? `${(frac * 100).toFixed(1)}% of ${fmt(s.totalBytes!)} ${unit}` : `${fmt(s.bytesRead)} ${unit}`;
     return `${fmt(s.points)} points read, ${fmt(s.stored)} stored, ${fmt(s.rejected)} rejected | ${fmt(Math.round(rate))} points/s | ${done}${eta !== undefined ? ` | ETA ${Math.round(eta)}s` : ""}`;
   }
 
@@ -44,7 +48,7 @@ export class Progress {
       process.stderr.write(`\r[${bar}] ${this.line()}\u001b[K`);
     } else if (Date.now() - this.lastLog >= this.intervalMs) {
       this.lastLog = Date.now();
-      process.stderr.write(`${JSON.stringify({ level: "info", message: "ingest progress", detail: this.line(), time: new Date().toISOString() })}\n`);
+      process.stderr.write(`${JSON.stringify({ level: "info", message: `${this.what} progress`, detail: this.line(), time: new Date().toISOString() })}\n`);
     }
   }
 

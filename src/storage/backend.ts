@@ -160,6 +160,8 @@ export interface BackendHealth {
   readonly profile?: ClusterProfile;
   readonly status?: string;
   readonly templatesInstalled: boolean;
+  /** Indices behind the read alias that the backend did not write (it serves nothing while there are any). */
+  readonly foreignIndices?: readonly string[];
   readonly retention: string;
   readonly problems: readonly string[];
 }

@@ -1,4 +1,7 @@
+import type { OpenSearchConfig } from "../config.js";
+import type { CloudKittySource } from "./cloudkitty-source.js";
 import { OpenSearchBackend } from "./opensearch/backend.js";
+import { OpenSearchCloudKittySource } from "./opensearch/cloudkitty-source.js";
 import { registerBackend } from "./registry.js";
 
 /** The built-in backends. Another backend registers itself the same way before createBackend() is called. */
@@ -9,3 +12,8 @@ export function registerBuiltinBackends(): void {
 registerBuiltinBackends();
 
 export { createBackend, registerBackend, registeredBackends } from "./registry.js";
+
+/** A CloudKitty index to migrate from, on an OpenSearch or Elasticsearch cluster. */
+export function openCloudKittySource(cluster: OpenSearchConfig, index: string): CloudKittySource {
+  return new OpenSearchCloudKittySource(cluster, index);
+}

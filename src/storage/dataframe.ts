@@ -149,6 +149,12 @@ export interface RatedPoint {
   readonly price: Nanos;
   readonly groupby: Labels;
   readonly metadata: Labels;
+  /**
+   * Where the point was copied from (`ratestore migrate`: the source index and document id). When set,
+   * it identifies the point instead of its occurrence within the request, so that a copy run again, in
+   * other batches, stores nothing twice and still keeps every identical point of the source.
+   */
+  readonly origin?: string;
 }
 
 /** A normalized dataframe: a period (epoch ms) and its points. */

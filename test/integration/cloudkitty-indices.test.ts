@@ -1,6 +1,13 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { expect } from "chai";
+import { OpenSearchBackend } from "../../src/storage/opensearch/backend.js";
 import { startApi, type TestApi } from "../support/api.js";
+import { runCli, spawnCli } from "../support/cli.js";
 import { CloudKittyStorage } from "../support/cloudkitty.js";
+import { freshBackend, testLogger } from "../support/cluster.js";
 import { HOUR } from "../support/data.js";
 
 /**
@@ -77,3 +84,202 @@ describe("CloudKitty indices: CloudKitty's own backend reads ratestore's partiti
     expect(theirs.total).to.equal(ours.total);
   });
 });
+
+/** 5,184 points over two days: 3 types, 6 projects, 12 resources, hourly, amounts with 9 decimals. */
+function sourceFrames(): { lines: string; exact: Map<string, { qty: bigint; price: bigint }>; points: number } {
+  const exact = new Map<string, { qty: bigint; price: bigint }>();
+  const lines: string[] = [];
+  let points = 0;
+  const start = Date.parse("2024-05-01T12:00:00Z");
+  for (let h = 0; h < 24; h++) {
+    const usage: Record<string, unknown[]> = {};
+    for (const [t, type] of ["cpu", "ram", "volume.size"].entries()) {
+      usage[type] = [];
+      for (let p = 0; p < 6; p++) {
+        for (let r = 0; r < 12; r++) {
+          // Nine decimals, distinct per point: qty 1.000000001 to ~3.3, price to ~0.03.
+          const qtyNanos = 1_000_000_000n + BigInt((h * 7919 + t * 104729 + p * 1299709 + r * 15485863) % 2_300_000_000);
+          const priceNanos = BigInt((h * 31 + t * 17 + p * 13 + r * 7) * 123_457);
+          const fmt = (n: bigint) => `${n / 1_000_000_000n}.${(n % 1_000_000_000n).toString().padStart(9, "0")}`;
+          usage[type]!.push({ vol: { unit: "u", qty: fmt(qtyNanos) }, rating: { price: fmt(priceNanos) }, groupby: { project_id: `project-${p}`, id: `${type}-${p}-${r}` }, metadata: { flavor: `m${r % 3}` } });
+          const key = `${type}|project-${p}`;
+          const g = exact.get(key) ?? { qty: 0n, price: 0n };
+          g.qty += qtyNanos;
+          g.price += priceNanos;
+          exact.set(key, g);
+          points++;
+        }
+      }
+    }
+    lines.push(JSON.stringify({ period: { begin: iso(start + h * HOUR), end: iso(start + (h + 1) * HOUR) }, usage }));
+  }
+  return { lines: lines.join("\n") + "\n", exact, points };
+}
+
+describe("CloudKitty indices: ratestore migrate", function () {
+  this.timeout(900_000);
+  const url = () => process.env.OPENSEARCH_URL!.split(",")[0]!;
+  const data = sourceFrames();
+  let index: string;
+  let dir: string;
+  let ck: CloudKittyStorage;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "ratestore-migrate-"));
+    writeFileSync(join(dir, "source.ndjson"), data.lines);
+    index = `ck-${randomBytes(4).toString("hex")}`;
+    // The source is written by CloudKitty's own backend, on its own index, as a CloudKitty deployment has it.
+    expect((await fetch(`${url()}/${index}`, { method: "PUT" })).status).to.equal(200);
+    const distribution = (await freshBackendProfile()).distribution;
+    ck = await CloudKittyStorage.open(distribution, url(), index, true);
+    expect(await ck.call({ op: "push", path: join(dir, "source.ndjson") })).to.deep.equal({ points: data.points });
+    await fetch(`${url()}/${index}/_refresh`, { method: "POST" });
+  });
+  after(async () => {
+    ck?.close();
+    await fetch(`${url()}/${index}`, { method: "DELETE" });
+  });
+
+  async function summaryOf(api: TestApi): Promise<Map<string, { qty: bigint; price: bigint }>> {
+    const q = new URLSearchParams({ begin: "2024-05-01T00:00:00Z", end: "2024-05-03T00:00:00Z", paginate: "false", response_format: "object" });
+    q.append("groupby", "type");
+    q.append("groupby", "project_id");
+    const res = await api.call(`/v2/summary?${q}`);
+    // Exact decimals on the wire: read the literals, not doubles.
+    const text = await res.text();
+    const rows = JSON.parse(text.replace(/"(qty|rate)":(-?[0-9.eE+-]+)/g, '"$1":"$2"')) as { results: { type: string; project_id: string; qty: string; rate: string }[] };
+    return new Map(rows.results.map((r) => [`${r.type}|${r.project_id}`, { qty: nanos(r.qty), price: nanos(r.rate) }]));
+  }
+
+  it("copies every point exactly: /v2/summary equals the source's _source sums for every (type, project_id), and CloudKitty's total() to the precision of its index", async () => {
+    const api = await startApi();
+    try {
+      const env = { OPENSEARCH_URL: process.env.OPENSEARCH_URL!, RATESTORE_INDEX_PREFIX: api.backend.config.indexPrefix, RATESTORE_RETENTION_MECHANISM: "none" };
+      const res = await runCli(["migrate", "--from", url(), "--index", index, "--no-progress"], env, dir);
+      expect(res.code, res.stderr).to.equal(0);
+      expect(res.stderr).to.include("1 CloudKitty mapping documents skipped");
+      expect(res.stderr).to.include(`verify: 18 (type, project_id) groups, ${data.points} source points, 0 differences`);
+      const ours = await summaryOf(api);
+      expect(ours.size).to.equal(18);
+      for (const [key, exact] of data.exact) expect(ours.get(key), key).to.deep.equal(exact);
+      const theirs = await ck.call<{ results: { type: string; project_id: string; qty: string; rate: string }[] }>({ op: "total", begin: "2024-05-01T00:00:00Z", end: "2024-05-03T00:00:00Z", groupby: ["type", "project_id"] });
+      expect(theirs.results).to.have.length(18);
+      // CloudKitty sums what its index holds: its init() stores its mapping as a document instead of
+      // applying it, so qty and price were mapped dynamically as `float` (32 bits). Its figures are the
+      // exact ones to float precision; ours are the exact ones.
+      const mapping = (await (await fetch(`${url()}/${index}/_mapping/field/qty,price`)).json()) as Record<string, { mappings: Record<string, { mapping: Record<string, { type: string }> }> }>;
+      const sourceTypes = Object.values(mapping[index]!.mappings).map((m) => Object.values(m.mapping)[0]!.type);
+      let worst = 0;
+      for (const row of theirs.results) {
+        const mine = ours.get(`${row.type}|${row.project_id}`)!;
+        for (const [theirsValue, oursValue] of [
+          [Number(row.qty), Number(mine.qty) / 1e9],
+          [Number(row.rate), Number(mine.price) / 1e9],
+        ] as const) {
+          const relative = Math.abs(theirsValue - oursValue) / Math.max(Math.abs(oursValue), 1e-9);
+          worst = Math.max(worst, relative);
+          expect(relative, `${row.type}|${row.project_id}: CloudKitty ${theirsValue}, ratestore ${oursValue}`).to.be.lessThan(sourceTypes.includes("float") ? 1e-6 : 1e-12);
+        }
+      }
+      console.log(`      CloudKitty's total() on its own index (qty/price mapped as ${sourceTypes.join("/")}) is off the exact sums by at most ${worst.toExponential(2)} (relative)`);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it("killed with SIGKILL part-way, run again: the count and sums are exact; a third run stores nothing", async () => {
+    const api = await startApi();
+    try {
+      const env = { OPENSEARCH_URL: process.env.OPENSEARCH_URL!, RATESTORE_INDEX_PREFIX: api.backend.config.indexPrefix, RATESTORE_RETENTION_MECHANISM: "none" };
+      const args = ["migrate", "--from", url(), "--index", index, "--no-progress", "--batch-points", "100", "--checkpoint", "crash.checkpoint.json", "--rejects", "crash.rejects.ndjson"];
+      const child = spawnCli(args, env, dir);
+      // Kill it once some points are in and some are not.
+      const countUrl = `${url()}/${api.backend.partitions.alias}/_count`;
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 100));
+        await fetch(`${url()}/${api.backend.partitions.alias}/_refresh`, { method: "POST" });
+        const count = ((await (await fetch(countUrl)).json()) as { count?: number }).count ?? 0;
+        if (count > 500) break;
+        expect(child.exitCode, "the migration ended before it could be killed").to.equal(null);
+      }
+      child.kill("SIGKILL");
+      await new Promise((r) => child.once("close", r));
+      await fetch(`${url()}/${api.backend.partitions.alias}/_refresh`, { method: "POST" });
+      const partial = ((await (await fetch(countUrl)).json()) as { count: number }).count;
+      expect(partial).to.be.lessThan(data.points);
+      const again = await runCli(args, env, dir);
+      expect(again.code, again.stderr).to.equal(0);
+      expect(again.stderr).to.include("0 differences");
+      const ours = await summaryOf(api);
+      for (const [key, exact] of data.exact) expect(ours.get(key), key).to.deep.equal(exact);
+      expect(((await (await fetch(countUrl)).json()) as { count: number }).count).to.equal(data.points);
+      const third = await runCli([...args, "--restart"], env, dir);
+      expect(third.code, third.stderr).to.equal(0);
+      const summary = (JSON.parse(third.stdout.split("\n")[0]!) as { migrate: { stored: number; duplicates: number } }).migrate;
+      expect(summary).to.deep.include({ stored: 0, duplicates: data.points });
+      console.log(`      killed after ${partial} of ${data.points} points were stored; the second run completed them, the third stored 0 (${summary.duplicates} already stored)`);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it("a document that cannot be stored exactly goes to the reject file, and the verification names its group and exits 3", async () => {
+    const bad = `${index}-bad`;
+    await fetch(`${url()}/${bad}`, { method: "PUT" });
+    try {
+      const doc = (qty: unknown) => ({ start: "2024-05-01T00:00:00+00:00", end: "2024-05-01T01:00:00+00:00", type: "cpu", unit: "u", qty, price: 1, groupby: { project_id: "p-bad" }, metadata: {} });
+      const body = [doc(1.5), doc(0.1234567891)].map((d) => `{"index":{}}\n${JSON.stringify(d)}\n`).join("");
+      await fetch(`${url()}/${bad}/_bulk?refresh=true`, { method: "POST", headers: { "content-type": "application/x-ndjson" }, body });
+      const api = await startApi();
+      try {
+        const env = { OPENSEARCH_URL: process.env.OPENSEARCH_URL!, RATESTORE_INDEX_PREFIX: api.backend.config.indexPrefix, RATESTORE_RETENTION_MECHANISM: "none" };
+        const res = await runCli(["migrate", "--from", url(), "--index", bad, "--no-progress", "--checkpoint", "bad.json", "--rejects", "bad.rejects.ndjson"], env, dir);
+        expect(res.code, res.stderr).to.equal(3);
+        expect(res.stderr).to.match(/DIFFERENCE type=cpu project_id=p-bad: source qty 1.5 price 1 \(1 source documents not stored/);
+        const rejects = readFileSync(join(dir, "bad.rejects.ndjson"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { reason: string; document: { qty: number } });
+        expect(rejects).to.have.length(1);
+        expect(rejects[0]!.reason).to.match(/^qty: has more than 9 decimal places/);
+        expect(rejects[0]!.document.qty).to.equal(0.1234567891);
+      } finally {
+        await api.close();
+      }
+    } finally {
+      await fetch(`${url()}/${bad}`, { method: "DELETE" });
+    }
+  });
+
+  it("the service refuses a read alias that includes the CloudKitty index: start-up and /readyz name it and point to ratestore migrate", async () => {
+    const api = await startApi();
+    try {
+      await fetch(`${url()}/_aliases`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ actions: [{ add: { index, alias: api.backend.partitions.alias } }] }) });
+      const ready = await api.call("/readyz", { key: null });
+      expect(ready.status).to.equal(503);
+      const body = (await ready.json()) as { problems: string[] };
+      expect(body.problems.join(" ")).to.include(`includes ${index}, which ratestore did not write`).and.to.include(`ratestore migrate --from <cluster url> --index ${index}`);
+      const second = new OpenSearchBackend(api.backend.config, testLogger);
+      const err = await second.init().catch((e: Error) => e);
+      await second.close();
+      expect(err).to.be.instanceOf(Error);
+      expect((err as Error).message).to.include(`includes ${index}`);
+    } finally {
+      await fetch(`${url()}/_aliases`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ actions: [{ remove: { index, alias: api.backend.partitions.alias } }] }) });
+      await api.close();
+    }
+  });
+});
+
+const nanos = (text: string): bigint => {
+  const [whole = "0", frac = ""] = text.split(".");
+  const negative = whole.startsWith("-");
+  const n = BigInt(whole.replace("-", "")) * 1_000_000_000n + BigInt((frac + "000000000").slice(0, 9));
+  return negative ? -n : n;
+};
+
+async function freshBackendProfile() {
+  const b = await freshBackend();
+  try {
+    return b.profile;
+  } finally {
+    await b.drop();
+  }
+}

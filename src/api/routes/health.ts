@@ -12,7 +12,7 @@ export function healthRouter(ctx: AppContext, version: string): Router {
 
   router.get("/readyz", async (_req, res) => {
     const h = await ctx.backend.health();
-    const ready = h.reachable && h.templatesInstalled && h.status !== "red";
+    const ready = h.reachable && h.templatesInstalled && h.status !== "red" && (h.foreignIndices ?? []).length === 0;
     res.status(ready ? 200 : 503).json({
       status: ready ? "ready" : "not_ready",
       backend: ctx.backend.name,

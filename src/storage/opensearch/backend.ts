@@ -1,5 +1,5 @@
 import type { StorageConfig } from "../../config.js";
-import { BackendUnavailableError } from "../../errors.js";
+import { BackendUnavailableError, ConfigError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type {
   BackendHealth,
@@ -30,6 +30,7 @@ import { PointReader } from "./reader.js";
 import { PointSearch } from "./search.js";
 import { Lifecycle } from "./lifecycle.js";
 import { RetentionSweeper } from "./sweeper.js";
+import { foreignIndexProblem, foreignIndices } from "./ownership.js";
 import { detectProfile } from "./profile.js";
 import { installPointsTemplate, templateInstalled } from "./templates.js";
 import { PointWriter } from "./writer.js";
@@ -110,6 +111,8 @@ export class OpenSearchBackend implements StorageBackend {
 
   async init(): Promise<void> {
     await this.connect();
+    const foreign = await foreignIndices(this.client, this.partitions.alias);
+    if (foreign.length > 0) throw new ConfigError(foreignIndexProblem(this.partitions.alias, foreign));
     await installPointsTemplate(this.client, this.partitions, this.config, this.logger);
     await this.parts.lifecycle.init();
   }
@@ -169,11 +172,13 @@ export class OpenSearchBackend implements StorageBackend {
     const { profile } = this.components;
     const problems: string[] = [];
     try {
-      const [health, installed] = await Promise.all([
+      const [health, installed, foreign] = await Promise.all([
         this.client.request<{ status?: string; cluster_name?: string }>({ method: "GET", path: "/_cluster/health" }),
         templateInstalled(this.client, this.partitions),
+        foreignIndices(this.client, this.partitions.alias),
       ]);
       if (!installed) problems.push(`index template ${this.partitions.alias} is not installed`);
+      if (foreign.length > 0) problems.push(foreignIndexProblem(this.partitions.alias, foreign));
       if (health.body.status === "red") problems.push("cluster health is red");
       return {
         reachable: true,
@@ -183,6 +188,7 @@ export class OpenSearchBackend implements StorageBackend {
         profile,
         status: health.body.status,
         templatesInstalled: installed,
+        foreignIndices: foreign,
         retention,
         problems,
       };

@@ -76,7 +76,7 @@ export function contentKey(begin: number, end: number, p: RatedPoint, texts: Poi
  * and is not stored twice, whatever the order of the points in the payload. The ordinal numbers the
  * occurrences of one content within a request, so identical points sent together are all kept.
  */
-export function pointId(key: string, ordinal: number): string {
+export function pointId(key: string, ordinal: number | string): string {
   return hash("sha256", `${key}\u0000${ordinal}`, "base64url").slice(0, 27);
 }
 

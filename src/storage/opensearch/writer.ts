@@ -97,7 +97,7 @@ export class PointWriter {
         const key = contentKey(df.begin, df.end, p, texts);
         const ordinal = occurrences.get(key) ?? 0;
         occurrences.set(key, ordinal + 1);
-        const id = pointId(key, ordinal); // base64url: safe inside a JSON string as it is
+        const id = pointId(key, p.origin !== undefined ? `origin:${p.origin}` : ordinal); // base64url: safe inside a JSON string as it is
         const lines = `${action(id)}${documentJson(period, p, id, texts)}\n`;
         pending.push({ dataframe: dfIndex, type: p.type, index, partition, lines });
       }
