@@ -124,20 +124,29 @@ describe("CloudKitty indices: ratestore migrate", function () {
   let dir: string;
   let ck: CloudKittyStorage;
 
-  before(async () => {
+  let mappingDocuments = 0;
+
+  before(async function () {
+    const profile = await freshBackendProfile();
+    if (profile.distribution === "elasticsearch" && Number(profile.version.split(".")[0]) >= 8) {
+      // CloudKitty 25.0.0's Elasticsearch backend writes with the typed APIs that Elasticsearch 8 removed
+      // (PUT /<index>/_mapping/_doc, POST /<index>/_doc/_bulk): no CloudKitty index can exist there.
+      this.skip();
+    }
+    // CloudKitty's OpenSearch backend stores its mapping as a document; its Elasticsearch backend applies it.
+    mappingDocuments = profile.distribution === "opensearch" ? 1 : 0;
     dir = mkdtempSync(join(tmpdir(), "ratestore-migrate-"));
     writeFileSync(join(dir, "source.ndjson"), data.lines);
     index = `ck-${randomBytes(4).toString("hex")}`;
     // The source is written by CloudKitty's own backend, on its own index, as a CloudKitty deployment has it.
     expect((await fetch(`${url()}/${index}`, { method: "PUT" })).status).to.equal(200);
-    const distribution = (await freshBackendProfile()).distribution;
-    ck = await CloudKittyStorage.open(distribution, url(), index, true);
+    ck = await CloudKittyStorage.open(profile.distribution, url(), index, true);
     expect(await ck.call({ op: "push", path: join(dir, "source.ndjson") })).to.deep.equal({ points: data.points });
     await fetch(`${url()}/${index}/_refresh`, { method: "POST" });
   });
   after(async () => {
     ck?.close();
-    await fetch(`${url()}/${index}`, { method: "DELETE" });
+    if (index) await fetch(`${url()}/${index}`, { method: "DELETE" });
   });
 
   async function summaryOf(api: TestApi): Promise<Map<string, { qty: bigint; price: bigint }>> {
@@ -157,7 +166,7 @@ describe("CloudKitty indices: ratestore migrate", function () {
       const env = { OPENSEARCH_URL: process.env.OPENSEARCH_URL!, RATESTORE_INDEX_PREFIX: api.backend.config.indexPrefix, RATESTORE_RETENTION_MECHANISM: "none" };
       const res = await runCli(["migrate", "--from", url(), "--index", index, "--no-progress"], env, dir);
       expect(res.code, res.stderr).to.equal(0);
-      expect(res.stderr).to.include("1 CloudKitty mapping documents skipped");
+      expect(res.stderr).to.include(`${mappingDocuments} CloudKitty mapping documents skipped`);
       expect(res.stderr).to.include(`verify: 18 (type, project_id) groups, ${data.points} source points, 0 differences`);
       const ours = await summaryOf(api);
       expect(ours.size).to.equal(18);
