@@ -14,6 +14,8 @@ import { loadConfig, type StorageConfig } from "../src/config.js";
 import { generateFrames, type GenerateOptions } from "../src/cli/generate.js";
 import { createLogger } from "../src/logger.js";
 import { DataFrameInputSchema, type DataFrame } from "../src/storage/dataframe.js";
+import { migrate } from "../src/cli/migrate.js";
+import { openCloudKittySource } from "../src/storage/backends.js";
 import { OpenSearchBackend } from "../src/storage/opensearch/backend.js";
 import { contentKey, documentJson, periodTexts, pointId } from "../src/storage/opensearch/documents.js";
 import type { PointCursor } from "../src/storage/backend.js";
@@ -193,11 +195,68 @@ async function cloudkittyBaseline(url: string, ours: OpenSearchBackend, window: 
       await compare("retrieve at offset 100,000", 10, 3, () => ours.retrieve({ ...window, offset: 100_000, limit: 100 }), { op: "retrieve", ...span, offset: 100_000, limit: 100 });
     }
     say();
+    rows.migration = await migrationBench(url, ours.config, "bench-cloudkitty", Number(load.points));
     return rows;
   } finally {
     child.stdin!.end();
     child.kill();
   }
+}
+
+/**
+ * `ratestore migrate` of CloudKitty's index (written above by CloudKitty's own push) against the raw
+ * floor on the same node: a scroll of the same index plus `_bulk` of its documents as they are. Run twice
+ * on our side, with and without the `.keyword` sub-fields that let CloudKitty read ratestore's
+ * partitions, which also gives their index-size cost.
+ */
+async function migrationBench(url: string, config: StorageConfig, index: string, points: number): Promise<Record<string, unknown>> {
+  const raw = new Client({ node: url });
+  const copy = "bench-raw-copy";
+  await raw.transport.request({ method: "DELETE", path: `/${copy}` }, { ignore: [404] });
+  await raw.transport.request({ method: "PUT", path: `/${copy}`, body: { settings: { number_of_shards: 1, number_of_replicas: 0 } } });
+  const [rawMs, copied] = await timed(async () => {
+    let n = 0;
+    let res = (await raw.transport.request({ method: "POST", path: `/${index}/_search`, querystring: { scroll: "5m" }, body: { size: 5000, sort: ["_doc"] } })).body as { _scroll_id: string; hits: { hits: { _source: unknown }[] } };
+    while (res.hits.hits.length > 0) {
+      const body = res.hits.hits.map((h) => `{"index":{}}\n${JSON.stringify(h._source)}\n`).join("");
+      await raw.transport.request({ method: "POST", path: `/${copy}/_bulk`, bulkBody: body });
+      n += res.hits.hits.length;
+      res = (await raw.transport.request({ method: "POST", path: "/_search/scroll", body: { scroll: "5m", scroll_id: res._scroll_id } })).body as typeof res;
+    }
+    await raw.transport.request({ method: "POST", path: `/${copy}/_refresh` });
+    return n;
+  });
+  const ours: Record<string, { seconds: number; stored: number; bytes: number }> = {};
+  for (const fields of [true, false]) {
+    const prefix = `bm-mig-${fields ? "ck" : "plain"}`;
+    await raw.transport.request({ method: "DELETE", path: `/${prefix}-*` }, { ignore: [404] });
+    await raw.transport.request({ method: "DELETE", path: `/_index_template/${prefix}-points` }, { ignore: [404] });
+    const target = new OpenSearchBackend({ ...config, indexPrefix: prefix, cloudkittyFields: fields, retentionMechanism: "none" }, createLogger("warn"));
+    await target.init();
+    const dir = mkdtempSync(join(tmpdir(), "ratestore-bench-migrate-"));
+    const source = openCloudKittySource({ ...config.opensearch, urls: [url] }, index);
+    const [ms, summary] = await timed(() => migrate({ source, index, target, window: {}, rejectPath: join(dir, "rejects.ndjson"), restart: true, batchPoints: 5000, progress: false }));
+    await raw.transport.request({ method: "POST", path: `/${prefix}-points-*/_forcemerge`, querystring: { max_num_segments: 1 } });
+    const sizes = (await raw.transport.request({ method: "GET", path: `/_cat/indices/${prefix}-points-*`, querystring: { format: "json", bytes: "b", h: "store.size" } })).body as { "store.size": string }[];
+    ours[fields ? "withCloudKittyFields" : "withoutCloudKittyFields"] = { seconds: ms / 1000, stored: summary.stored, bytes: sizes.reduce((n, r) => n + Number(r["store.size"]), 0) };
+    await source.close();
+    await target.close();
+  }
+  await raw.close();
+  const withFields = ours.withCloudKittyFields!;
+  const without = ours.withoutCloudKittyFields!;
+  const ratio = rawMs / 1000 / withFields.seconds;
+  say(`### \`ratestore migrate\` of CloudKitty's index (${fmt(points)} points)`);
+  say();
+  say("| path | seconds | points/s | ratio to raw scroll + `_bulk` | partition size after force-merge |");
+  say("| --- | ---: | ---: | ---: | ---: |");
+  say(`| raw: scroll of the CloudKitty index + \`_bulk\` of its documents as they are | ${f1(rawMs / 1000)} | ${fmt(copied / (rawMs / 1000))} | 1.00 | |`);
+  say(`| \`ratestore migrate\` (with \`.keyword\` sub-fields, the default) | ${f1(withFields.seconds)} | ${fmt(withFields.stored / withFields.seconds)} | ${ratio.toFixed(2)} | ${f1(withFields.bytes / 2 ** 20)} MiB |`);
+  say(`| \`ratestore migrate\`, \`RATESTORE_CLOUDKITTY_FIELDS=false\` | ${f1(without.seconds)} | ${fmt(without.stored / without.seconds)} | ${(rawMs / 1000 / without.seconds).toFixed(2)} | ${f1(without.bytes / 2 ** 20)} MiB |`);
+  say();
+  say(`The \`.keyword\` sub-fields (doc values only) cost ${(((withFields.bytes - without.bytes) / without.bytes) * 100).toFixed(1)} % of the partitions' size here. Migration includes the verification's source scan only when run from the CLI; here it is the copy alone.`);
+  say();
+  return { raw: { seconds: rawMs / 1000, documents: copied }, ...ours, ratioToRawScrollAndBulk: ratio, cloudkittyFieldsSizeCost: (withFields.bytes - without.bytes) / without.bytes };
 }
 
 function rssOf(pid: number): { rssMb: number; peakMb: number } {
