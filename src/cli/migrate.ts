@@ -37,6 +37,8 @@ export interface MigrateSummary {
   seconds: number;
 }
 
+const PUSHES_IN_FLIGHT = 2;
+
 interface Batch {
   frames: DataFrame[];
   /** The source document of each frame (one point each). */
@@ -91,10 +93,10 @@ async function copyDocuments(
   reject: (doc: SourceDocument, reason: string, status?: number) => Promise<void>,
 ): Promise<void> {
   let batch: Batch = { frames: [], docs: [] };
-  const flush = async () => {
-    if (batch.frames.length === 0) return;
-    const sent = batch;
-    batch = { frames: [], docs: [] };
+  // Reading the next page overlaps the pushes of the previous ones (at most PUSHES_IN_FLIGHT at once).
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown;
+  const settle = async (sent: Batch) => {
     const result = await opts.target.push(sent.frames, { refresh: false });
     summary.stored += result.stored;
     summary.duplicates += result.duplicates;
@@ -102,6 +104,19 @@ async function copyDocuments(
       summary.rejected++;
       await reject(sent.docs[f.dataframe]!, f.reason, f.status);
     }
+  };
+  const flush = async () => {
+    if (batch.frames.length === 0) return;
+    const sent = batch;
+    batch = { frames: [], docs: [] };
+    while (inFlight.size >= PUSHES_IN_FLIGHT) await Promise.race(inFlight);
+    if (failure) throw failure;
+    const p: Promise<void> = settle(sent)
+      .catch((err: unknown) => {
+        failure ??= err;
+      })
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
   };
   for await (const page of pages) {
     for (const doc of page) {
@@ -121,4 +136,6 @@ async function copyDocuments(
     if (batch.frames.length >= opts.batchPoints) await flush();
   }
   await flush();
+  await Promise.all(inFlight);
+  if (failure) throw failure;
 }
