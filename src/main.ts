@@ -13,7 +13,8 @@ import { createBackend } from "./storage/backends.js";
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  const backend = createBackend(config.storage, logger);
+  const metrics = new Metrics();
+  const backend = createBackend(config.storage, logger, metrics);
 
   const deadline = Date.now() + config.startupWaitSeconds * 1000;
   for (;;) {
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
     backend,
     logger,
     cursors: new CursorCodec(config.api.cursorSecret),
-    metrics: new Metrics(),
+    metrics,
     cluster: { name: health.clusterName, version: health.version, distribution: health.distribution },
   });
   if (!config.api.cursorSecret) logger.warn("RATESTORE_CURSOR_SECRET is not set: page cursors are valid for this process only");

@@ -1,50 +1,83 @@
-import type { WriteStats } from "../storage/backend.js";
+import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { BulkOutcome, StorageObserver, WriteStats } from "../storage/backend.js";
 
-/** Prometheus text exposition, written by hand: one histogram and a few counters do not need a library. */
-const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const BULK_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-interface Series {
-  labels: string;
-  counts: number[];
-  sum: number;
-  count: number;
-}
+/**
+ * The service's Prometheus metrics (prom-client: exposition format and label escaping as Prometheus
+ * specifies them): process metrics, request latency per route, `_bulk` latency per outcome, and the
+ * writer's running totals. It is also the storage's observer.
+ */
+export class Metrics implements StorageObserver {
+  readonly registry = new Registry();
+  private readonly http: Histogram<"route" | "method" | "status">;
+  private readonly bulk: Histogram<"outcome">;
+  private readonly bulkPoints: Counter<"outcome">;
+  private stats: () => Readonly<WriteStats> | undefined = () => undefined;
 
-const escape = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
-
-export class Metrics {
-  private readonly latency = new Map<string, Series>();
-
-  observe(route: string, method: string, status: number, seconds: number): void {
-    const labels = `route="${escape(route)}",method="${method}",status="${status}"`;
-    let s = this.latency.get(labels);
-    if (!s) {
-      s = { labels, counts: BUCKETS.map(() => 0), sum: 0, count: 0 };
-      this.latency.set(labels, s);
-    }
-    BUCKETS.forEach((b, i) => {
-      if (seconds <= b) s.counts[i]!++;
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: "ratestore_" });
+    this.http = new Histogram({
+      name: "ratestore_http_request_duration_seconds",
+      help: "HTTP request latency by route, method and status.",
+      labelNames: ["route", "method", "status"],
+      buckets: HTTP_BUCKETS,
+      registers: [this.registry],
     });
-    s.sum += seconds;
-    s.count++;
+    this.bulk = new Histogram({
+      name: "ratestore_bulk_request_duration_seconds",
+      help: "Latency of each _bulk request sent to the cluster, by outcome (ok, items_retried, failed).",
+      labelNames: ["outcome"],
+      buckets: BULK_BUCKETS,
+      registers: [this.registry],
+    });
+    this.bulkPoints = new Counter({ name: "ratestore_bulk_points_total", help: "Points sent in _bulk requests, by the request's outcome.", labelNames: ["outcome"], registers: [this.registry] });
+    for (const [name, help, pick] of [
+      ["ratestore_points_stored_total", "Points newly stored.", (s: Readonly<WriteStats>) => s.stored],
+      ["ratestore_points_duplicate_total", "Points pushed again and not stored twice.", (s: Readonly<WriteStats>) => s.duplicates],
+      ["ratestore_points_failed_total", "Points that could not be stored (reported to the client).", (s: Readonly<WriteStats>) => s.failed],
+      ["ratestore_bulk_retries_total", "Bulk requests or items retried after 429/5xx.", (s: Readonly<WriteStats>) => s.retries],
+      ["ratestore_bulk_requests_total", "Bulk requests sent.", (s: Readonly<WriteStats>) => s.bulkRequests],
+    ] as const) {
+      this.registry.registerMetric(this.statsCounter(name, help, pick));
+    }
   }
 
-  render(stats: Readonly<WriteStats>): string {
-    const out: string[] = [];
-    out.push("# HELP ratestore_http_request_duration_seconds HTTP request latency by route and status.");
-    out.push("# TYPE ratestore_http_request_duration_seconds histogram");
-    for (const s of this.latency.values()) {
-      BUCKETS.forEach((b, i) => out.push(`ratestore_http_request_duration_seconds_bucket{${s.labels},le="${b}"} ${s.counts[i]}`));
-      out.push(`ratestore_http_request_duration_seconds_bucket{${s.labels},le="+Inf"} ${s.count}`);
-      out.push(`ratestore_http_request_duration_seconds_sum{${s.labels}} ${s.sum}`);
-      out.push(`ratestore_http_request_duration_seconds_count{${s.labels}} ${s.count}`);
-    }
-    const counter = (name: string, help: string, value: number) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`, `${name} ${value}`);
-    counter("ratestore_points_stored_total", "Points newly stored.", stats.stored);
-    counter("ratestore_points_duplicate_total", "Points pushed again and not stored twice.", stats.duplicates);
-    counter("ratestore_points_failed_total", "Points that could not be stored (reported to the client).", stats.failed);
-    counter("ratestore_bulk_retries_total", "Bulk requests or items retried after 429/5xx.", stats.retries);
-    counter("ratestore_bulk_requests_total", "Bulk requests sent.", stats.bulkRequests);
-    return out.join("\n") + "\n";
+  /** A counter whose value is read from the writer's running totals at scrape time. */
+  private statsCounter(name: string, help: string, pick: (s: Readonly<WriteStats>) => number): Counter {
+    const stats = () => this.stats();
+    return new Counter({
+      name,
+      help,
+      registers: [],
+      collect() {
+        const s = stats();
+        this.reset();
+        if (s) this.inc(pick(s));
+      },
+    });
+  }
+
+  /** Where the writer's totals come from (the backend, once it exists). */
+  readStatsFrom(stats: () => Readonly<WriteStats>): void {
+    this.stats = stats;
+  }
+
+  observe(route: string, method: string, status: number, seconds: number): void {
+    this.http.observe({ route, method, status: String(status) }, seconds);
+  }
+
+  bulkRequest(seconds: number, points: number, outcome: BulkOutcome): void {
+    this.bulk.observe({ outcome }, seconds);
+    this.bulkPoints.inc({ outcome }, points);
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
   }
 }

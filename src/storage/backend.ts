@@ -166,6 +166,16 @@ export interface BackendHealth {
   readonly problems: readonly string[];
 }
 
+/** How a `_bulk` request ended: every item answered for good, some items sent again, or the request failed. */
+export type BulkOutcome = "ok" | "items_retried" | "failed";
+
+/** What the storage reports as it works, for metrics; the service's metrics registry implements it. */
+export interface StorageObserver {
+  bulkRequest(seconds: number, points: number, outcome: BulkOutcome): void;
+}
+
+export const NO_OBSERVER: StorageObserver = { bulkRequest: () => undefined };
+
 /** Running totals of what pushes did since start, for metrics. */
 export interface WriteStats {
   stored: number;

@@ -6,7 +6,7 @@ import { registerBackend } from "./registry.js";
 
 /** The built-in backends. Another backend registers itself the same way before createBackend() is called. */
 export function registerBuiltinBackends(): void {
-  registerBackend("opensearch", (config, logger) => new OpenSearchBackend(config, logger));
+  registerBackend("opensearch", (config, logger, observer) => new OpenSearchBackend(config, logger, observer));
 }
 
 registerBuiltinBackends();

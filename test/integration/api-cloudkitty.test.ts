@@ -196,7 +196,10 @@ describe("API: CloudKitty v2 scenarios", () => {
       expect(Object.keys(doc.paths)).to.include.members(["/v2/dataframes", "/v2/summary", "/v2/dataframes/export"]);
       expect(doc.paths["/v2/summary"]!.get!.parameters!.map((p) => p.name)).to.include.members(["groupby", "filters", "response_format", "cursor"]);
       const metrics = await (await api.call("/metrics", { key: null })).text();
-      expect(metrics).to.match(/ratestore_http_request_duration_seconds_bucket\{route="\/v2\/summary",method="GET",status="200",le="0.1"\} \d+/);
+      expect(metrics).to.match(/ratestore_http_request_duration_seconds_bucket\{le="0.1",route="\/v2\/summary",method="GET",status="200"\} \d+/);
+      expect(metrics).to.match(/ratestore_bulk_request_duration_seconds_count\{outcome="ok"\} [1-9]/);
+      expect(metrics).to.match(/ratestore_bulk_points_total\{outcome="ok"\} 12/);
+      expect(metrics).to.match(/^ratestore_process_resident_memory_bytes \d+/m);
       expect(metrics).to.match(/ratestore_points_stored_total 6/);
       expect(metrics).to.match(/ratestore_points_duplicate_total 6/);
     });

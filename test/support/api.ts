@@ -33,8 +33,9 @@ export async function startApi(env: Record<string, string> = {}, logger: Logger 
     RATESTORE_CURSOR_SECRET: "a-test-secret-of-some-length",
     ...env,
   });
-  const backend = await freshBackend(storage);
-  const app = createApp({ config, backend, logger, cursors: new CursorCodec(config.api.cursorSecret), metrics: new Metrics(), cluster: {} });
+  const metrics = new Metrics();
+  const backend = await freshBackend(storage, metrics);
+  const app = createApp({ config, backend, logger, cursors: new CursorCodec(config.api.cursorSecret), metrics, cluster: {} });
   const server: Server = await serve(app, 0, "127.0.0.1");
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {

@@ -1,3 +1,4 @@
+import type { StorageObserver } from "../../src/storage/backend.js";
 import { randomBytes } from "node:crypto";
 import { loadConfig, type StorageConfig } from "../../src/config.js";
 import { createLogger } from "../../src/logger.js";
@@ -18,8 +19,8 @@ export function testStorageConfig(overrides: Partial<StorageConfig> = {}): Stora
 }
 
 /** A backend on a fresh prefix, initialised; `drop()` removes its partitions and template. */
-export async function freshBackend(overrides: Partial<StorageConfig> = {}): Promise<OpenSearchBackend & { drop(): Promise<void> }> {
-  const backend = new OpenSearchBackend(testStorageConfig(overrides), testLogger);
+export async function freshBackend(overrides: Partial<StorageConfig> = {}, observer?: StorageObserver): Promise<OpenSearchBackend & { drop(): Promise<void> }> {
+  const backend = new OpenSearchBackend(testStorageConfig(overrides), testLogger, observer);
   await backend.init();
   return Object.assign(backend, {
     async drop() {

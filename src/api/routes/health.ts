@@ -23,8 +23,8 @@ export function healthRouter(ctx: AppContext, version: string): Router {
     });
   });
 
-  router.get("/metrics", (_req, res) => {
-    res.type("text/plain; version=0.0.4").send(ctx.metrics.render(ctx.backend.writeStats()));
+  router.get("/metrics", async (_req, res) => {
+    res.type(ctx.metrics.contentType).send(await ctx.metrics.render());
   });
 
   router.get("/openapi.json", (_req, res) => {

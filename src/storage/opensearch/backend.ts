@@ -1,24 +1,26 @@
 import type { StorageConfig } from "../../config.js";
 import { BackendUnavailableError, ConfigError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
-import type {
-  BackendHealth,
-  DeleteResult,
-  GroupPage,
-  PointPage,
-  PartitionInfo,
-  SweepSummary,
-  PointScope,
-  PushOptions,
-  PushResult,
-  Retention,
-  RetrieveOptions,
-  RetrieveResult,
-  StorageBackend,
-  StoredPoint,
-  TotalOptions,
-  TotalResult,
-  WriteStats,
+import {
+  NO_OBSERVER,
+  type StorageObserver,
+  type BackendHealth,
+  type DeleteResult,
+  type GroupPage,
+  type PointPage,
+  type PartitionInfo,
+  type SweepSummary,
+  type PointScope,
+  type PushOptions,
+  type PushResult,
+  type Retention,
+  type RetrieveOptions,
+  type RetrieveResult,
+  type StorageBackend,
+  type StoredPoint,
+  type TotalOptions,
+  type TotalResult,
+  type WriteStats,
 } from "../backend.js";
 import type { ClusterProfile } from "../cluster-profile.js";
 import type { DataFrame } from "../dataframe.js";
@@ -62,6 +64,7 @@ export class OpenSearchBackend implements StorageBackend {
   constructor(
     readonly config: StorageConfig,
     private readonly logger: Logger,
+    private readonly observer: StorageObserver = NO_OBSERVER,
   ) {
     this.client = new ClusterClient(config.opensearch);
     this.partitions = new Partitions(config.indexPrefix, config.partition);
@@ -101,7 +104,7 @@ export class OpenSearchBackend implements StorageBackend {
       profile,
       search,
       lifecycle,
-      writer: new PointWriter(this.client, this.partitions, c.bulk, this.logger, lifecycle),
+      writer: new PointWriter(this.client, this.partitions, c.bulk, this.logger, lifecycle, this.observer),
       reader: new PointReader(search),
       aggregator: new TotalAggregator(search),
       deleter: new PointDeleter(this.client, search, this.logger),

@@ -2,7 +2,7 @@ import { backoffMs, sleep } from "../../backoff.js";
 import type { StorageConfig } from "../../config.js";
 import { BackendUnavailableError, PushInterruptedError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
-import type { PointFailure, PushOptions, PushResult, WriteStats } from "../backend.js";
+import { NO_OBSERVER, type BulkOutcome, type PointFailure, type PushOptions, type PushResult, type StorageObserver, type WriteStats } from "../backend.js";
 import { pointsWithIndex, type DataFrame } from "../dataframe.js";
 import type { ClusterClient } from "./client.js";
 import { contentKey, documentJson, periodTexts, pointId, pointTexts } from "./documents.js";
@@ -73,6 +73,7 @@ export class PointWriter {
     private readonly logger: Logger,
     /** Refuses points past the retention and creates a partition (dated by its data) before its first write. */
     private readonly gate: PartitionGate = OPEN_GATE,
+    private readonly observer: StorageObserver = NO_OBSERVER,
     readonly stats: WriteStats = newWriterStats(),
   ) {}
 
@@ -195,6 +196,8 @@ export class PointWriter {
     let todo = chunk;
     for (let attempt = 0; ; attempt++) {
       let response: BulkResponse;
+      const started = performance.now();
+      const observe = (outcome: BulkOutcome) => this.observer.bulkRequest((performance.now() - started) / 1000, todo.length, outcome);
       try {
         this.stats.bulkRequests++;
         // Only what is checked comes back: a status per item, and the error of those that failed.
@@ -206,6 +209,7 @@ export class PointWriter {
         });
         response = res.body;
       } catch (err) {
+        observe("failed");
         if (err instanceof BackendUnavailableError && attempt < this.bulk.retries && !stopped()) {
           this.stats.retries++;
           this.logger.warn("bulk request failed; retrying", { attempt: attempt + 1, points: todo.length, error: err.message });
@@ -230,6 +234,7 @@ export class PointWriter {
           result.failed.push(failureOf(point, item.status, describe(item)));
         }
       });
+      observe(retry.length === 0 ? "ok" : "items_retried");
       if (retry.length === 0) return;
       if (stopped()) {
         for (const p of retry) result.failed.push(failureOf(p, 503, `not stored: ${lastRetryReason}; the push stopped when the cluster failed`));
