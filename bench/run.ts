@@ -247,9 +247,12 @@ async function migrationBench(url: string, config: StorageConfig, index: string,
     const dir = mkdtempSync(join(tmpdir(), "ratestore-bench-migrate-"));
     const source = openCloudKittySource({ ...config.opensearch, urls: [url] }, index);
     const [ms, summary] = await timed(() => migrate({ source, index, target, window: {}, rejectPath: join(dir, "rejects.ndjson"), restart: true, batchPoints: 5000, progress: false }));
-    await raw.transport.request({ method: "POST", path: `/${prefix}-points-*/_forcemerge`, querystring: { max_num_segments: 1 } });
-    const sizes = (await raw.transport.request({ method: "GET", path: `/_cat/indices/${prefix}-points-*`, querystring: { format: "json", bytes: "b", h: "store.size" } })).body as { "store.size": string }[];
-    ours[fields ? "withCloudKittyFields" : "withoutCloudKittyFields"] = { seconds: ms / 1000, stored: summary.stored, bytes: sizes.reduce((n, r) => n + Number(r["store.size"]), 0) };
+    // One segment per partition, flushed, and the primaries' store read once the merged-away files are gone.
+    await raw.transport.request({ method: "POST", path: `/${prefix}-points-*/_forcemerge`, querystring: { max_num_segments: 1, flush: true } });
+    await raw.transport.request({ method: "POST", path: `/${prefix}-points-*/_flush`, querystring: { force: true } });
+    await new Promise((r) => setTimeout(r, 2000));
+    const store = (await raw.transport.request({ method: "GET", path: `/${prefix}-points-*/_stats/store` })).body as { _all: { primaries: { store: { size_in_bytes: number } } } };
+    ours[fields ? "withCloudKittyFields" : "withoutCloudKittyFields"] = { seconds: ms / 1000, stored: summary.stored, bytes: store._all.primaries.store.size_in_bytes };
     await source.close();
     await target.close();
   }
