@@ -159,7 +159,7 @@ function startService(url: string, storage: StorageConfig): Promise<ChildProcess
 }
 
 /**
- * CloudKitty 25.0.0's real OpenSearchStorage, run by bench/cloudkitty_baseline.py in the driver's test
+ * CloudKitty 25.0.0's real OpenSearchStorage, run by test/python/cloudkitty_storage.py in the driver's test
  * venv: it loads the same generated dataset into an index of its own on the same node with its own
  * push(), then the same questions are timed on both sides (each side's p50 over the same runs).
  */
@@ -169,7 +169,7 @@ async function cloudkittyBaseline(url: string, ours: OpenSearchBackend, window: 
   const fd = openSync(dataset, "w");
   for (const frame of generateFrames(GEN)) writeSync(fd, JSON.stringify(frame) + "\n");
   closeSync(fd);
-  const child = spawn(python, ["bench/cloudkitty_baseline.py"], { stdio: ["pipe", "pipe", "inherit"] });
+  const child = spawn(python, ["test/python/cloudkitty_storage.py"], { stdio: ["pipe", "pipe", "inherit"] });
   const lines = createInterface({ input: child.stdout! });
   const answers = lines[Symbol.asyncIterator]();
   const ask = async (command: Record<string, unknown>): Promise<Record<string, unknown>> => {
@@ -181,7 +181,7 @@ async function cloudkittyBaseline(url: string, ours: OpenSearchBackend, window: 
   const iso = (ms: number) => new Date(ms).toISOString();
   const span = { begin: iso(window.begin), end: iso(window.end) };
   try {
-    await ask({ op: "init", url, index: "bench-cloudkitty" });
+    await ask({ op: "init", url, index: "bench-cloudkitty", fresh: true, create: true });
     const load = await ask({ op: "load", path: dataset });
     say(`## Against CloudKitty's own backend (cloudkitty 25.0.0 \`OpenSearchStorage\`, same node, same ${fmt(Number(load.points))} points)`);
     say();
@@ -192,7 +192,8 @@ async function cloudkittyBaseline(url: string, ours: OpenSearchBackend, window: 
     const rows: Record<string, unknown> = { load };
     const compare = async (name: string, goal: number, runs: number, oursFn: () => Promise<unknown>, theirs: Record<string, unknown>) => {
       const a = await repeat(runs, oursFn);
-      const b = (await ask({ ...theirs, runs })) as { ms: number[] };
+      const { op: call, ...args } = theirs;
+      const b = (await ask({ op: "timed", call, runs, ...args })) as { ms: number[] };
       const ck = stats(b.ms).p50;
       const r = ratio(`cloudkitty_over_ratestore.${name.replace(/[^a-z0-9]+/gi, "_").replace(/^_|_$/g, "").toLowerCase()}`, ck / a.p50, goal);
       rows[name] = { ratestore: a, cloudkitty: stats(b.ms), ratio: r, goal };
