@@ -51,7 +51,8 @@ interface Components {
 
 /**
  * The OpenSearch / Elasticsearch backend: writer, reader, aggregations and deleter over one client and
- * one partition scheme. `init()` detects the cluster profile once and hands it to every component.
+ * one partition scheme. `connect()` detects the cluster profile once and hands it to every component;
+ * `init()` also installs the template and the retention policy.
  */
 export class OpenSearchBackend implements StorageBackend {
   readonly name = "opensearch";
