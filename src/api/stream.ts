@@ -1,6 +1,7 @@
 import type { Response } from "express";
 import { stringifyExact } from "../exact-json.js";
-import { dataFrameToOutput, type DataFrame } from "../storage/dataframe.js";
+import type { DataFrame } from "../storage/dataframe.js";
+import { dataFrameJson } from "../storage/dataframe-json.js";
 
 /** Resolves on drain or close, and leaves no listener behind (a stream waits thousands of times). */
 function drained(res: Response): Promise<void> {
@@ -26,7 +27,7 @@ async function write(res: Response, chunk: string): Promise<boolean> {
 export async function streamNdjson(res: Response, frames: AsyncIterable<DataFrame>): Promise<void> {
   res.status(200).type("application/x-ndjson");
   for await (const df of frames) {
-    if (!(await write(res, stringifyExact(dataFrameToOutput(df)) + "\n"))) return;
+    if (!(await write(res, dataFrameJson(df) + "\n"))) return;
   }
   res.end();
 }

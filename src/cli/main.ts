@@ -6,8 +6,7 @@ import { createLogger } from "../logger.js";
 import type { StorageBackend } from "../storage/backend.js";
 import { createBackend, openCloudKittySource } from "../storage/backends.js";
 import { formatNanos } from "../storage/decimal.js";
-import { dataFrameToOutput } from "../storage/dataframe.js";
-import { stringifyExact } from "../exact-json.js";
+import { dataFrameJson } from "../storage/dataframe-json.js";
 import { framesOf } from "../storage/frames.js";
 import { parseFilters, parseWindow } from "../api/params.js";
 import { importSavedObjects, loadSavedObjects } from "./dashboards.js";
@@ -154,8 +153,8 @@ async function cmdExport(args: string[]): Promise<number> {
   let n = 0;
   try {
     await backend.connect();
-    for await (const frame of framesOf(backend.iteratePoints({ ...parseWindow(values.begin, values.end), ...parseFilters(values.filters, config.api.scopeKey) }))) {
-      await sink.write(stringifyExact(dataFrameToOutput(frame)) + "\n");
+    for await (const frame of framesOf(backend.scanPoints({ ...parseWindow(values.begin, values.end), ...parseFilters(values.filters, config.api.scopeKey) }))) {
+      await sink.write(dataFrameJson(frame) + "\n");
       n += frame.points.length;
     }
   } finally {

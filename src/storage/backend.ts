@@ -217,6 +217,12 @@ export interface StorageBackend {
   /** Every matching point in order, fetched page by page: memory does not grow with the result. */
   iteratePoints(options?: Omit<RetrieveOptions, "offset" | "limit" | "paginate">): AsyncIterable<StoredPoint>;
   /**
+   * Every matching point once, as fast as the cluster can read them (the export): in the order it
+   * stores them where it can (ClusterProfile.storageOrder), points of one period together within each
+   * page of 5,000, so one period may come back in several parts; elsewhere as iteratePoints.
+   */
+  scanPoints(options?: Omit<RetrieveOptions, "offset" | "limit" | "paginate" | "after">): AsyncIterable<StoredPoint>;
+  /**
    * A page of any size (`limit` up to MAX_LIMIT), streamed: the points from `offset` (or after `after`)
    * in order, then the exact total and the cursor of the next page. Memory does not grow with `limit`.
    */

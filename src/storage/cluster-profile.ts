@@ -10,6 +10,13 @@ export const ClusterProfileSchema = z.strictObject({
   version: z.string().regex(/^\d+\.\d+\.\d+/, "a version such as 8.19.21"),
   /** Point-in-time API: OpenSearch's `/_search/point_in_time`, Elasticsearch's `/<index>/_pit`, or none. */
   pit: z.enum(["opensearch", "elasticsearch", "none"]),
+  /**
+   * Whether a point-in-time can be read in the order its shards store documents (the `_shard_doc`
+   * sort: Elasticsearch 7.12+, OpenSearch 3.3+). Reading in that order fetches documents sequentially,
+   * which is what makes the export run at the speed of a raw scan; without it the export walks in
+   * point order.
+   */
+  storageOrder: z.enum(["shard_doc", "none"]),
   /** The cluster's own index lifecycle engine: OpenSearch ISM, Elasticsearch ILM, or none. */
   lifecycle: z.enum(["ism", "ilm", "none"]),
   /**

@@ -89,18 +89,57 @@ export function splitDecimalText(text: string): { units: number; nanos: number }
   return { units: whole === 0 ? 0 : whole, nanos: negative ? -frac : frac };
 }
 
+/** Whole units whose nano-units (units × 10^9) a double holds exactly. */
+const SAFE_UNITS = Math.floor(Number.MAX_SAFE_INTEGER / 1e9);
+
 /** Joins sums of whole units and of nano-units, as returned (as doubles) by a sum aggregation. */
 export function joinSums(unitsSum: number, nanosSum: number): Nanos {
-  return BigInt(Math.round(unitsSum)) * SCALE + BigInt(Math.round(nanosSum));
+  const units = Math.round(unitsSum);
+  const nanos = Math.round(nanosSum);
+  // Where every step stays within a double's exact integers (a single point always does), one BigInt
+  // instead of four: reading a stored point is the export's inner loop.
+  if (Math.abs(units) <= SAFE_UNITS && Math.abs(nanos) <= Number.MAX_SAFE_INTEGER) {
+    const total = units * 1e9 + nanos;
+    if (Number.isSafeInteger(total)) return BigInt(total);
+  }
+  return BigInt(units) * SCALE + BigInt(nanos);
 }
 
 /** The exact decimal text, without trailing zeros ("10000", "0.1", "-2.5"). */
 export function formatNanos(n: Nanos): string {
+  if (n >= MIN_SAFE_NANOS && n <= MAX_SAFE_NANOS) return formatSafeNanos(Number(n));
   const negative = n < 0n;
   const abs = negative ? -n : n;
   const units = abs / SCALE;
   const frac = (abs % SCALE).toString().padStart(DECIMALS, "0").replace(/0+$/, "");
   return `${negative ? "-" : ""}${units}${frac ? "." + frac : ""}`;
+}
+
+const MAX_SAFE_NANOS = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN_SAFE_NANOS = -MAX_SAFE_NANOS;
+
+/**
+ * formatNanos for amounts a double holds exactly (below 9,007,199 units): integer arithmetic on
+ * doubles, several times faster than on BigInt, and every export writes two amounts per point.
+ */
+function formatSafeNanos(x: number): string {
+  const negative = x < 0;
+  const abs = negative ? -x : x;
+  let units = Math.floor(abs / 1e9);
+  // The division may round up to the next integer; the subtraction is exact and corrects it.
+  let frac = abs - units * 1e9;
+  if (frac < 0) {
+    units -= 1;
+    frac += 1e9;
+  }
+  let text = `${negative ? "-" : ""}${units}`;
+  if (frac === 0) return text;
+  let digits = String(frac).padStart(DECIMALS, "0");
+  let end = digits.length;
+  while (digits.charCodeAt(end - 1) === 48) end--;
+  digits = digits.slice(0, end);
+  text += "." + digits;
+  return text;
 }
 
 /** The nearest double, for JSON output and the `qty`/`price` fields. */

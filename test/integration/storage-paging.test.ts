@@ -106,6 +106,41 @@ describe("storage: paging 25,000 points on the real node", function () {
     expect(n).to.equal(N);
   });
 
+  it("scanPoints (the export) returns the same points as the ordered walk, once each, reading in storage order where the profile says it can", async () => {
+    const key = (p: { begin: number; point: { groupby: Record<string, unknown>; qty: bigint; price: bigint } }) => `${p.begin}|${String(p.point.groupby.id)}|${p.point.qty}|${p.point.price}`;
+    const walked: string[] = [];
+    for await (const p of backend.iteratePoints(WINDOW)) walked.push(key(p));
+    const sorts: unknown[] = [];
+    const send = backend.client.request.bind(backend.client);
+    backend.client.request = ((...args: Parameters<typeof send>) => {
+      const body = args[0].body as { sort?: unknown } | undefined;
+      if (body?.sort) sorts.push(body.sort);
+      return send(...args);
+    }) as typeof send;
+    const scanned: string[] = [];
+    let periodChanges = 0;
+    let prev: number | undefined;
+    try {
+      for await (const p of backend.scanPoints(WINDOW)) {
+        scanned.push(key(p));
+        if (p.begin !== prev) periodChanges++;
+        prev = p.begin;
+      }
+    } finally {
+      backend.client.request = send;
+    }
+    expect(scanned).to.have.length(N);
+    expect(new Set(scanned).size).to.equal(N);
+    expect([...scanned].sort()).to.deep.equal([...walked].sort());
+    if ((await backend.health()).profile?.storageOrder === "shard_doc") {
+      expect(sorts.every((s) => JSON.stringify(s) === '[{"_shard_doc":"asc"}]'), JSON.stringify(sorts[0])).to.equal(true);
+      // Within each page of 5,000 the points of one period come together: at most one run per period and page.
+      expect(periodChanges).to.be.at.most(10 * Math.ceil(N / 5000));
+    } else {
+      expect(scanned).to.deep.equal(walked);
+    }
+  });
+
   it("totals with many groups count exactly and page by offset and by cursor alike", async () => {
     const byId = await backend.total({ ...WINDOW, groupby: ["id"], limit: 1000, offset: 12_000 });
     expect(byId.total).to.equal(N);

@@ -61,3 +61,37 @@ describe("decimal", () => {
     expect(formatNanos(0n)).to.equal("0");
   });
 });
+
+describe("formatNanos on both of its paths", () => {
+  /** The reference: BigInt arithmetic throughout, as formatNanos does above 2^53 nano-units. */
+  const reference = (n: bigint): string => {
+    const negative = n < 0n;
+    const abs = negative ? -n : n;
+    const frac = (abs % 1_000_000_000n).toString().padStart(9, "0").replace(/0+$/, "");
+    return `${negative ? "-" : ""}${abs / 1_000_000_000n}${frac ? "." + frac : ""}`;
+  };
+
+  it("writes the same text as BigInt arithmetic, at the edges of a double's exact range and at random", () => {
+    const max = BigInt(Number.MAX_SAFE_INTEGER);
+    const edges = [0n, 1n, -1n, 999_999_999n, 1_000_000_000n, 1_000_000_001n, max, -max, max + 1n, -max - 1n, max - 1n, 9_007_199_000_000_000n, 9_007_198_999_999_999n, 123_456_789_123_456_789n];
+    let seed = 42;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    const values = [...edges];
+    for (let i = 0; i < 20_000; i++) {
+      const v = (BigInt(random()) * BigInt(random()) * BigInt(random() % 1000)) % (max * 2n);
+      values.push(i % 2 === 0 ? v : -v, BigInt(random()) * 1_000_000_000n - BigInt(random() % 7));
+    }
+    for (const v of values) expect(formatNanos(v), String(v)).to.equal(reference(v));
+  });
+});
+
+describe("joinSums on both of its paths", () => {
+  it("joins units and nano-units exactly, inside and beyond a double's exact integers", () => {
+    const reference = (u: number, n: number) => BigInt(u) * 1_000_000_000n + BigInt(n);
+    const cases: [number, number][] = [
+      [0, 0], [1, 5], [-1, -5], [9_007_199, 254_740_991], [9_007_199, 254_740_992], [9_007_200, 0], [-9_007_199, -254_740_991],
+      [2 ** 40, 999_999_999], [3, 2 ** 53 - 1], [-(2 ** 52), -(2 ** 52)], [123_456_789, 123_456_789],
+    ];
+    for (const [u, n] of cases) expect(joinSums(u, n), `${u} ${n}`).to.equal(reference(u, n));
+  });
+});

@@ -60,6 +60,8 @@ async function requestsOf(facts: ClusterFacts): Promise<Record<string, unknown>>
   await new PointReader(search).retrieve({ ...window, paginate: false });
   const afterWalk = client.sent.length;
   await new TotalAggregator(search).total({ ...window, groupby: ["project_id", "type"], limit: 100 });
+  const afterTotal = client.sent.length;
+  for await (const _point of new PointReader(search).scan(window)) void _point;
   const pit = pitRequests(profile);
   return {
     profile,
@@ -75,7 +77,8 @@ async function requestsOf(facts: ClusterFacts): Promise<Record<string, unknown>>
     pit: pit ? { open: pit.open(partitions.alias), close: pit.close("PIT-ID") } : null,
     retrieveFirstPage: client.sent.slice(0, afterFirstPage),
     retrieveWalk: client.sent.slice(afterFirstPage, afterWalk),
-    totalGrouped: client.sent.slice(afterWalk),
+    totalGrouped: client.sent.slice(afterWalk, afterTotal),
+    exportScan: client.sent.slice(afterTotal),
   };
 }
 
@@ -117,15 +120,17 @@ describe("cluster profile", () => {
   it("is derived from what the cluster says, per engine", () => {
     const pick = (f: ClusterFacts) => {
       const p = deriveProfile(f);
-      return [p.pit, p.lifecycle, p.backdating].join(" ");
+      return [p.pit, p.storageOrder, p.lifecycle, p.backdating].join(" ");
     };
-    expect(pick(FLAVOURS["opensearch-3.6.0"]!)).to.equal("opensearch none creation_date");
-    expect(pick(FLAVOURS["opensearch-2.19.6-ism"]!)).to.equal("opensearch ism none");
-    expect(pick({ ...FLAVOURS["opensearch-2.19.6"]!, version: "2.3.0" })).to.equal("none none none");
-    expect(pick(FLAVOURS["elasticsearch-8.19.21"]!)).to.equal("elasticsearch none none");
-    expect(pick(FLAVOURS["elasticsearch-8.19.21-ilm"]!)).to.equal("elasticsearch ilm origination_date");
-    expect(pick(FLAVOURS["elasticsearch-7.17.29"]!)).to.equal("elasticsearch none none");
-    expect(pick(FLAVOURS["elasticsearch-7.10.2"]!)).to.equal("none none none");
+    expect(pick(FLAVOURS["opensearch-3.6.0"]!)).to.equal("opensearch shard_doc none creation_date");
+    expect(pick({ ...FLAVOURS["opensearch-3.6.0"]!, version: "3.2.0" })).to.equal("opensearch none none creation_date");
+    expect(pick(FLAVOURS["opensearch-2.19.6-ism"]!)).to.equal("opensearch none ism none");
+    expect(pick({ ...FLAVOURS["opensearch-2.19.6"]!, version: "2.3.0" })).to.equal("none none none none");
+    expect(pick(FLAVOURS["elasticsearch-8.19.21"]!)).to.equal("elasticsearch shard_doc none none");
+    expect(pick(FLAVOURS["elasticsearch-8.19.21-ilm"]!)).to.equal("elasticsearch shard_doc ilm origination_date");
+    expect(pick(FLAVOURS["elasticsearch-7.17.29"]!)).to.equal("elasticsearch shard_doc none none");
+    expect(pick({ ...FLAVOURS["elasticsearch-7.17.29"]!, version: "7.11.2" })).to.equal("elasticsearch none none none");
+    expect(pick(FLAVOURS["elasticsearch-7.10.2"]!)).to.equal("none none none none");
   });
 
   it("takes a configured override field by field, and says which fields it overrode", () => {

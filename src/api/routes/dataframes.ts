@@ -104,7 +104,7 @@ export function dataframesRouter(ctx: AppContext): Router {
   router.get("/v2/dataframes/export", async (req: Request, res: Response) => {
     const q = parseOrThrow(ExportQuerySchema, req.query, "query parameters");
     const scope = scopedScope(principalOf(res), scopeKey, scopeOf(q, scopeKey));
-    await streamNdjson(res, framesOf(backend.iteratePoints(scope)));
+    await streamNdjson(res, framesOf(backend.scanPoints(scope)));
   });
 
   return router;

@@ -138,6 +138,10 @@ export class OpenSearchBackend implements StorageBackend {
     return this.parts.reader.iterate(options);
   }
 
+  scanPoints(options?: Omit<RetrieveOptions, "offset" | "limit" | "paginate" | "after">): AsyncIterable<StoredPoint> {
+    return this.parts.reader.scan(options);
+  }
+
   streamPage(options?: RetrieveOptions): Promise<PointPage> {
     return this.parts.reader.streamPage(options);
   }

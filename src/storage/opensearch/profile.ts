@@ -33,9 +33,11 @@ export function deriveProfile(facts: ClusterFacts, override: ProfileOverride = {
       atLeast(facts.version, 8) || (atLeast(facts.version, 7, 10) && has("x-pack-core"))
       ? "elasticsearch"
       : "none";
+  // `_shard_doc` came with Elasticsearch 7.12 and OpenSearch 3.3 (opensearch-project/OpenSearch#18924).
+  const storageOrder = pit !== "none" && atLeast(facts.version, os ? 3 : 7, os ? 3 : 12) ? "shard_doc" : "none";
   const lifecycle = os ? (has("opensearch-index-management") ? "ism" : "none") : has("x-pack-ilm") ? "ilm" : "none";
   const backdating = lifecycle === "ilm" ? "origination_date" : os && atLeast(facts.version, 3) ? "creation_date" : "none";
-  return { distribution: facts.distribution, version: facts.version, pit, lifecycle, backdating, identifiedBy: facts.identifiedBy, ...override, overridden: Object.keys(override).sort() };
+  return { distribution: facts.distribution, version: facts.version, pit, storageOrder, lifecycle, backdating, identifiedBy: facts.identifiedBy, ...override, overridden: Object.keys(override).sort() };
 }
 
 interface RootInfo {

@@ -2,11 +2,18 @@ import { MAX_LIMIT, type PointCursor, type PointPage, type RetrieveOptions, type
 import { ValidationError } from "../../errors.js";
 import { fromDocument, groupIntoDataFrames } from "./documents.js";
 import { scopeQuery, withDefaultWindow, type Clause } from "./query.js";
-import { MAX_WINDOW, POINT_SORT, type Hit, type PointSearch } from "./search.js";
+import { END_TYPE_SOURCES, MAX_WINDOW, POINT_SORT, type Hit, type PointSearch } from "./search.js";
 
 export const DEFAULT_LIMIT = 1000;
 /** Pages fetched while walking (export, paginate=false, pages larger than the result window). */
 export const WALK_PAGE = 5000;
+/**
+ * From this offset on, pages are located (deepHits) rather than read with `from`: the node sorts
+ * offset + limit points for `from`, while locating costs one pass over doc values whatever the offset.
+ * Measured on 200,000 points: `from` 34 ms at offset 500, 62 ms at 1,000, 233 ms at 9,900; located
+ * 26-36 ms at each.
+ */
+const LOCATE_FROM_OFFSET = 500;
 
 function checkPaging(offset: number, limit: number): void {
   if (!Number.isSafeInteger(offset) || offset < 0) throw ValidationError.forField("offset", "must be a non-negative integer");
@@ -77,7 +84,7 @@ export class PointReader {
 
   /** The page's first window: at most MAX_WINDOW hits at `offset` (or after `after`), and the exact total. */
   private async firstHits(query: Clause, offset: number, size: number, after: PointCursor | undefined): Promise<{ hits: Hit[]; total: number }> {
-    if (!after && offset + size > MAX_WINDOW) return this.deepHits(query, offset, size);
+    if (!after && (offset >= LOCATE_FROM_OFFSET || offset + size > MAX_WINDOW)) return this.deepHits(query, offset, size);
     const res = await this.search.search({
       query,
       sort: POINT_SORT,
@@ -91,35 +98,49 @@ export class PointReader {
 
   /**
    * Hits beyond the result window, at a cost that does not grow with the offset: count the points of
-   * each sort-prefix group (period and type) with a composite aggregation, find the group that holds
-   * the offset, read inside it with a small `from`, and continue into the next groups with search_after.
+   * each start with a composite aggregation (and, inside a start larger than the window, of each end
+   * and type), find the group that holds the offset, read inside it with a small `from`, and continue
+   * into the next groups with search_after.
    */
   private async deepHits(query: Clause, offset: number, limit: number): Promise<{ hits: Hit[]; total: number }> {
-    const located = await this.search.locate(query, offset);
-    if (!located.group) return { hits: [], total: located.total };
-    const inGroup: Clause = { bool: { filter: [query, ...located.group] } };
+    const byStart = await this.search.locate(query, offset, undefined, limit);
+    if (!byStart.group) return { hits: [], total: byStart.total };
+    let group = byStart.group;
+    let within = byStart.within;
+    let groupSize = byStart.groupSize;
+    if (within + limit > MAX_WINDOW) {
+      const inner = await this.search.locate({ bool: { filter: [query, ...group] } }, within, END_TYPE_SOURCES);
+      if (inner.group) {
+        group = [...group, ...inner.group];
+        within = inner.within;
+        groupSize = inner.groupSize;
+      }
+    }
+    const inGroup: Clause = { bool: { filter: [query, ...group] } };
     let hits: Hit[];
-    if (located.within + limit <= MAX_WINDOW) {
-      hits = (await this.search.search({ query: inGroup, sort: POINT_SORT, size: limit, from: located.within, track_total_hits: false })).hits.hits;
+    if (within + limit <= MAX_WINDOW) {
+      hits = (await this.search.search({ query: inGroup, sort: POINT_SORT, size: limit, from: within, track_total_hits: false })).hits.hits;
     } else {
       // One group larger than the window (a period with over 10,000 points of one type): narrow it by
       // point_id range to within one window of the position; walk only if the ids are not ours.
       const slack = MAX_WINDOW - limit;
-      const bound = slack > 0 ? await this.search.idBound(inGroup, located.within, located.groupSize, slack) : undefined;
+      const bound = slack > 0 ? await this.search.idBound(inGroup, within, groupSize, slack) : undefined;
       if (bound) {
         const narrowed: Clause = { bool: { filter: [inGroup, { range: { point_id: { gte: bound.bound } } }] } };
-        hits = (await this.search.search({ query: narrowed, sort: POINT_SORT, size: limit, from: located.within - bound.before, track_total_hits: false })).hits.hits;
+        hits = (await this.search.search({ query: narrowed, sort: POINT_SORT, size: limit, from: within - bound.before, track_total_hits: false })).hits.hits;
       } else {
-        const after = await this.skip(inGroup, located.within);
+        const after = await this.skip(inGroup, within);
         hits = after ? (await this.search.search({ query: inGroup, sort: POINT_SORT, size: limit, search_after: [...after], track_total_hits: false })).hits.hits : [];
       }
     }
     const last = hits[hits.length - 1];
     if (hits.length < limit && last?.sort) {
-      const rest = await this.search.search({ query, sort: POINT_SORT, size: limit - hits.length, search_after: last.sort, track_total_hits: false });
+      // The rest of the page lies in the next starts, up to spanEnd: sorting those alone, not every point after.
+      const restQuery: Clause = byStart.spanEnd !== undefined ? { bool: { filter: [query, { range: { start: { lte: byStart.spanEnd, format: "epoch_millis" } } }] } } : query;
+      const rest = await this.search.search({ query: restQuery, sort: POINT_SORT, size: limit - hits.length, search_after: last.sort, track_total_hits: false });
       hits = [...hits, ...rest.hits.hits];
     }
-    return { hits, total: located.total };
+    return { hits, total: byStart.total };
   }
 
   /** The sort position of the `offset`-th point of a query, walking sort values only; undefined when there are fewer. */
@@ -130,6 +151,19 @@ export class PointReader {
       remaining -= hits.length;
     }
     return undefined;
+  }
+
+  /**
+   * Every matching point once, fastest first: in storage order where the cluster can scan (see
+   * PointSearch.scan), each page ordered by period so that it groups into few dataframes; elsewhere the
+   * walk in point order.
+   */
+  async *scan(options: Omit<RetrieveOptions, "offset" | "limit" | "paginate" | "after"> = {}): AsyncGenerator<StoredPoint> {
+    if (!this.search.canScan) return yield* this.iterate(options);
+    const query = scopeQuery(withDefaultWindow(options));
+    for await (const hits of this.search.scan(query, WALK_PAGE)) {
+      yield* toPoints(hits).sort((a, b) => a.begin - b.begin || a.end - b.end);
+    }
   }
 
   async *iterate(options: Omit<RetrieveOptions, "offset" | "limit" | "paginate"> = {}): AsyncGenerator<StoredPoint> {

@@ -9,6 +9,9 @@ import type { Clause } from "./query.js";
 /** A stable, unique order: by period, then type, then the point's own id. Every page boundary is exact. */
 export const POINT_SORT = [{ start: "asc" }, { end: "asc" }, { type: "asc" }, { point_id: "asc" }] as const;
 
+/** Storage order inside a point-in-time: shard, then Lucene document (see PointSearch.scan). */
+export const SCAN_SORT = [{ _shard_doc: "asc" }] as const;
+
 /** The cluster's default `index.max_result_window`: `from + size` must stay within it. */
 export const MAX_WINDOW = 10_000;
 
@@ -25,8 +28,13 @@ export interface SearchResponse {
   aggregations?: Record<string, unknown>;
 }
 
-/** The composite sources that match the first three keys of POINT_SORT. */
-const PREFIX_SOURCES = [{ s: { terms: { field: "start" } } }, { e: { terms: { field: "end" } } }, { t: { terms: { field: "type" } } }];
+/**
+ * Composite sources over POINT_SORT's prefix, in its order: the period's start, then (inside one
+ * start) end and type. Counting by start alone reads one doc value per point, a third of the cost of
+ * all three; the finer level is only asked inside a start larger than the result window.
+ */
+export const START_SOURCES = [{ s: { terms: { field: "start" } } }];
+export const END_TYPE_SOURCES = [{ e: { terms: { field: "end" } } }, { t: { terms: { field: "type" } } }];
 const LOCATE_PAGE = 10_000;
 
 /** base64url in byte order, the order in which keyword sorting compares point ids. */
@@ -63,6 +71,17 @@ function retryableRead(err: unknown): boolean {
   return err instanceof BackendUnavailableError || (err instanceof BackendError && err.status === 404);
 }
 
+/** Where an offset lies: its sort-prefix group and position inside it (see PointSearch.locate). */
+export interface Located {
+  readonly total: number;
+  /** The filters of the group that holds the offset; absent when there are fewer points. */
+  readonly group?: Clause[];
+  readonly within: number;
+  readonly groupSize: number;
+  /** The last start (epoch ms) holding any of the `span` points from the offset, when known. */
+  readonly spanEnd?: number;
+}
+
 export interface PageWalk {
   readonly query: Clause;
   readonly pageSize: number;
@@ -77,6 +96,8 @@ export interface PageWalk {
  */
 export class PointSearch {
   private readonly pit: PitRequests | undefined;
+  /** Whether `scan` can read in storage order (see ClusterProfile.storageOrder). */
+  readonly canScan: boolean;
 
   constructor(
     private readonly client: ClusterClient,
@@ -85,6 +106,7 @@ export class PointSearch {
     private readonly logger: Logger,
   ) {
     this.pit = pitRequests(profile);
+    this.canScan = this.pit !== undefined && profile.storageOrder === "shard_doc";
   }
 
   async search(body: Record<string, unknown>): Promise<SearchResponse> {
@@ -168,11 +190,58 @@ export class PointSearch {
   }
 
   /**
-   * Finds which sort-prefix group (start, end, type) holds the `offset`-th point of a query, and the
-   * point's position inside it, from the groups' document counts. Groups come in the same order as
-   * POINT_SORT, so the counts add up to positions.
+   * Every hit of a query once, in the order the shards store them (`_shard_doc` inside one
+   * point-in-time): documents are fetched sequentially, where a walk in point order fetches each from
+   * a different compressed block. Only where `canScan`. The order exists in this view only, so a lost
+   * view cannot be resumed in another: the scan fails and says so.
    */
-  async locate(query: Clause, offset: number): Promise<{ total: number; group?: Clause[]; within: number; groupSize: number }> {
+  async *scan(query: Clause, pageSize: number): AsyncGenerator<Hit[]> {
+    if (!this.canScan) throw new Error("scan needs a point-in-time with _shard_doc order (ClusterProfile.storageOrder)");
+    let pitId = await this.openPit();
+    if (!pitId) return;
+    const page = (id: string, after: (string | number)[] | undefined): Promise<SearchResponse> =>
+      this.client
+        .request<SearchResponse>({
+          method: "POST",
+          path: "/_search",
+          querystring: { allow_partial_search_results: false },
+          body: { query, sort: SCAN_SORT, size: pageSize, track_total_hits: false, ...(after ? { search_after: after } : {}), ...inPit(id) },
+        })
+        .then(
+          (res) => res.body,
+          (err: unknown) => {
+            if (!retryableRead(err)) throw err;
+            throw new BackendUnavailableError(`the point-in-time of a scan was lost (a partition was deleted, or its node left); run the export again: ${(err as Error).message}`, 5, { cause: err });
+          },
+        );
+    // The next page is requested as soon as a page arrives, so the cluster reads it while this one is
+    // converted and written: two pages in memory at most.
+    let pending: Promise<SearchResponse> | undefined = page(pitId, undefined);
+    try {
+      while (pending) {
+        const res: SearchResponse = await pending;
+        pending = undefined;
+        if (res.pit_id) pitId = res.pit_id;
+        const hits = res.hits.hits;
+        if (hits.length === pageSize) pending = page(pitId, hits[hits.length - 1]!.sort);
+        if (hits.length > 0) yield hits;
+      }
+    } finally {
+      // A consumer that stops early leaves a request in flight: let it settle before closing its view.
+      await pending?.then(
+        () => undefined,
+        () => undefined,
+      );
+      await this.closePit(pitId);
+    }
+  }
+
+  /**
+   * Finds which sort-prefix group holds the `offset`-th point of a query, and the point's position
+   * inside it, from the groups' document counts. `sources` are START_SOURCES, or END_TYPE_SOURCES for
+   * a query already inside one start. Groups come in POINT_SORT order, so the counts add up to positions.
+   */
+  async locate(query: Clause, offset: number, sources: readonly Record<string, unknown>[] = START_SOURCES, span = 0): Promise<Located> {
     let before = 0;
     let after: Record<string, unknown> | undefined;
     let total: number | undefined;
@@ -181,18 +250,27 @@ export class PointSearch {
         query,
         size: 0,
         track_total_hits: total === undefined,
-        aggs: { prefix: { composite: { size: LOCATE_PAGE, sources: PREFIX_SOURCES, ...(after ? { after } : {}) } } },
+        aggs: { prefix: { composite: { size: LOCATE_PAGE, sources, ...(after ? { after } : {}) } } },
       });
       total ??= res.hits.total?.value ?? 0;
-      const agg = res.aggregations?.prefix as { buckets: { key: { s: number; e: number; t: string }; doc_count: number }[]; after_key?: Record<string, unknown> } | undefined;
-      for (const b of agg?.buckets ?? []) {
+      const agg = res.aggregations?.prefix as { buckets: { key: { s?: number; e?: number; t?: string }; doc_count: number }[]; after_key?: Record<string, unknown> } | undefined;
+      const buckets = agg?.buckets ?? [];
+      for (let i = 0; i < buckets.length; i++) {
+        const b = buckets[i]!;
         if (before + b.doc_count > offset) {
-          const group = [
-            { range: { start: { gte: b.key.s, lte: b.key.s, format: "epoch_millis" } } },
-            { range: { end: { gte: b.key.e, lte: b.key.e, format: "epoch_millis" } } },
-            { term: { type: b.key.t } },
-          ];
-          return { total, group, within: offset - before, groupSize: b.doc_count };
+          const group: Clause[] = [];
+          if (b.key.s !== undefined) group.push({ range: { start: { gte: b.key.s, lte: b.key.s, format: "epoch_millis" } } });
+          if (b.key.e !== undefined) group.push({ range: { end: { gte: b.key.e, lte: b.key.e, format: "epoch_millis" } } });
+          if (b.key.t !== undefined) group.push({ term: { type: b.key.t } });
+          // The last start that the `span` points from the offset reach, when this page of groups shows it.
+          let reach = before + b.doc_count;
+          let lastStart = b.key.s;
+          for (let j = i + 1; j < buckets.length && reach < offset + span; j++) {
+            reach += buckets[j]!.doc_count;
+            lastStart = buckets[j]!.key.s;
+          }
+          const spanEnd = reach >= offset + span ? lastStart : undefined;
+          return { total, group, within: offset - before, groupSize: b.doc_count, ...(spanEnd !== undefined ? { spanEnd } : {}) };
         }
         before += b.doc_count;
       }

@@ -1,0 +1,43 @@
+import { expect } from "chai";
+import { stringifyExact } from "../../src/exact-json.js";
+import { dataFrameToOutput, type DataFrame } from "../../src/storage/dataframe.js";
+import { dataFrameJson } from "../../src/storage/dataframe-json.js";
+import { parseDecimal } from "../../src/storage/decimal.js";
+import { documentJson, fromDocument, periodTexts, pointId } from "../../src/storage/opensearch/documents.js";
+
+const n = (text: string) => parseDecimal(text)!;
+const FRAME: DataFrame = {
+  begin: Date.UTC(2024, 0, 1),
+  end: Date.UTC(2024, 0, 1, 0, 0, 1, 500),
+  points: [
+    { type: "instance", unit: "instance", qty: n("123456789.123456789"), price: n("0.000000001"), groupby: { project_id: "p\"1\\", id: "é\u2028" }, metadata: { flavor: "m1", n: 3, ok: true, none: null } },
+    { type: "image.size", unit: "MiB", qty: n("-2.5"), price: n("0"), groupby: {}, metadata: {} },
+    { type: "instance", unit: "instance", qty: n("1"), price: n("10000"), groupby: { project_id: "p2" }, metadata: { "line\nbreak": "x" } },
+  ],
+};
+
+describe("dataframe JSON, written directly", () => {
+  it("is the very text of the output objects written with exact amounts", () => {
+    expect(dataFrameJson(FRAME)).to.equal(stringifyExact(dataFrameToOutput(FRAME)));
+    expect(dataFrameJson({ begin: FRAME.begin, end: FRAME.end, points: [] })).to.equal(stringifyExact(dataFrameToOutput({ begin: FRAME.begin, end: FRAME.end, points: [] })));
+  });
+});
+
+describe("stored documents read back", () => {
+  it("ratestore's own documents (the fast path) read as the schema reads them", () => {
+    for (const p of FRAME.points) {
+      const doc = JSON.parse(documentJson(periodTexts(FRAME), p, pointId("k", 0))) as Record<string, unknown>;
+      const read = fromDocument(doc);
+      expect(read).to.deep.equal({ begin: FRAME.begin, end: FRAME.end, point: { type: p.type, unit: p.unit, qty: p.qty, price: p.price, groupby: p.groupby, metadata: p.metadata } });
+    }
+  });
+
+  it("other documents go through the schema: CloudKitty's own are read from the doubles, malformed ones are refused", () => {
+    const ck = { start: "2024-01-01T00:00:00+00:00", end: "2024-01-01T01:00:00+00:00", type: "cpu", unit: "core", qty: 1.5, price: 0.25, groupby: { project_id: "p" }, metadata: {} };
+    expect(fromDocument(ck).point.qty).to.equal(n("1.5"));
+    expect(fromDocument(ck).point.price).to.equal(n("0.25"));
+    const own = JSON.parse(documentJson(periodTexts(FRAME), FRAME.points[0]!, pointId("k", 0))) as Record<string, unknown>;
+    expect(() => fromDocument({ ...own, groupby: { nested: { a: 1 } } })).to.throw();
+    expect(() => fromDocument({ ...own, type: 7 })).to.throw();
+  });
+});
