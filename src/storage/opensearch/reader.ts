@@ -7,6 +7,8 @@ import { END_TYPE_SOURCES, MAX_WINDOW, POINT_SORT, type Hit, type PointSearch } 
 export const DEFAULT_LIMIT = 1000;
 /** Pages fetched while walking (export, paginate=false, pages larger than the result window). */
 export const WALK_PAGE = 5000;
+/** Pages of a scan (the export); two are in memory at once (see PointSearch.scan). */
+const SCAN_PAGE = 5000;
 /**
  * From this offset on, pages are located (deepHits) rather than read with `from`: the node sorts
  * offset + limit points for `from`, while locating costs one pass over doc values whatever the offset.
@@ -161,7 +163,7 @@ export class PointReader {
   async *scan(options: Omit<RetrieveOptions, "offset" | "limit" | "paginate" | "after"> = {}): AsyncGenerator<StoredPoint> {
     if (!this.search.canScan) return yield* this.iterate(options);
     const query = scopeQuery(withDefaultWindow(options));
-    for await (const hits of this.search.scan(query, WALK_PAGE)) {
+    for await (const hits of this.search.scan(query, SCAN_PAGE)) {
       yield* toPoints(hits).sort((a, b) => a.begin - b.begin || a.end - b.end);
     }
   }
