@@ -1,7 +1,5 @@
 import type { Response } from "express";
 import { stringifyExact } from "../exact-json.js";
-import type { DataFrame } from "../storage/dataframe.js";
-import { dataFrameJson } from "../storage/dataframe-json.js";
 
 /** Resolves on drain or close, and leaves no listener behind (a stream waits thousands of times). */
 function drained(res: Response): Promise<void> {
@@ -16,18 +14,35 @@ function drained(res: Response): Promise<void> {
   });
 }
 
+/**
+ * What may wait in the socket's buffer before a writer waits for it to drain: a page of an export
+ * (about 1.5 MB) can be sent while the next one is read and converted, and memory stays bounded.
+ */
+const MAX_BUFFERED = 4 * 1024 * 1024;
+
 /** Writes with backpressure: waits for the socket to drain instead of buffering the whole answer. */
 async function write(res: Response, chunk: string): Promise<boolean> {
   if (res.destroyed) return false;
-  if (!res.write(chunk)) await drained(res);
+  if (!res.write(chunk) && res.writableLength > MAX_BUFFERED) await drained(res);
   return !res.destroyed;
 }
 
-/** NDJSON: one CloudKitty dataframe per line. */
-export async function streamNdjson(res: Response, frames: AsyncIterable<DataFrame>): Promise<void> {
+/**
+ * NDJSON, written as it comes: each chunk is whole lines (see dataFramesNdjson). The next chunk is asked
+ * for before waiting for the socket, so that it is produced while the previous one is sent.
+ */
+export async function streamNdjson(res: Response, chunks: AsyncIterable<string>): Promise<void> {
   res.status(200).type("application/x-ndjson");
-  for await (const df of frames) {
-    if (!(await write(res, dataFrameJson(df) + "\n"))) return;
+  const it = chunks[Symbol.asyncIterator]();
+  let next = it.next();
+  for (;;) {
+    const chunk = await next;
+    if (chunk.done) break;
+    if (res.destroyed) return void (await it.return?.());
+    next = it.next();
+    // Awaited on the next turn; until then a failure must not count as unhandled.
+    next.catch(() => undefined);
+    if (!res.write(chunk.value) && res.writableLength > MAX_BUFFERED) await drained(res);
   }
   res.end();
 }

@@ -6,8 +6,8 @@ import { createLogger } from "../logger.js";
 import type { StorageBackend } from "../storage/backend.js";
 import { createBackend, openCloudKittySource } from "../storage/backends.js";
 import { formatNanos } from "../storage/decimal.js";
-import { dataFrameJson } from "../storage/dataframe-json.js";
-import { framesOf } from "../storage/frames.js";
+import { dataFramesNdjson } from "../storage/dataframe-json.js";
+import { framesOfPage } from "../storage/frames.js";
 import { parseFilters, parseWindow } from "../api/params.js";
 import { importSavedObjects, loadSavedObjects } from "./dashboards.js";
 import { DEFAULT_GENERATE, generateFrames } from "./generate.js";
@@ -153,9 +153,9 @@ async function cmdExport(args: string[]): Promise<number> {
   let n = 0;
   try {
     await backend.connect();
-    for await (const frame of framesOf(backend.scanPoints({ ...parseWindow(values.begin, values.end), ...parseFilters(values.filters, config.api.scopeKey) }))) {
-      await sink.write(dataFrameJson(frame) + "\n");
-      n += frame.points.length;
+    for await (const page of backend.scanPoints({ ...parseWindow(values.begin, values.end), ...parseFilters(values.filters, config.api.scopeKey) })) {
+      await sink.write(dataFramesNdjson(framesOfPage(page)));
+      n += page.length;
     }
   } finally {
     await sink.close();

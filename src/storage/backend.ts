@@ -217,11 +217,11 @@ export interface StorageBackend {
   /** Every matching point in order, fetched page by page: memory does not grow with the result. */
   iteratePoints(options?: Omit<RetrieveOptions, "offset" | "limit" | "paginate">): AsyncIterable<StoredPoint>;
   /**
-   * Every matching point once, as fast as the cluster can read them (the export): in the order it
-   * stores them where it can (ClusterProfile.storageOrder), points of one period together within each
-   * page of 5,000, so one period may come back in several parts; elsewhere as iteratePoints.
+   * Every matching point once, as fast as the cluster can read them (the export), a page at a time: in
+   * the order the cluster stores them where it can (ClusterProfile.storageOrder), points of one period
+   * adjacent within each page, so one period may come in several pages; elsewhere in point order.
    */
-  scanPoints(options?: Omit<RetrieveOptions, "offset" | "limit" | "paginate" | "after">): AsyncIterable<StoredPoint>;
+  scanPoints(options?: Omit<RetrieveOptions, "offset" | "limit" | "paginate" | "after">): AsyncIterable<readonly StoredPoint[]>;
   /**
    * A page of any size (`limit` up to MAX_LIMIT), streamed: the points from `offset` (or after `after`)
    * in order, then the exact total and the cursor of the next page. Memory does not grow with `limit`.

@@ -19,3 +19,10 @@ export function dataFrameJson(df: DataFrame): string {
   for (const [type, items] of byType) usage += `${usage ? "," : ""}${JSON.stringify(type)}:[${items.join(",")}]`;
   return `{"period":{"begin":${JSON.stringify(formatTimestamp(df.begin))},"end":${JSON.stringify(formatTimestamp(df.end))}},"usage":{${usage}}}`;
 }
+
+/** Dataframes as NDJSON: one dataFrameJson line each, every line ended. */
+export function dataFramesNdjson(frames: readonly DataFrame[]): string {
+  let text = "";
+  for (const df of frames) text += dataFrameJson(df) + "\n";
+  return text;
+}

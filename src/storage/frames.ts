@@ -17,3 +17,22 @@ export async function* framesOf(points: AsyncIterable<StoredPoint>, maxPoints = 
   }
   if (current) yield current;
 }
+
+/**
+ * The dataframes of one page of points, grouped by period (points of one period already adjacent) and
+ * cut at `maxPoints`: a page is turned into text at once, so that its objects die young.
+ */
+export function framesOfPage(points: readonly StoredPoint[], maxPoints = MAX_POINTS_PER_FRAME): DataFrame[] {
+  const frames: DataFrame[] = [];
+  let current: { begin: number; end: number; points: RatedPoint[] } | undefined;
+  for (const sp of points) {
+    if (current && (current.begin !== sp.begin || current.end !== sp.end || current.points.length >= maxPoints)) {
+      frames.push(current);
+      current = undefined;
+    }
+    current ??= { begin: sp.begin, end: sp.end, points: [] };
+    current.points.push(sp.point);
+  }
+  if (current) frames.push(current);
+  return frames;
+}

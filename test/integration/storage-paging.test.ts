@@ -121,10 +121,13 @@ describe("storage: paging 25,000 points on the real node", function () {
     let periodChanges = 0;
     let prev: number | undefined;
     try {
-      for await (const p of backend.scanPoints(WINDOW)) {
-        scanned.push(key(p));
-        if (p.begin !== prev) periodChanges++;
-        prev = p.begin;
+      for await (const page of backend.scanPoints(WINDOW)) {
+        expect(page.length).to.be.at.most(5000);
+        for (const p of page) {
+          scanned.push(key(p));
+          if (p.begin !== prev) periodChanges++;
+          prev = p.begin;
+        }
       }
     } finally {
       backend.client.request = send;

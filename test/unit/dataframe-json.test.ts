@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { stringifyExact } from "../../src/exact-json.js";
 import { dataFrameToOutput, type DataFrame } from "../../src/storage/dataframe.js";
-import { dataFrameJson } from "../../src/storage/dataframe-json.js";
+import { dataFrameJson, dataFramesNdjson } from "../../src/storage/dataframe-json.js";
+import { framesOfPage } from "../../src/storage/frames.js";
 import { parseDecimal } from "../../src/storage/decimal.js";
 import { documentJson, fromDocument, periodTexts, pointId } from "../../src/storage/opensearch/documents.js";
 
@@ -39,5 +40,22 @@ describe("stored documents read back", () => {
     const own = JSON.parse(documentJson(periodTexts(FRAME), FRAME.points[0]!, pointId("k", 0))) as Record<string, unknown>;
     expect(() => fromDocument({ ...own, groupby: { nested: { a: 1 } } })).to.throw();
     expect(() => fromDocument({ ...own, type: 7 })).to.throw();
+  });
+});
+
+describe("a page of points as NDJSON dataframes", () => {
+  it("groups adjacent points of one period, cuts at 1,000 points, and ends every line", () => {
+    const H = 3_600_000;
+    const point = FRAME.points[1]!;
+    const page = [
+      ...Array.from({ length: 1001 }, () => ({ begin: 0, end: H, point })),
+      { begin: H, end: 2 * H, point },
+      { begin: 0, end: H, point },
+    ];
+    const frames = framesOfPage(page);
+    expect(frames.map((f) => [f.begin, f.points.length])).to.deep.equal([[0, 1000], [0, 1], [H, 1], [0, 1]]);
+    const text = dataFramesNdjson(frames);
+    expect(text.endsWith("\n")).to.equal(true);
+    expect(text).to.equal(frames.map((f) => dataFrameJson(f) + "\n").join(""));
   });
 });

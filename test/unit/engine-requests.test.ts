@@ -61,7 +61,7 @@ async function requestsOf(facts: ClusterFacts): Promise<Record<string, unknown>>
   const afterWalk = client.sent.length;
   await new TotalAggregator(search).total({ ...window, groupby: ["project_id", "type"], limit: 100 });
   const afterTotal = client.sent.length;
-  for await (const _point of new PointReader(search).scan(window)) void _point;
+  for await (const _page of new PointReader(search).scan(window)) void _page;
   const pit = pitRequests(profile);
   return {
     profile,

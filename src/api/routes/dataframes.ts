@@ -8,7 +8,8 @@ import { principalOf, scopedScope, type Principal } from "../auth.js";
 import { HttpError, pushFailure } from "../errors.js";
 import { scopeOf } from "../params.js";
 import { DataframesQuerySchema, DeleteQuerySchema, ExportQuerySchema, PushBodySchema, PushQuerySchema } from "../schemas.js";
-import { framesOf } from "../../storage/frames.js";
+import { framesOf, framesOfPage } from "../../storage/frames.js";
+import { dataFramesNdjson } from "../../storage/dataframe-json.js";
 import { streamNdjson, streamObject } from "../stream.js";
 
 
@@ -104,7 +105,7 @@ export function dataframesRouter(ctx: AppContext): Router {
   router.get("/v2/dataframes/export", async (req: Request, res: Response) => {
     const q = parseOrThrow(ExportQuerySchema, req.query, "query parameters");
     const scope = scopedScope(principalOf(res), scopeKey, scopeOf(q, scopeKey));
-    await streamNdjson(res, framesOf(backend.scanPoints(scope)));
+    await streamNdjson(res, exportLines(backend.scanPoints(scope)));
   });
 
   return router;
@@ -113,4 +114,9 @@ export function dataframesRouter(ctx: AppContext): Router {
 /** Points in order, as CloudKitty output dataframes of at most MAX_POINTS_PER_FRAME points. */
 async function* outputOf(points: AsyncIterable<StoredPoint>): AsyncGenerator<DataFrameOutput> {
   for await (const df of framesOf(points)) yield dataFrameToOutput(df);
+}
+
+/** Pages of points as NDJSON dataframes, a page's text at a time. */
+async function* exportLines(pages: AsyncIterable<readonly StoredPoint[]>): AsyncGenerator<string> {
+  for await (const page of pages) yield dataFramesNdjson(framesOfPage(page));
 }

@@ -138,7 +138,7 @@ export class OpenSearchBackend implements StorageBackend {
     return this.parts.reader.iterate(options);
   }
 
-  scanPoints(options?: Omit<RetrieveOptions, "offset" | "limit" | "paginate" | "after">): AsyncIterable<StoredPoint> {
+  scanPoints(options?: Omit<RetrieveOptions, "offset" | "limit" | "paginate" | "after">): AsyncIterable<readonly StoredPoint[]> {
     return this.parts.reader.scan(options);
   }
 

@@ -156,15 +156,18 @@ export class PointReader {
   }
 
   /**
-   * Every matching point once, fastest first: in storage order where the cluster can scan (see
-   * PointSearch.scan), each page ordered by period so that it groups into few dataframes; elsewhere the
-   * walk in point order.
+   * Every matching point once, fastest first, a page at a time: in storage order where the cluster can
+   * scan (see PointSearch.scan), each page ordered by period so that it groups into few dataframes;
+   * elsewhere the walk in point order.
    */
-  async *scan(options: Omit<RetrieveOptions, "offset" | "limit" | "paginate" | "after"> = {}): AsyncGenerator<StoredPoint> {
-    if (!this.search.canScan) return yield* this.iterate(options);
+  async *scan(options: Omit<RetrieveOptions, "offset" | "limit" | "paginate" | "after"> = {}): AsyncGenerator<StoredPoint[]> {
     const query = scopeQuery(withDefaultWindow(options));
+    if (!this.search.canScan) {
+      for await (const hits of this.search.pages({ query, pageSize: WALK_PAGE, source: true })) yield toPoints(hits);
+      return;
+    }
     for await (const hits of this.search.scan(query, SCAN_PAGE)) {
-      yield* toPoints(hits).sort((a, b) => a.begin - b.begin || a.end - b.end);
+      yield toPoints(hits).sort((a, b) => a.begin - b.begin || a.end - b.end);
     }
   }
 
