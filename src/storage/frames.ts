@@ -4,18 +4,41 @@ import type { DataFrame, RatedPoint } from "./dataframe.js";
 /** Points per dataframe at most when streaming: a huge period is cut into several frames so memory stays flat. */
 export const MAX_POINTS_PER_FRAME = 1000;
 
+/** Collects adjacent points of one period into a dataframe; hands over the frame it closes. */
+class FrameCollector {
+  private current: { begin: number; end: number; points: RatedPoint[] } | undefined;
+
+  constructor(private readonly maxPoints: number) {}
+
+  /** Adds a point; returns the previous frame when this point closes it. */
+  add(sp: StoredPoint): DataFrame | undefined {
+    let closed: DataFrame | undefined;
+    const c = this.current;
+    if (c && (c.begin !== sp.begin || c.end !== sp.end || c.points.length >= this.maxPoints)) {
+      closed = c;
+      this.current = undefined;
+    }
+    (this.current ??= { begin: sp.begin, end: sp.end, points: [] }).points.push(sp.point);
+    return closed;
+  }
+
+  /** The frame still open, if any. */
+  finish(): DataFrame | undefined {
+    const c = this.current;
+    this.current = undefined;
+    return c;
+  }
+}
+
 /** Groups an ordered stream of points into dataframes without holding more than one frame. */
 export async function* framesOf(points: AsyncIterable<StoredPoint>, maxPoints = MAX_POINTS_PER_FRAME): AsyncGenerator<DataFrame> {
-  let current: { begin: number; end: number; points: RatedPoint[] } | undefined;
+  const collector = new FrameCollector(maxPoints);
   for await (const sp of points) {
-    if (current && (current.begin !== sp.begin || current.end !== sp.end || current.points.length >= maxPoints)) {
-      yield current;
-      current = undefined;
-    }
-    current ??= { begin: sp.begin, end: sp.end, points: [] };
-    current.points.push(sp.point);
+    const closed = collector.add(sp);
+    if (closed) yield closed;
   }
-  if (current) yield current;
+  const last = collector.finish();
+  if (last) yield last;
 }
 
 /**
@@ -23,16 +46,13 @@ export async function* framesOf(points: AsyncIterable<StoredPoint>, maxPoints = 
  * cut at `maxPoints`: a page is turned into text at once, so that its objects die young.
  */
 export function framesOfPage(points: readonly StoredPoint[], maxPoints = MAX_POINTS_PER_FRAME): DataFrame[] {
+  const collector = new FrameCollector(maxPoints);
   const frames: DataFrame[] = [];
-  let current: { begin: number; end: number; points: RatedPoint[] } | undefined;
   for (const sp of points) {
-    if (current && (current.begin !== sp.begin || current.end !== sp.end || current.points.length >= maxPoints)) {
-      frames.push(current);
-      current = undefined;
-    }
-    current ??= { begin: sp.begin, end: sp.end, points: [] };
-    current.points.push(sp.point);
+    const closed = collector.add(sp);
+    if (closed) frames.push(closed);
   }
-  if (current) frames.push(current);
+  const last = collector.finish();
+  if (last) frames.push(last);
   return frames;
 }
