@@ -42,7 +42,7 @@ export async function streamNdjson(res: Response, chunks: AsyncIterable<string>)
     next = it.next();
     // Awaited on the next turn; until then a failure must not count as unhandled.
     next.catch(() => undefined);
-    if (!res.write(chunk.value) && res.writableLength > MAX_BUFFERED) await drained(res);
+    if (!(await write(res, chunk.value))) return void (await it.return?.());
   }
   res.end();
 }
