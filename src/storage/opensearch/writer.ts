@@ -145,10 +145,6 @@ export class PointWriter {
     for (const index of touched) await this.gate.ensure(index);
     const refresh = options.refresh ?? true;
     const chunks = this.chunk(pending);
-    // A push of one bulk request (CloudKitty's dataframes are) asks that request to refresh the shards it
-    // wrote: the same guarantee as a refresh afterwards, one round trip fewer. Larger pushes refresh
-    // once at the end rather than once per request.
-    const bulkRefresh = refresh === "wait_for" ? "wait_for" : refresh === true && chunks.length === 1 ? "true" : undefined;
     let next = 0;
     let interrupted: Error | undefined;
     const stopped = () => interrupted !== undefined;
@@ -156,7 +152,7 @@ export class PointWriter {
       while (!stopped() && next < chunks.length) {
         const chunk = chunks[next++]!;
         try {
-          await this.writeChunk(chunk, result, bulkRefresh, stopped);
+          await this.writeChunk(chunk, result, refresh === "wait_for", stopped);
         } catch (err) {
           interrupted ??= err instanceof Error ? err : new Error(String(err));
         }
@@ -176,7 +172,7 @@ export class PointWriter {
         { cause: interrupted },
       );
     }
-    if (refresh === true && bulkRefresh === undefined && touched.length > 0) {
+    if (refresh === true && touched.length > 0) {
       // Every instance reads from the cluster, so making the points searchable there is what makes a
       // read on any instance see them once push returns.
       await this.client.request({ method: "POST", path: `/${touched.join(",")}/_refresh`, querystring: { ignore_unavailable: true } });
@@ -196,7 +192,7 @@ export class PointWriter {
    * the points of the unanswered request in `unknown`; stops early (points awaiting a retry are known
    * not stored) when another chunk of the push has failed.
    */
-  private async writeChunk(chunk: readonly PendingPoint[], result: Outcome, refresh: "true" | "wait_for" | undefined, stopped: () => boolean): Promise<void> {
+  private async writeChunk(chunk: readonly PendingPoint[], result: Outcome, waitForRefresh: boolean, stopped: () => boolean): Promise<void> {
     let todo = chunk;
     for (let attempt = 0; ; attempt++) {
       let response: BulkResponse;
@@ -208,7 +204,7 @@ export class PointWriter {
         const res = await this.client.request<BulkResponse>({
           method: "POST",
           path: "/_bulk",
-          querystring: { filter_path: "errors,items.*.status,items.*.error", ...(refresh ? { refresh } : {}) },
+          querystring: { filter_path: "errors,items.*.status,items.*.error", ...(waitForRefresh ? { refresh: "wait_for" } : {}) },
           bulkBody: todo.map((p) => p.lines).join(""),
         });
         response = res.body;
