@@ -134,7 +134,8 @@ function startService(url: string, storage: StorageConfig): Promise<ChildProcess
       ...process.env,
       OPENSEARCH_URL: url,
       RATESTORE_CURSOR_SECRET: "bench-only-secret-0123456789",
-      RATESTORE_INDEX_SORT: process.env.BENCH_INDEX_SORT === "true" ? "true" : "false",
+      RATESTORE_INDEX_SORT: storage.indexSort ? "true" : "false",
+      RATESTORE_INDEX_CODEC: storage.indexCodec,
       PORT: String(SERVICE_PORT),
       RATESTORE_INDEX_PREFIX: storage.indexPrefix,
       RATESTORE_AUTH: "none",
@@ -287,7 +288,8 @@ async function main(): Promise<void> {
   const raw = new Client({ node: url });
   const info = (await raw.info()).body as { version: { number: string; distribution?: string } };
   const indexSort = process.env.BENCH_INDEX_SORT === "true" ? "true" : "false";
-  const base = loadConfig({ OPENSEARCH_URL: url, RATESTORE_RETENTION_HOURS: String(24 * 365 * 50), RATESTORE_INDEX_SORT: indexSort }).storage;
+  const indexCodec = process.env.BENCH_INDEX_CODEC === "best_compression" ? "best_compression" : "default";
+  const base = loadConfig({ OPENSEARCH_URL: url, RATESTORE_RETENTION_HOURS: String(24 * 365 * 50), RATESTORE_INDEX_SORT: indexSort, RATESTORE_INDEX_CODEC: indexCodec }).storage;
   // Every path runs on the service's default index settings (refresh 1s...), the ones operators get.
   const mk = (prefix: string) => new OpenSearchBackend({ ...base, indexPrefix: prefix }, logger);
   // A fresh run: the three prefixes start empty.
@@ -302,7 +304,7 @@ async function main(): Promise<void> {
 
   say(`# ratestore benchmark, ${new Date().toISOString().slice(0, 10)}`);
   say();
-  say(`Index sorting: ${indexSort === "true" ? "on (RATESTORE_INDEX_SORT=true)" : "off (the default)"}.`);
+  say(`Index sorting: ${indexSort === "true" ? "on (RATESTORE_INDEX_SORT=true)" : "off (the default)"}. Stored-fields codec: ${indexCodec}${indexCodec === "default" ? " (the default)" : " (RATESTORE_INDEX_CODEC=best_compression)"}.`);
   say(`Machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB; ${info.version.distribution ?? "elasticsearch"} ${info.version.number} single node, heap ${process.env.BENCH_OS_HEAP ?? "2g"}, on the same machine.`);
   say(`Dataset: ${fmt(POINTS)} points from \`ratestore generate\` (seed ${GEN.seed}): ${GEN.projects} projects, ${fmt(GEN.projects * GEN.resourcesPerProject)} resources (distinct \`id\`), 7 metric types, hourly periods of ${fmt(GEN.projects * GEN.resourcesPerProject)} points.`);
   say();

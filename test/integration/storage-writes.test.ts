@@ -124,6 +124,23 @@ describe("storage: writes, retries and deletes on the real node", () => {
   });
 });
 
+describe("storage: stored-fields codec (RATESTORE_INDEX_CODEC)", () => {
+  for (const codec of ["default", "best_compression"] as const) {
+    it(`creates new partitions with codec ${codec}`, async () => {
+      const backend = await freshBackend({ indexCodec: codec });
+      try {
+        await backend.push(manyPoints(10, { spanHours: 3 }), { refresh: true });
+        const index = backend.partitions.indexFor(T0);
+        const settings = await backend.client.request<Record<string, { settings: { index: { codec?: string } } }>>({ method: "GET", path: `/${index}/_settings` });
+        expect(settings.body[index]!.settings.index.codec).to.equal(codec);
+        expect((await backend.retrieve({ ...WINDOW, limit: 100 })).total).to.equal(10);
+      } finally {
+        await backend.drop();
+      }
+    });
+  }
+});
+
 describe("storage: index sorting (RATESTORE_INDEX_SORT=true)", () => {
   it("sorts new partitions in the read order and pages the same", async () => {
     const backend = await freshBackend({ indexSort: true });

@@ -35,6 +35,7 @@ export function buildPointsTemplate(file: TemplateFile, partitions: Partitions, 
   const index: Record<string, unknown> = { ...file.template.settings.index };
   index.number_of_shards = config.shards;
   index.refresh_interval = config.refreshInterval;
+  index.codec = config.indexCodec;
   if (config.indexSort) {
     // The same order as POINT_SORT, so that search_after pages stop early in every segment.
     index["sort.field"] = POINT_SORT.map((s) => Object.keys(s)[0]!);
