@@ -282,22 +282,24 @@ export class PointSearch {
   /**
    * Inside one group larger than the result window, finds a point_id bound below which lie at most
    * `position` points and above which the position is less than `slack` further on. Point ids are
-   * hashes, uniform over the base64url alphabet, so interpolating on the fraction of the group converges
-   * in a few `_count`s. Undefined when it does not (ids written by another tool).
+   * hashes, uniform over the base64url alphabet: the count below the id at fraction f of the group is
+   * binomial, within sqrt(groupSize)/2 of f·groupSize one time in three. The first guess aims 8 such
+   * deviations below the position, so one `_count` suffices and the `from` left to sort stays small (the
+   * node sorts from + size points: 300 costs half of 5,000). Bisects when a guess misses (ids written by
+   * another tool); undefined when that does not converge.
    */
   async idBound(groupQuery: Clause, position: number, groupSize: number, slack: number): Promise<{ bound: string; before: number } | undefined> {
     let lo = 0;
     let hi = 1;
-    let f = position / groupSize;
+    const margin = Math.min(slack / 2, 4 * Math.sqrt(groupSize));
+    let f = Math.max(0, position - margin) / groupSize;
     for (let i = 0; i < 30; i++) {
       const bound = idAt(f);
       const before = await this.count({ bool: { filter: [groupQuery, { range: { point_id: { lt: bound } } }] } });
       if (before <= position && position - before < slack) return { bound, before };
       if (before > position) hi = f;
       else lo = f;
-      // Aim a little below the target so that the next guess lands inside the slack.
-      const aim = (position - slack / 2) / groupSize;
-      f = aim > lo && aim < hi && i === 0 ? aim : (lo + hi) / 2;
+      f = (lo + hi) / 2;
     }
     return undefined;
   }
