@@ -283,7 +283,7 @@ export class PointSearch {
    * Inside one group larger than the result window, finds a point_id bound below which lie at most
    * `position` points and above which the position is less than `slack` further on. Point ids are
    * hashes, uniform over the base64url alphabet: the count below the id at fraction f of the group is
-   * binomial, within sqrt(groupSize)/2 of f·groupSize one time in three. The first guess aims 8 such
+   * binomial, with a standard deviation of at most sqrt(groupSize)/2. The first guess aims 8 such
    * deviations below the position, so one `_count` suffices and the `from` left to sort stays small (the
    * node sorts from + size points: 300 costs half of 5,000). Bisects when a guess misses (ids written by
    * another tool); undefined when that does not converge.
