@@ -62,20 +62,47 @@ describe("storage: paging 25,000 points on the real node", function () {
     console.log(`      offset paging: page at offset 0 ${at(0)} ms, 9,900 ${at(9900)} ms, 10,000 ${at(10000)} ms, 24,900 ${at(24900)} ms`);
   });
 
-  it("offset pages inside one period-and-type group larger than the result window", async () => {
+  it("offset pages inside one period-and-type group larger than the result window hold exactly the points a cursor walk has there", async () => {
     const start = T0 + 100 * HOUR;
     await backend.push(manyPoints(12_000, { spanHours: 1, types: 1, start }), { refresh: true });
     const window = { begin: start, end: start + HOUR };
-    const seen = new Set<string>();
-    for (let offset = 9_900; offset < 12_000; offset += 100) {
+    const order: string[] = [];
+    let after: PointCursor | undefined;
+    do {
+      const page: RetrieveResult = await backend.retrieve({ ...window, limit: 5000, ...(after ? { after } : {}) });
+      order.push(...ids(page));
+      after = page.next;
+    } while (after);
+    expect(order).to.have.length(12_000);
+    // Small `from`, located by id range inside the window, and past it.
+    for (const offset of [0, 499, 500, 3_999, 4_000, 6_123, 9_899, 9_900, 9_950, 10_000, 10_001, 11_900, 11_990]) {
       const page = await backend.retrieve({ ...window, offset, limit: 100 });
       expect(page.total).to.equal(12_000);
-      for (const id of ids(page)) seen.add(id);
+      expect(ids(page), `offset ${offset}`).to.deep.equal(order.slice(offset, offset + 100));
     }
-    const head = await backend.retrieve({ ...window, offset: 0, limit: 9_900 });
-    for (const id of ids(head)) seen.add(id);
+    const seen = new Set<string>();
+    for (let offset = 9_900; offset < 12_000; offset += 100) for (const id of ids(await backend.retrieve({ ...window, offset, limit: 100 }))) seen.add(id);
+    for (const id of ids(await backend.retrieve({ ...window, offset: 0, limit: 9_900 }))) seen.add(id);
     expect(seen.size).to.equal(12_000);
-    expect(ids(await backend.retrieve({ ...window, offset: 11_990, limit: 100 }))).to.have.length(10);
+  });
+
+  it("offset pages that run from one oversized group into the next start continue in point order", async () => {
+    const start = T0 + 150 * HOUR;
+    await backend.push(manyPoints(11_000, { spanHours: 1, types: 2, start }), { refresh: true });
+    await backend.push(manyPoints(300, { spanHours: 1, types: 1, start: start + HOUR }), { refresh: true });
+    const window = { begin: start, end: start + 2 * HOUR };
+    const order: string[] = [];
+    let after: PointCursor | undefined;
+    do {
+      const page: RetrieveResult = await backend.retrieve({ ...window, limit: 5000, ...(after ? { after } : {}) });
+      order.push(...ids(page));
+      after = page.next;
+    } while (after);
+    expect(order).to.have.length(11_300);
+    // 5,450-5,550 crosses from the first type to the second; 10,950-11,050 from the first start to the next.
+    for (const offset of [4_500, 5_450, 10_950, 11_250]) {
+      expect(ids(await backend.retrieve({ ...window, offset, limit: 100 })), `offset ${offset}`).to.deep.equal(order.slice(offset, offset + 100));
+    }
   });
 
   it("offset pages in an oversized group still work when the ids are not ours (written by another tool)", async () => {

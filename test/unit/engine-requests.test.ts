@@ -11,7 +11,7 @@ import { Partitions } from "../../src/storage/opensearch/partitions.js";
 import { pitRequests } from "../../src/storage/opensearch/pit.js";
 import { deriveProfile, type ClusterFacts } from "../../src/storage/opensearch/profile.js";
 import { PointReader } from "../../src/storage/opensearch/reader.js";
-import { PointSearch } from "../../src/storage/opensearch/search.js";
+import { ID_RANGES, PointSearch } from "../../src/storage/opensearch/search.js";
 import { buildPointsTemplate, loadTemplateFile } from "../../src/storage/opensearch/templates.js";
 
 /**
@@ -36,13 +36,30 @@ const silent = winston.createLogger({ silent: true });
 const DAY = 86_400_000;
 const T0 = Date.UTC(2024, 0, 1);
 
-/** Records every request and answers as an empty cluster would: enough for the readers to send theirs. */
+/**
+ * The locate steps' answers for one start of 20,000 points of one type: enough for an offset page to
+ * send every request it can (by start, by end, type and id range, then the page).
+ */
+function locateAnswer(req: ClusterRequest): unknown {
+  const prefix = (req.body as { aggs?: { prefix?: { composite: { sources: Record<string, unknown>[] } } } } | undefined)?.aggs?.prefix;
+  if (!prefix) return undefined;
+  const total = { value: 20_000, relation: "eq" };
+  if (prefix.composite.sources.some((s) => "s" in s)) return { hits: { total, hits: [] }, aggregations: { prefix: { buckets: [{ key: { s: T0 }, doc_count: 20_000 }] } } };
+  const ids = { buckets: Array.from({ length: ID_RANGES }, () => ({ doc_count: 20_000 / ID_RANGES })) };
+  return { hits: { total, hits: [] }, aggregations: { prefix: { buckets: [{ key: { e: T0 + DAY, t: "cpu" }, doc_count: 20_000, ids }] } } };
+}
+
+/** Records every request and answers as an empty cluster would (but for locate steps): enough for the readers to send theirs. */
 class RecordingClient extends ClusterClient {
   readonly sent: ClusterRequest[] = [];
 
   override async request<T = unknown>(req: ClusterRequest): Promise<ClusterResponse<T>> {
     this.sent.push(req);
-    const body = req.path.endsWith("/_pit") ? { id: "PIT-ID" } : req.path.endsWith("/point_in_time") ? { pit_id: "PIT-ID" } : { hits: { total: { value: 0, relation: "eq" }, hits: [] } };
+    const body = req.path.endsWith("/_pit")
+      ? { id: "PIT-ID" }
+      : req.path.endsWith("/point_in_time")
+        ? { pit_id: "PIT-ID" }
+        : (locateAnswer(req) ?? { hits: { total: { value: 0, relation: "eq" }, hits: [] } });
     return { status: 200, body: body as T };
   }
 }
@@ -62,6 +79,8 @@ async function requestsOf(facts: ClusterFacts): Promise<Record<string, unknown>>
   await new TotalAggregator(search).total({ ...window, groupby: ["project_id", "type"], limit: 100 });
   const afterTotal = client.sent.length;
   for await (const _page of new PointReader(search).scan(window)) void _page;
+  const afterScan = client.sent.length;
+  await new PointReader(search).retrieve({ ...window, offset: 15_000, limit: 100 });
   const pit = pitRequests(profile);
   return {
     profile,
@@ -78,7 +97,8 @@ async function requestsOf(facts: ClusterFacts): Promise<Record<string, unknown>>
     retrieveFirstPage: client.sent.slice(0, afterFirstPage),
     retrieveWalk: client.sent.slice(afterFirstPage, afterWalk),
     totalGrouped: client.sent.slice(afterWalk, afterTotal),
-    exportScan: client.sent.slice(afterTotal),
+    exportScan: client.sent.slice(afterTotal, afterScan),
+    retrieveAtOffset: client.sent.slice(afterScan),
   };
 }
 

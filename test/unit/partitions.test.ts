@@ -87,15 +87,3 @@ describe("backend registry", () => {
     expect(() => createBackend({ ...storage, backend: "influxdb" }, createLogger("error"))).to.throw(UnknownBackendError, /registered: .*opensearch/);
   });
 });
-
-describe("point id space", () => {
-  it("idAt grows with its fraction in the byte order keyword sorting uses", async () => {
-    const { idAt } = await import("../../src/storage/opensearch/search.js");
-    const ids = Array.from({ length: 200 }, (_, i) => idAt(i / 200));
-    const sorted = [...ids].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-    expect(ids).to.deep.equal(sorted);
-    expect(new Set(ids).size).to.equal(200);
-    expect(idAt(0)).to.equal("------");
-    expect(idAt(1)).to.equal("zzzzzz");
-  });
-});

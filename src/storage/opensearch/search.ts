@@ -37,6 +37,14 @@ export const START_SOURCES = [{ s: { terms: { field: "start" } } }];
 export const END_TYPE_SOURCES = [{ e: { terms: { field: "end" } } }, { t: { terms: { field: "type" } } }];
 const LOCATE_PAGE = 10_000;
 
+/**
+ * Point-id ranges counted in each group when locating inside a start: inside a group larger than the
+ * result window, the counts give the exact position of every range, so the page sorts only the points
+ * of the range that holds it (about groupSize / 32) without another request. 32 ranges cost 6 ms of
+ * node time on 100,000 points, against 10-12 ms for the `_count` they replace (see idWindow).
+ */
+export const ID_RANGES = 32;
+
 /** base64url in byte order, the order in which keyword sorting compares point ids. */
 const ID_ALPHABET = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
 
@@ -51,6 +59,32 @@ export function idAt(f: number): string {
     x -= d;
   }
   return out;
+}
+
+/** The k-th to (j-1)-th of ID_RANGES point-id ranges, as range bounds; the first is open below, the last above, so together they hold every id. */
+function idRange(k: number, j: number): { gte?: string; lt?: string } {
+  return { ...(k > 0 ? { gte: idAt(k / ID_RANGES) } : {}), ...(j < ID_RANGES ? { lt: idAt(j / ID_RANGES) } : {}) };
+}
+
+const ID_RANGE_FILTERS = Array.from({ length: ID_RANGES }, (_, k) => ({ range: { point_id: idRange(k, k + 1) } }));
+
+/**
+ * Inside one group larger than the result window, from its points' counts per id range: the id range
+ * to sort (the range holding `position`, extended until it holds the page) and the `from` inside it.
+ * Undefined when the ranges cannot place the page within the window: ids not spread like ours (written
+ * by another tool), or points without one.
+ */
+export function idWindow(counts: readonly number[], position: number, limit: number): { range: { gte?: string; lt?: string }; from: number } | undefined {
+  let k = 0;
+  let before = 0;
+  while (k < counts.length && before + counts[k]! <= position) before += counts[k++]!;
+  if (k === counts.length) return undefined;
+  const from = position - before;
+  if (from + limit > MAX_WINDOW) return undefined;
+  let j = k;
+  let held = 0;
+  while (j < counts.length && held < from + limit) held += counts[j++]!;
+  return { range: idRange(k, j), from };
 }
 
 /**
@@ -80,6 +114,8 @@ export interface Located {
   readonly groupSize: number;
   /** The last start (epoch ms) holding any of the `span` points from the offset, when known. */
   readonly spanEnd?: number;
+  /** The group's points in each of the ID_RANGES point-id ranges, when they were asked for. */
+  readonly idCounts?: readonly number[];
 }
 
 export interface PageWalk {
@@ -239,9 +275,11 @@ export class PointSearch {
   /**
    * Finds which sort-prefix group holds the `offset`-th point of a query, and the point's position
    * inside it, from the groups' document counts. `sources` are START_SOURCES, or END_TYPE_SOURCES for
-   * a query already inside one start. Groups come in POINT_SORT order, so the counts add up to positions.
+   * a query already inside one start (where `idCounts` also counts each group's points per id range).
+   * Groups come in POINT_SORT order, so the counts add up to positions.
    */
-  async locate(query: Clause, offset: number, sources: readonly Record<string, unknown>[] = START_SOURCES, span = 0): Promise<Located> {
+  async locate(query: Clause, offset: number, how: { sources?: readonly Record<string, unknown>[]; span?: number; idCounts?: boolean } = {}): Promise<Located> {
+    const { sources = START_SOURCES, span = 0 } = how;
     let before = 0;
     let after: Record<string, unknown> | undefined;
     let total: number | undefined;
@@ -250,10 +288,17 @@ export class PointSearch {
         query,
         size: 0,
         track_total_hits: total === undefined,
-        aggs: { prefix: { composite: { size: LOCATE_PAGE, sources, ...(after ? { after } : {}) } } },
+        aggs: {
+          prefix: {
+            composite: { size: LOCATE_PAGE, sources, ...(after ? { after } : {}) },
+            ...(how.idCounts ? { aggs: { ids: { filters: { filters: ID_RANGE_FILTERS } } } } : {}),
+          },
+        },
       });
       total ??= res.hits.total?.value ?? 0;
-      const agg = res.aggregations?.prefix as { buckets: { key: { s?: number; e?: number; t?: string }; doc_count: number }[]; after_key?: Record<string, unknown> } | undefined;
+      const agg = res.aggregations?.prefix as
+        | { buckets: { key: { s?: number; e?: number; t?: string }; doc_count: number; ids?: { buckets: { doc_count: number }[] } }[]; after_key?: Record<string, unknown> }
+        | undefined;
       const buckets = agg?.buckets ?? [];
       for (let i = 0; i < buckets.length; i++) {
         const b = buckets[i]!;
@@ -270,7 +315,8 @@ export class PointSearch {
             lastStart = buckets[j]!.key.s;
           }
           const spanEnd = reach >= offset + span ? lastStart : undefined;
-          return { total, group, within: offset - before, groupSize: b.doc_count, ...(spanEnd !== undefined ? { spanEnd } : {}) };
+          const idCounts = b.ids?.buckets.map((r) => r.doc_count);
+          return { total, group, within: offset - before, groupSize: b.doc_count, ...(spanEnd !== undefined ? { spanEnd } : {}), ...(idCounts ? { idCounts } : {}) };
         }
         before += b.doc_count;
       }
