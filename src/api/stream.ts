@@ -48,10 +48,11 @@ export async function streamNdjson(res: Response, chunks: AsyncIterable<string>)
 }
 
 /** The members of a streamed JSON object: those known at once, one array streamed, those known at the end. */
-export interface StreamedObject<T> {
+export interface StreamedObject {
   readonly head: Record<string, unknown>;
   readonly key: string;
-  readonly items: AsyncIterable<T>;
+  /** Each item as JSON text, written as it is (dataframes come written by dataFrameJson). */
+  readonly items: AsyncIterable<string>;
   readonly tail: () => Promise<Record<string, unknown>>;
 }
 
@@ -60,7 +61,7 @@ export interface StreamedObject<T> {
  * grow with the answer. The first item is read before the status is sent: a failure at the start is
  * still answered with its own status and JSON error body.
  */
-export async function streamObject<T>(res: Response, body: StreamedObject<T>): Promise<void> {
+export async function streamObject(res: Response, body: StreamedObject): Promise<void> {
   const it = body.items[Symbol.asyncIterator]();
   let item = await it.next();
   res.status(200).type("application/json");
@@ -68,7 +69,7 @@ export async function streamObject<T>(res: Response, body: StreamedObject<T>): P
   if (!(await write(res, `${head}${head.length > 1 ? "," : ""}${JSON.stringify(body.key)}:[`))) return void (await it.return?.());
   let first = true;
   while (!item.done) {
-    if (!(await write(res, (first ? "" : ",") + stringifyExact(item.value)))) return void (await it.return?.());
+    if (!(await write(res, (first ? "" : ",") + item.value))) return void (await it.return?.());
     first = false;
     item = await it.next();
   }

@@ -3,9 +3,10 @@ import { formatNanos } from "./decimal.js";
 import { formatTimestamp } from "./time.js";
 
 /**
- * A dataframe in CloudKitty's output form as JSON text, written directly: the same document as
- * `stringifyExact(dataFrameToOutput(df))` (exact amounts as number literals), without building the
- * output objects and without the marker pass. Exports write every stored point through it.
+ * A dataframe in CloudKitty's output form as JSON text: `{"period": {"begin", "end"}, "usage": {type:
+ * [{"vol": {"unit", "qty"}, "rating": {"price"}, "groupby", "metadata"}]}}`, amounts as exact number
+ * literals. The one writer of dataframes: retrieve pages, `paginate=false` and exports all go through
+ * it, written directly rather than by building output objects (exports write every stored point).
  */
 export function dataFrameJson(df: DataFrame): string {
   // Each type's items are appended to one string with `+`: V8 keeps the pieces as a rope and copies

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { DECIMAL_STRING_PATTERN, MAX_ABS, formatNanos, parseExactDecimal, type Nanos } from "./decimal.js";
-import { COMPACT_TIMESTAMP_PATTERN, EPOCH_SECONDS_RANGE, TIMESTAMP_STRING_PATTERN, formatTimestamp, parseTimestamp } from "./time.js";
-import { ExactDecimal } from "../exact-json.js";
+import { COMPACT_TIMESTAMP_PATTERN, EPOCH_SECONDS_RANGE, TIMESTAMP_STRING_PATTERN, parseTimestamp } from "./time.js";
 
 /**
  * CloudKitty's dataframe, as clients send it and as `retrieve` returns it, and the normalized form
@@ -191,30 +190,3 @@ export function* pointsWithIndex(df: DataFrame): Generator<[RatedPoint, number]>
 /** Where a point sits in a push, in CloudKitty's wire form: how refusals and failures name it. */
 export const pointPath = (dataframe: number, type: string, index: number): string => `dataframes[${dataframe}].usage.${type}[${index}]`;
 
-/** CloudKitty's output form of a point and a dataframe; amounts are exact (write them with stringifyExact). */
-export interface PointOutput {
-  vol: { unit: string; qty: ExactDecimal };
-  rating: { price: ExactDecimal };
-  groupby: Labels;
-  metadata: Labels;
-}
-
-export interface DataFrameOutput {
-  period: { begin: string; end: string };
-  usage: Record<string, PointOutput[]>;
-}
-
-export function pointToOutput(p: RatedPoint): PointOutput {
-  return {
-    vol: { unit: p.unit, qty: new ExactDecimal(p.qty) },
-    rating: { price: new ExactDecimal(p.price) },
-    groupby: p.groupby,
-    metadata: p.metadata,
-  };
-}
-
-export function dataFrameToOutput(df: DataFrame): DataFrameOutput {
-  const usage: Record<string, PointOutput[]> = {};
-  for (const p of df.points) (usage[p.type] ??= []).push(pointToOutput(p));
-  return { period: { begin: formatTimestamp(df.begin), end: formatTimestamp(df.end) }, usage };
-}

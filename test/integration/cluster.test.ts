@@ -2,14 +2,19 @@ import { expect } from "chai";
 import { ClusterClient } from "../../src/storage/opensearch/client.js";
 import { inPit, pitRequests } from "../../src/storage/opensearch/pit.js";
 import { detectProfile } from "../../src/storage/opensearch/profile.js";
+import type { ClusterProfile } from "../../src/storage/cluster-profile.js";
 import { BackendError, BackendUnavailableError } from "../../src/errors.js";
 
 describe("the real node, and the profile detected from it", () => {
   let client: ClusterClient;
+  // Detected once, as the service does at start; every test checks one of its claims against the node.
+  let profile: ClusterProfile;
+  let clusterName: string | undefined;
   const index = `t-smoke-${Date.now()}`;
 
-  before(() => {
+  before(async () => {
     client = new ClusterClient({ urls: process.env.OPENSEARCH_URL!.split(","), tlsVerify: true, requestTimeoutMs: 10_000, profile: {} });
+    ({ profile, clusterName } = await detectProfile(client));
   });
 
   after(async () => {
@@ -18,7 +23,6 @@ describe("the real node, and the profile detected from it", () => {
   });
 
   it("is identified, by GET / or, where that is missing (Elasticsearch 8's test zip), by the nodes API", async () => {
-    const { profile, clusterName } = await detectProfile(client);
     expect(clusterName).to.be.a("string").with.length.greaterThan(0);
     expect(profile.version).to.match(/^\d+\.\d+\.\d+/);
     const root = await client.request({ method: "GET", path: "/" }, [405]);
@@ -26,7 +30,6 @@ describe("the real node, and the profile detected from it", () => {
   });
 
   it("offers the point-in-time flavour the profile names: a view opened on it is used and closed", async () => {
-    const { profile } = await detectProfile(client);
     await client.request({ method: "PUT", path: `/${index}-pit`, body: { settings: { number_of_replicas: 0 } } });
     try {
       const pit = pitRequests(profile);
@@ -46,7 +49,6 @@ describe("the real node, and the profile detected from it", () => {
   });
 
   it("accepts index.creation_date at creation exactly where the profile says it backdates with it", async () => {
-    const { profile } = await detectProfile(client);
     const res = await client.request({ method: "PUT", path: `/${index}-dated`, body: { settings: { number_of_replicas: 0, "index.creation_date": Date.UTC(2024, 0, 1) } } }, [400]);
     await client.request({ method: "DELETE", path: `/${index}-dated` }, [404]);
     expect(res.status === 200).to.equal(profile.backdating === "creation_date");

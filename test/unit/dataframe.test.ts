@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { z } from "zod";
-import { DataFrameInputSchema, dataFrameToOutput } from "../../src/storage/dataframe.js";
-import { stringifyExact } from "../../src/exact-json.js";
+import { DataFrameInputSchema } from "../../src/storage/dataframe.js";
+import { dataFrameJson } from "../../src/storage/dataframe-json.js";
 import { ValidationError } from "../../src/errors.js";
 import { parseOrThrow } from "../../src/validation.js";
 
@@ -24,7 +24,7 @@ describe("dataframe schema", () => {
     const [df] = parseOrThrow(List, [frame], "dataframes");
     expect(df!.points).to.have.length(1);
     expect(df!.points[0]!.qty).to.equal(1_000_000_000n);
-    expect(JSON.parse(stringifyExact(dataFrameToOutput(df!)))).to.deep.equal({
+    expect(JSON.parse(dataFrameJson(df!))).to.deep.equal({
       period: { begin: "2019-07-23T12:00:00+00:00", end: "2019-07-23T13:00:00+00:00" },
       usage: { instance: [{ vol: { unit: "instance", qty: 1 }, rating: { price: 0.5 }, groupby: { project_id: "p1", year: 2022 }, metadata: { flavor: "m1" } }] },
     });

@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from "express";
 import type { StoredPoint } from "../../storage/backend.js";
-import { dataFrameToOutput, pointPath, pointsWithIndex, type DataFrame, type DataFrameOutput } from "../../storage/dataframe.js";
+import { pointPath, pointsWithIndex, type DataFrame } from "../../storage/dataframe.js";
 import { ForbiddenError, NotFoundError, ValidationError, type FieldIssue } from "../../errors.js";
 import { parseOrThrow } from "../../validation.js";
 import type { AppContext } from "../context.js";
@@ -9,7 +9,7 @@ import { HttpError, pushFailure } from "../errors.js";
 import { scopeOf } from "../params.js";
 import { DataframesQuerySchema, DeleteQuerySchema, ExportQuerySchema, PushBodySchema, PushQuerySchema } from "../schemas.js";
 import { framesOf, framesOfPage } from "../../storage/frames.js";
-import { dataFramesNdjson } from "../../storage/dataframe-json.js";
+import { dataFrameJson, dataFramesNdjson } from "../../storage/dataframe-json.js";
 import { streamNdjson, streamObject } from "../stream.js";
 
 
@@ -75,7 +75,7 @@ export function dataframesRouter(ctx: AppContext): Router {
     if (q.paginate === "false") {
       const { total } = await backend.streamPage({ ...scope, limit: 1 });
       if (total === 0) throw new NotFoundError("no dataframes match");
-      await streamObject(res, { head: { total }, key: "dataframes", items: outputOf(backend.iteratePoints(scope)), tail: async () => ({}) });
+      await streamObject(res, { head: { total }, key: "dataframes", items: framesJson(backend.iteratePoints(scope)), tail: async () => ({}) });
       return;
     }
     const fingerprint = JSON.stringify([principal.name, q.begin, q.end, q.filters]);
@@ -85,7 +85,7 @@ export function dataframesRouter(ctx: AppContext): Router {
     await streamObject(res, {
       head: { total: page.total },
       key: "dataframes",
-      items: outputOf(page.points),
+      items: framesJson(page.points),
       tail: async () => {
         const next = page.next();
         return next ? { next: cursors.encode({ kind: "points", query: fingerprint, after: next }) } : {};
@@ -111,9 +111,9 @@ export function dataframesRouter(ctx: AppContext): Router {
   return router;
 }
 
-/** Points in order, as CloudKitty output dataframes of at most MAX_POINTS_PER_FRAME points. */
-async function* outputOf(points: AsyncIterable<StoredPoint>): AsyncGenerator<DataFrameOutput> {
-  for await (const df of framesOf(points)) yield dataFrameToOutput(df);
+/** Points in order, as the JSON text of CloudKitty output dataframes of at most MAX_POINTS_PER_FRAME points. */
+async function* framesJson(points: AsyncIterable<StoredPoint>): AsyncGenerator<string> {
+  for await (const df of framesOf(points)) yield dataFrameJson(df);
 }
 
 /** Pages of points as NDJSON dataframes, a page's text at a time. */

@@ -2,7 +2,7 @@ import { Router, type Request, type Response } from "express";
 import type { GroupCursor, TotalRow } from "../../storage/backend.js";
 import { TIME_GROUPS } from "../../storage/backend.js";
 import type { Scalar } from "../../storage/dataframe.js";
-import { ExactDecimal } from "../../exact-json.js";
+import { ExactDecimal, stringifyExact } from "../../exact-json.js";
 import { formatTimestamp } from "../../storage/time.js";
 import { parseOrThrow } from "../../validation.js";
 import { principalOf, scopedScope } from "../auth.js";
@@ -46,7 +46,7 @@ export function summaryRouter(ctx: AppContext): Router {
     await streamObject(res, {
       head: asObject ? {} : { columns },
       key: "results",
-      items: mapRows<unknown>(page.rows, asObject ? (r) => Object.fromEntries(valuesOf(r).map((v, i) => [columns[i]!, v])) : valuesOf),
+      items: mapRows(page.rows, (r) => stringifyExact(asObject ? Object.fromEntries(valuesOf(r).map((v, i) => [columns[i]!, v])) : valuesOf(r))),
       tail: async () => {
         const end = await page.end();
         return {
@@ -63,6 +63,6 @@ export function summaryRouter(ctx: AppContext): Router {
   return router;
 }
 
-async function* mapRows<T>(rows: AsyncIterable<TotalRow>, f: (r: TotalRow) => T): AsyncGenerator<T> {
+async function* mapRows(rows: AsyncIterable<TotalRow>, f: (r: TotalRow) => string): AsyncGenerator<string> {
   for await (const r of rows) yield f(r);
 }
