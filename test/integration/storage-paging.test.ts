@@ -8,6 +8,18 @@ const N = 25_000;
 const WINDOW = { begin: T0, end: T0 + 10 * HOUR };
 const ids = (r: RetrieveResult) => r.dataframes.flatMap((d) => d.points.map((p) => String(p.groupby.id)));
 
+/** The ids of a window's points in the order a cursor walk gives: what every offset page must agree with. */
+async function cursorOrder(backend: Backend, window: { begin: number; end: number }): Promise<string[]> {
+  const order: string[] = [];
+  let after: PointCursor | undefined;
+  do {
+    const page: RetrieveResult = await backend.retrieve({ ...window, limit: 5000, ...(after ? { after } : {}) });
+    order.push(...ids(page));
+    after = page.next;
+  } while (after);
+  return order;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
@@ -66,13 +78,7 @@ describe("storage: paging 25,000 points on the real node", function () {
     const start = T0 + 100 * HOUR;
     await backend.push(manyPoints(12_000, { spanHours: 1, types: 1, start }), { refresh: true });
     const window = { begin: start, end: start + HOUR };
-    const order: string[] = [];
-    let after: PointCursor | undefined;
-    do {
-      const page: RetrieveResult = await backend.retrieve({ ...window, limit: 5000, ...(after ? { after } : {}) });
-      order.push(...ids(page));
-      after = page.next;
-    } while (after);
+    const order = await cursorOrder(backend, window);
     expect(order).to.have.length(12_000);
     // Small `from`, located by id range inside the window, and past it.
     for (const offset of [0, 499, 500, 3_999, 4_000, 6_123, 9_899, 9_900, 9_950, 10_000, 10_001, 11_900, 11_990]) {
@@ -91,13 +97,7 @@ describe("storage: paging 25,000 points on the real node", function () {
     await backend.push(manyPoints(11_000, { spanHours: 1, types: 2, start }), { refresh: true });
     await backend.push(manyPoints(300, { spanHours: 1, types: 1, start: start + HOUR }), { refresh: true });
     const window = { begin: start, end: start + 2 * HOUR };
-    const order: string[] = [];
-    let after: PointCursor | undefined;
-    do {
-      const page: RetrieveResult = await backend.retrieve({ ...window, limit: 5000, ...(after ? { after } : {}) });
-      order.push(...ids(page));
-      after = page.next;
-    } while (after);
+    const order = await cursorOrder(backend, window);
     expect(order).to.have.length(11_300);
     // 5,450-5,550 crosses from the first type to the second; 10,950-11,050 from the first start to the next.
     for (const offset of [4_500, 5_450, 10_950, 11_250]) {
