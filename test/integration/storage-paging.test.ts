@@ -105,6 +105,25 @@ describe("storage: paging 25,000 points on the real node", function () {
     }
   });
 
+  it("offset pages where periods are shorter than the hour the locate step counts by (several starts in one group)", async () => {
+    const start = T0 + 170 * HOUR;
+    const FIVE_MINUTES = HOUR / 12;
+    const frames = Array.from({ length: 12 }, (_, k) => ({
+      ...manyPoints(1_000, { spanHours: 1, types: k % 3 === 0 ? 2 : 1, start })[0]!,
+      begin: start + k * FIVE_MINUTES,
+      end: start + (k + 1) * FIVE_MINUTES,
+    }));
+    expect((await backend.push(frames, { refresh: true })).stored).to.equal(12_000);
+    const window = { begin: start, end: start + HOUR };
+    const order = await cursorOrder(backend, window);
+    expect(order).to.have.length(12_000);
+    for (const offset of [600, 950, 3_999, 4_000, 4_550, 7_990, 9_950, 10_400, 11_950]) {
+      const page = await backend.retrieve({ ...window, offset, limit: 100 });
+      expect(page.total).to.equal(12_000);
+      expect(ids(page), `offset ${offset}`).to.deep.equal(order.slice(offset, offset + 100));
+    }
+  });
+
   it("offset pages in an oversized group still work when the ids are not ours (written by another tool)", async () => {
     const start = T0 + 200 * HOUR;
     const index = backend.partitions.indexFor(start);

@@ -11,7 +11,7 @@ import { Partitions } from "../../src/storage/opensearch/partitions.js";
 import { pitRequests } from "../../src/storage/opensearch/pit.js";
 import { deriveProfile, type ClusterFacts } from "../../src/storage/opensearch/profile.js";
 import { PointReader } from "../../src/storage/opensearch/reader.js";
-import { ID_RANGES, PointSearch } from "../../src/storage/opensearch/search.js";
+import { PointSearch } from "../../src/storage/opensearch/search.js";
 import { buildPointsTemplate, loadTemplateFile } from "../../src/storage/opensearch/templates.js";
 
 /**
@@ -38,15 +38,15 @@ const T0 = Date.UTC(2024, 0, 1);
 
 /**
  * The locate steps' answers for one start of 20,000 points of one type: enough for an offset page to
- * send every request it can (by start, by end, type and id range, then the page).
+ * send every request it can (by start, by end and type, the `_count` narrowing by point id, the page).
  */
 function locateAnswer(req: ClusterRequest): unknown {
+  if (req.path.endsWith("/_count")) return { count: 14_500 };
   const prefix = (req.body as { aggs?: { prefix?: { composite: { sources: Record<string, unknown>[] } } } } | undefined)?.aggs?.prefix;
   if (!prefix) return undefined;
   const total = { value: 20_000, relation: "eq" };
-  if (prefix.composite.sources.some((s) => "s" in s)) return { hits: { total, hits: [] }, aggregations: { prefix: { buckets: [{ key: { s: T0 }, doc_count: 20_000 }] } } };
-  const ids = { buckets: Array.from({ length: ID_RANGES }, () => ({ doc_count: 20_000 / ID_RANGES })) };
-  return { hits: { total, hits: [] }, aggregations: { prefix: { buckets: [{ key: { e: T0 + DAY, t: "cpu" }, doc_count: 20_000, ids }] } } };
+  const key = prefix.composite.sources.some((s) => "s" in s) ? { s: T0 } : { e: T0 + DAY, t: "cpu" };
+  return { hits: { total, hits: [] }, aggregations: { prefix: { buckets: [{ key, doc_count: 20_000 }] } } };
 }
 
 /** Records every request and answers as an empty cluster would (but for locate steps): enough for the readers to send theirs. */

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { ID_RANGES, idAt, idWindow } from "../../src/storage/opensearch/search.js";
+import { idAt, idGuess } from "../../src/storage/opensearch/search.js";
 
 const compareBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
@@ -13,49 +13,47 @@ describe("point id space", () => {
   });
 });
 
-describe("idWindow: the id range of a page inside one group, from its counts per id range", () => {
-  const even = (n: number) => Array.from({ length: ID_RANGES }, () => n);
-  const within = (id: string, r: { gte?: string; lt?: string }) => (r.gte === undefined || compareBytes(id, r.gte) >= 0) && (r.lt === undefined || compareBytes(id, r.lt) < 0);
-
-  it("skips the ranges before the position by their exact counts and ends the range once it holds the page", () => {
-    expect(idWindow(even(100), 250, 100)).to.deep.equal({ range: { gte: idAt(2 / ID_RANGES), lt: idAt(4 / ID_RANGES) }, from: 50 });
-    expect(idWindow(even(100), 200, 100)).to.deep.equal({ range: { gte: idAt(2 / ID_RANGES), lt: idAt(3 / ID_RANGES) }, from: 0 });
+describe("idGuess: where to count inside a group of uniform point ids", () => {
+  it("aims 8 deviations below the position, at most half the slack, and as far beyond the page", () => {
+    const n = 14_286;
+    const dev8 = 4 * Math.sqrt(n);
+    const g = idGuess(10_000, n, 9_900, 100);
+    expect(g.lower * n).to.be.closeTo(10_000 - dev8, 1e-6);
+    expect(g.upper! * n).to.be.closeTo(10_100 + dev8, 1e-6);
+    // A small slack caps the margin below.
+    expect(idGuess(10_000, n, 200, 100).lower * n).to.be.closeTo(9_900, 1e-6);
   });
 
-  it("leaves the first range open below and the last open above", () => {
-    expect(idWindow(even(100), 10, 50)).to.deep.equal({ range: { lt: idAt(1 / ID_RANGES) }, from: 10 });
-    expect(idWindow(even(100), 100 * ID_RANGES - 30, 100)).to.deep.equal({ range: { gte: idAt((ID_RANGES - 1) / ID_RANGES) }, from: 70 });
-    expect(idWindow([5000, ...even(0).slice(1)], 4000, 100)).to.deep.equal({ range: { lt: idAt(1 / ID_RANGES) }, from: 4000 });
-    // A page that runs past the last point: no bound at all.
-    expect(idWindow([5000, ...even(0).slice(1)], 4950, 100)).to.deep.equal({ range: {}, from: 4950 });
+  it("starts at the first id near the start of a group and leaves the range open past the last id", () => {
+    expect(idGuess(10, 20_000, 9_900, 100).lower).to.equal(0);
+    expect(idGuess(19_950, 20_000, 9_900, 100).upper).to.equal(undefined);
   });
 
-  it("passes over empty ranges", () => {
-    const counts = even(0);
-    counts[7] = 300;
-    counts[20] = 300;
-    expect(idWindow(counts, 350, 100)).to.deep.equal({ range: { gte: idAt(20 / ID_RANGES), lt: idAt(21 / ID_RANGES) }, from: 50 });
-    expect(idWindow(counts, 250, 100)).to.deep.equal({ range: { gte: idAt(7 / ID_RANGES), lt: idAt(21 / ID_RANGES) }, from: 250 });
-  });
-
-  it("gives up where the ranges cannot place the page within the result window", () => {
-    // Ids written by another tool, all in one range: the caller bisects or walks instead.
-    const counts = even(0);
-    counts[3] = 11_000;
-    expect(idWindow(counts, 10_500, 100)).to.equal(undefined);
-    // Points without an id are in no range: a position past the counted ones.
-    expect(idWindow(even(10), 10 * ID_RANGES, 1)).to.equal(undefined);
-    expect(idWindow(even(0), 0, 1)).to.equal(undefined);
-  });
-
-  it("the ranges cover every id once: each id falls in exactly one of them", () => {
-    const ranges = Array.from({ length: ID_RANGES }, (_, k) => {
-      const counts = even(0);
-      counts[k] = 1;
-      return idWindow(counts, 0, 1)!.range;
-    });
-    for (const id of ["------", "-", "", "zzzzzz", "zzzzzzz", "~", "A", "same-prefix-000001", idAt(0.5), idAt(0.999), "0000000000"]) {
-      expect(ranges.filter((r) => within(id, r)), id).to.have.length(1);
+  it("a group's ids counted below the guesses are within the slack before the position, and the range holds the page, for uniform ids", () => {
+    // Deterministic pseudo-random uniform ids (a linear congruential generator), sorted as keywords are.
+    let x = 12345;
+    const rand = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (const n of [12_000, 14_286, 100_000]) {
+      // ASCII ids: code-unit order is byte order.
+      const ids = Array.from({ length: n }, () => idAt(rand())).sort();
+      const below = (id: string) => {
+        let lo = 0;
+        let hi = ids.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if (ids[mid]! < id) lo = mid + 1;
+          else hi = mid;
+        }
+        return lo;
+      };
+      for (const position of [500, 9_950, Math.floor(n / 2), n - 150]) {
+        const g = idGuess(position, n, 9_900, 100);
+        const before = below(idAt(g.lower));
+        expect(before, `n ${n}, position ${position}`).to.be.at.most(position);
+        expect(position - before).to.be.below(9_900);
+        const holds = (g.upper === undefined ? n : below(idAt(g.upper))) - before;
+        expect(holds).to.be.at.least(Math.min(position + 100, n) - before);
+      }
     }
   });
 });

@@ -2,7 +2,7 @@ import { MAX_LIMIT, type PointCursor, type PointPage, type RetrieveOptions, type
 import { ValidationError } from "../../errors.js";
 import { fromDocument, groupIntoDataFrames } from "./documents.js";
 import { scopeQuery, withDefaultWindow, type Clause } from "./query.js";
-import { END_TYPE_SOURCES, idWindow, MAX_WINDOW, POINT_SORT, type Hit, type PointSearch } from "./search.js";
+import { BY_PERIOD_TYPE, BY_START_HOUR, MAX_WINDOW, POINT_SORT, type Hit, type PointSearch } from "./search.js";
 
 export const DEFAULT_LIMIT = 1000;
 /** Pages fetched while walking (export, paginate=false, pages larger than the result window). */
@@ -17,7 +17,7 @@ const SCAN_PAGE = 5000;
  */
 const LOCATE_FROM_OFFSET = 500;
 /**
- * From this position inside a start, the start is located by end, type and id range too, even when
+ * From this position inside a start hour, the hour is located by start, end and type too, even when
  * `from` alone would stay within the window. Measured in starts of 9,000 points: positions 5,000 and
  * 8,000 took 24-36 ms with `from`, 20-23 ms located; at 3,000 and below neither won clearly.
  */
@@ -106,55 +106,49 @@ export class PointReader {
 
   /**
    * Hits beyond the result window, at a cost that does not grow with the offset: count the points of
-   * each start with a composite aggregation (and, inside a start larger than the window, of each end
-   * and type, and of each point-id range of those), find the group that holds the offset, read inside
-   * it with a small `from`, and continue into the next groups with search_after.
+   * each start hour with a composite aggregation (and, inside an hour larger than the window, of each
+   * start, end and type), find the group that holds the offset, narrow a large position inside it by
+   * point-id range (one `_count`), read there with a small `from`, and continue into the next groups
+   * with search_after.
    */
   private async deepHits(query: Clause, offset: number, limit: number): Promise<{ hits: Hit[]; total: number }> {
-    const byStart = await this.search.locate(query, offset, { span: limit });
+    const byStart = await this.search.locate(query, offset, BY_START_HOUR, limit);
     if (!byStart.group) return { hits: [], total: byStart.total };
     let group = byStart.group;
     let within = byStart.within;
     let groupSize = byStart.groupSize;
-    let idCounts: readonly number[] | undefined;
+    // Point ids order the points of one start, end and type only: the id range narrows no larger group.
+    let oneType = false;
     if (within + limit > MAX_WINDOW || within >= INNER_LOCATE_FROM) {
-      const inner = await this.search.locate({ bool: { filter: [query, ...group] } }, within, { sources: END_TYPE_SOURCES, idCounts: true });
+      const inner = await this.search.locate({ bool: { filter: [query, ...group] } }, within, BY_PERIOD_TYPE);
       if (inner.group) {
         group = [...group, ...inner.group];
         within = inner.within;
         groupSize = inner.groupSize;
-        idCounts = inner.idCounts;
+        oneType = true;
       }
     }
     const inGroup: Clause = { bool: { filter: [query, ...group] } };
-    // Where the counts per id range are known, sorting only the range that holds the page beats a
-    // large `from` too (offset 7,142 of a group of 14,286: 45 ms, against 23 ms for its range).
-    const byId = idCounts && within >= LOCATE_FROM_OFFSET ? idWindow(idCounts, within, limit) : undefined;
     let hits: Hit[];
-    if (byId) {
-      // Sort only the id range that holds the page, placed exactly by the counts per range; in a group
-      // larger than the window (a period with over 10,000 points of one type), the only way short of a walk.
-      const narrowed: Clause = { bool: { filter: [inGroup, { range: { point_id: byId.range } }] } };
-      hits = (await this.search.search({ query: narrowed, sort: POINT_SORT, size: limit, from: byId.from, track_total_hits: false })).hits.hits;
+    const slack = MAX_WINDOW - limit;
+    // Deep inside a group, sorting only the id range that holds the page beats a large `from` too
+    // (position 7,142 of a group of 14,286: 45 ms with `from`, 23 ms for its range); in a group larger
+    // than the window (a period with over 10,000 points of one type) it is the only way short of a walk.
+    const bound = oneType && within >= LOCATE_FROM_OFFSET && slack > 0 ? await this.search.idBound(inGroup, within, groupSize, slack, limit) : undefined;
+    if (bound) {
+      const narrowed: Clause = { bool: { filter: [inGroup, { range: { point_id: bound.range } }] } };
+      hits = (await this.search.search({ query: narrowed, sort: POINT_SORT, size: limit, from: within - bound.before, track_total_hits: false })).hits.hits;
     } else if (within + limit <= MAX_WINDOW) {
       hits = (await this.search.search({ query: inGroup, sort: POINT_SORT, size: limit, from: within, track_total_hits: false })).hits.hits;
     } else {
-      // The id ranges could not place the page (ids not spread like ours, or a group so large that one
-      // range exceeds the window): narrow by bisecting on point_id; walk only if that does not converge.
-      const slack = MAX_WINDOW - limit;
-      const bound = slack > 0 ? await this.search.idBound(inGroup, within, groupSize, slack) : undefined;
-      if (bound) {
-        const narrowed: Clause = { bool: { filter: [inGroup, { range: { point_id: { gte: bound.bound } } }] } };
-        hits = (await this.search.search({ query: narrowed, sort: POINT_SORT, size: limit, from: within - bound.before, track_total_hits: false })).hits.hits;
-      } else {
-        const after = await this.skip(inGroup, within);
-        hits = after ? (await this.search.search({ query: inGroup, sort: POINT_SORT, size: limit, search_after: [...after], track_total_hits: false })).hits.hits : [];
-      }
+      // The ids are not ours (written by another tool) and bisecting them did not converge: walk.
+      const after = await this.skip(inGroup, within);
+      hits = after ? (await this.search.search({ query: inGroup, sort: POINT_SORT, size: limit, search_after: [...after], track_total_hits: false })).hits.hits : [];
     }
     const last = hits[hits.length - 1];
     if (hits.length < limit && last?.sort) {
-      // The rest of the page lies in the next starts, up to spanEnd: sorting those alone, not every point after.
-      const restQuery: Clause = byStart.spanEnd !== undefined ? { bool: { filter: [query, { range: { start: { lte: byStart.spanEnd, format: "epoch_millis" } } }] } } : query;
+      // The rest of the page lies in the next groups, up to spanEnd: sorting those alone, not every point after.
+      const restQuery: Clause = byStart.spanEnd !== undefined ? { bool: { filter: [query, { range: { start: { lt: byStart.spanEnd, format: "epoch_millis" } } }] } } : query;
       const rest = await this.search.search({ query: restQuery, sort: POINT_SORT, size: limit - hits.length, search_after: last.sort, track_total_hits: false });
       hits = [...hits, ...rest.hits.hits];
     }
