@@ -20,6 +20,17 @@ async function cursorOrder(backend: Backend, window: { begin: number; end: numbe
   return order;
 }
 
+/** Writes `n` points of one hour and type as another tool would: straight to the partition, with its own point ids. */
+async function writeForeign(backend: Backend, start: number, n: number, type: string, idOf: (i: number) => string): Promise<void> {
+  const index = backend.partitions.indexFor(start);
+  let body = "";
+  for (let i = 0; i < n; i++) {
+    const doc = { "@timestamp": new Date(start).toISOString(), start: new Date(start).toISOString(), end: new Date(start + HOUR).toISOString(), type, unit: "u", qty: 1, price: 1, point_id: idOf(i), groupby: { id: `f${i}` }, metadata: {} };
+    body += `${JSON.stringify({ index: { _index: index } })}\n${JSON.stringify(doc)}\n`;
+  }
+  await backend.client.request({ method: "POST", path: "/_bulk", querystring: { refresh: "true" }, bulkBody: body });
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
@@ -126,16 +137,24 @@ describe("storage: paging 25,000 points on the real node", function () {
 
   it("offset pages in an oversized group still work when the ids are not ours (written by another tool)", async () => {
     const start = T0 + 200 * HOUR;
-    const index = backend.partitions.indexFor(start);
-    let body = "";
-    for (let i = 0; i < 11_000; i++) {
-      const doc = { "@timestamp": new Date(start).toISOString(), start: new Date(start).toISOString(), end: new Date(start + HOUR).toISOString(), type: "foreign", unit: "u", qty: 1, price: 1, point_id: `same-prefix-${String(i).padStart(6, "0")}`, groupby: { id: `f${i}` }, metadata: {} };
-      body += `${JSON.stringify({ index: { _index: index } })}\n${JSON.stringify(doc)}\n`;
-    }
-    await backend.client.request({ method: "POST", path: "/_bulk", querystring: { refresh: "true" }, bulkBody: body });
+    await writeForeign(backend, start, 11_000, "foreign", (i) => `same-prefix-${String(i).padStart(6, "0")}`);
     const window = { begin: start, end: start + HOUR };
     const page = await backend.retrieve({ ...window, offset: 10_500, limit: 100 });
     expect(ids(page)).to.deep.equal(Array.from({ length: 100 }, (_, i) => `f${10_500 + i}`));
+  });
+
+  it("offset pages in an oversized group where only some ids are ours: a guessed id range that falls short is widened, never a short page", async () => {
+    const start = T0 + 250 * HOUR;
+    // 10,000 points pushed (ids spread like ours) and 10,000 written by another tool into the same
+    // period and type, with ids all above ours ("~" sorts after the base64url alphabet).
+    expect((await backend.push(manyPoints(10_000, { spanHours: 1, types: 1, start }), { refresh: true })).stored).to.equal(10_000);
+    await writeForeign(backend, start, 10_000, "m0", (i) => `~${String(i).padStart(6, "0")}`);
+    const window = { begin: start, end: start + HOUR };
+    const order = await cursorOrder(backend, window);
+    expect(order).to.have.length(20_000);
+    for (const offset of [4_000, 9_000, 9_950, 10_000, 15_000]) {
+      expect(ids(await backend.retrieve({ ...window, offset, limit: 100 })), `offset ${offset}`).to.deep.equal(order.slice(offset, offset + 100));
+    }
   });
 
   it("paginate=false and iteratePoints return every point in order", async () => {

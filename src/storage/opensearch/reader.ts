@@ -136,8 +136,12 @@ export class PointReader {
     // than the window (a period with over 10,000 points of one type) it is the only way short of a walk.
     const bound = oneType && within >= LOCATE_FROM_OFFSET && slack > 0 ? await this.search.idBound(inGroup, within, groupSize, slack, limit) : undefined;
     if (bound) {
-      const narrowed: Clause = { bool: { filter: [inGroup, { range: { point_id: bound.range } }] } };
-      hits = (await this.search.search({ query: narrowed, sort: POINT_SORT, size: limit, from: within - bound.before, track_total_hits: false })).hits.hits;
+      const inRange = async (range: { gte: string; lt?: string }) =>
+        (await this.search.search({ query: { bool: { filter: [inGroup, { range: { point_id: range } }] } }, sort: POINT_SORT, size: limit, from: within - bound.before, track_total_hits: false })).hits.hits;
+      hits = await inRange(bound.range);
+      // The upper bound is a guess that holds for ids spread like ours; where it fell short (some ids
+      // written by another tool), the range open above holds the page for certain: `before` is exact.
+      if (hits.length < limit && bound.range.lt !== undefined) hits = await inRange({ gte: bound.range.gte });
     } else if (within + limit <= MAX_WINDOW) {
       hits = (await this.search.search({ query: inGroup, sort: POINT_SORT, size: limit, from: within, track_total_hits: false })).hits.hits;
     } else {
