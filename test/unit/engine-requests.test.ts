@@ -38,7 +38,8 @@ const T0 = Date.UTC(2024, 0, 1);
 
 /**
  * The locate steps' answers for one start of 20,000 points of one type: enough for an offset page to
- * send every request it can (by start, by end and type, the `_count` narrowing by point id, the page).
+ * send every request it can (by start hour, by period and type, the `_count` narrowing by point id, the
+ * page; the page comes back empty, so the read again from the range open above is pinned too).
  */
 function locateAnswer(req: ClusterRequest): unknown {
   if (req.path.endsWith("/_count")) return { count: 14_500 };
