@@ -85,11 +85,14 @@ describe("retention on a node without ISM: the service's sweeper", function () {
 
   it("a shorter retention after a restart deletes what the longer one kept", async () => {
     const longer = await freshBackend({ ...backend.config, retentionHours: 24 * 365 * 5 });
+    // A partition that ended two days ago: past a 12-hour retention at any time of day (yesterday's
+    // is only past it from noon UTC on, so it is not asserted).
+    expect((await longer.push([frameAt(today - 3 * DAY)])).stored).to.equal(1);
     expect((await longer.sweepRetention()).deleted).to.deep.equal([]);
     await longer.close();
     const shorter = await freshBackend({ ...backend.config, retentionHours: 12 });
     const r = await shorter.sweepRetention(Date.now() + backend.config.sweepIntervalSeconds * 1000 + 1000);
-    expect(r.deleted).to.include(backend.partitions.indexFor(today - DAY));
+    expect(r.deleted).to.include(backend.partitions.indexFor(today - 3 * DAY));
     expect(r.deleted).to.not.include(backend.partitions.indexFor(today));
     await shorter.close();
   });
