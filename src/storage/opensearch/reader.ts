@@ -72,7 +72,7 @@ export class PointReader {
       while (returned < limit) {
         const pageSize = Math.min(WALK_PAGE, limit - returned);
         let got = 0;
-        for await (const hits of search.pages({ query, pageSize, source: true, after: last })) {
+        for await (const hits of search.pages({ query, pageSize, source: true, after: last, limit: limit - returned })) {
           const take = hits.slice(0, limit - returned);
           for (const p of toPoints(take)) yield p;
           returned += take.length;
@@ -162,7 +162,7 @@ export class PointReader {
   /** The sort position of the `offset`-th point of a query, walking sort values only; undefined when there are fewer. */
   private async skip(query: Clause, offset: number): Promise<PointCursor | undefined> {
     let remaining = offset;
-    for await (const hits of this.search.pages({ query, pageSize: MAX_WINDOW, source: false })) {
+    for await (const hits of this.search.pages({ query, pageSize: MAX_WINDOW, source: false, limit: offset })) {
       if (hits.length >= remaining) return hits[remaining - 1]?.sort;
       remaining -= hits.length;
     }
