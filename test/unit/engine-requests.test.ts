@@ -141,17 +141,17 @@ describe("cluster profile", () => {
   it("is derived from what the cluster says, per engine", () => {
     const pick = (f: ClusterFacts) => {
       const p = deriveProfile(f);
-      return [p.pit, p.storageOrder, p.lifecycle, p.backdating].join(" ");
+      return [p.pit, p.storageOrder, p.hourCounts, p.lifecycle, p.backdating].join(" ");
     };
-    expect(pick(FLAVOURS["opensearch-3.6.0"]!)).to.equal("opensearch shard_doc none creation_date");
-    expect(pick({ ...FLAVOURS["opensearch-3.6.0"]!, version: "3.2.0" })).to.equal("opensearch none none creation_date");
-    expect(pick(FLAVOURS["opensearch-2.19.6-ism"]!)).to.equal("opensearch none ism none");
-    expect(pick({ ...FLAVOURS["opensearch-2.19.6"]!, version: "2.3.0" })).to.equal("none none none none");
-    expect(pick(FLAVOURS["elasticsearch-8.19.21"]!)).to.equal("elasticsearch shard_doc none none");
-    expect(pick(FLAVOURS["elasticsearch-8.19.21-ilm"]!)).to.equal("elasticsearch shard_doc ilm origination_date");
-    expect(pick(FLAVOURS["elasticsearch-7.17.29"]!)).to.equal("elasticsearch shard_doc none none");
-    expect(pick({ ...FLAVOURS["elasticsearch-7.17.29"]!, version: "7.11.2" })).to.equal("elasticsearch none none none");
-    expect(pick(FLAVOURS["elasticsearch-7.10.2"]!)).to.equal("none none none none");
+    expect(pick(FLAVOURS["opensearch-3.6.0"]!)).to.equal("opensearch shard_doc points_index none creation_date");
+    expect(pick({ ...FLAVOURS["opensearch-3.6.0"]!, version: "3.2.0" })).to.equal("opensearch none points_index none creation_date");
+    expect(pick(FLAVOURS["opensearch-2.19.6-ism"]!)).to.equal("opensearch none doc_values ism none");
+    expect(pick({ ...FLAVOURS["opensearch-2.19.6"]!, version: "2.3.0" })).to.equal("none none doc_values none none");
+    expect(pick(FLAVOURS["elasticsearch-8.19.21"]!)).to.equal("elasticsearch shard_doc doc_values none none");
+    expect(pick(FLAVOURS["elasticsearch-8.19.21-ilm"]!)).to.equal("elasticsearch shard_doc doc_values ilm origination_date");
+    expect(pick(FLAVOURS["elasticsearch-7.17.29"]!)).to.equal("elasticsearch shard_doc doc_values none none");
+    expect(pick({ ...FLAVOURS["elasticsearch-7.17.29"]!, version: "7.11.2" })).to.equal("elasticsearch none doc_values none none");
+    expect(pick(FLAVOURS["elasticsearch-7.10.2"]!)).to.equal("none none doc_values none none");
   });
 
   it("takes a configured override field by field, and says which fields it overrode", () => {

@@ -35,9 +35,12 @@ export function deriveProfile(facts: ClusterFacts, override: ProfileOverride = {
       : "none";
   // `_shard_doc` came with Elasticsearch 7.12 and OpenSearch 3.3 (opensearch-project/OpenSearch#18924).
   const storageOrder = pit !== "none" && atLeast(facts.version, os ? 3 : 7, os ? 3 : 12) ? "shard_doc" : "none";
+  // OpenSearch rewrites such a composite into range counts over the points index (opensearch-project/
+  // OpenSearch#11505, 2.12); measured on 3.6 only with ratestore's queries, so claimed from 3.0 on.
+  const hourCounts = os && atLeast(facts.version, 3) ? "points_index" : "doc_values";
   const lifecycle = os ? (has("opensearch-index-management") ? "ism" : "none") : has("x-pack-ilm") ? "ilm" : "none";
   const backdating = lifecycle === "ilm" ? "origination_date" : os && atLeast(facts.version, 3) ? "creation_date" : "none";
-  return { distribution: facts.distribution, version: facts.version, pit, storageOrder, lifecycle, backdating, identifiedBy: facts.identifiedBy, ...override, overridden: Object.keys(override).sort() };
+  return { distribution: facts.distribution, version: facts.version, pit, storageOrder, hourCounts, lifecycle, backdating, identifiedBy: facts.identifiedBy, ...override, overridden: Object.keys(override).sort() };
 }
 
 interface RootInfo {

@@ -10,8 +10,9 @@ export const WALK_PAGE = 5000;
 /** Pages of a scan (the export); two are in memory at once (see PointSearch.scan). */
 const SCAN_PAGE = 5000;
 /**
- * From this offset on, pages are located (deepHits) rather than read with `from`: the node sorts
- * offset + limit points for `from`, while locating costs one pass over doc values whatever the offset.
+ * From this offset on, pages are located (deepHits) rather than read with `from` (from 0 where the hour
+ * counts are cheap, see firstHits): the node sorts offset + limit points for `from`, while locating
+ * costs one pass over doc values whatever the offset.
  * Measured on 200,000 points: `from` 34 ms at offset 500, 62 ms at 1,000, 233 ms at 9,900; located
  * 26-36 ms at each.
  */
@@ -92,7 +93,11 @@ export class PointReader {
 
   /** The page's first window: at most MAX_WINDOW hits at `offset` (or after `after`), and the exact total. */
   private async firstHits(query: Clause, offset: number, size: number, after: PointCursor | undefined): Promise<{ hits: Hit[]; total: number }> {
-    if (!after && (offset >= LOCATE_FROM_OFFSET || offset + size > MAX_WINDOW)) return this.deepHits(query, offset, size);
+    // Where the hour counts are cheap, every offset page is located, the first too: the sort then covers
+    // the points of the hours that hold the page, not every point (at 1,000,000 points, 36-38 ms
+    // against 51-55 ms; at 90,000 points in one hour, 23-37 ms against 18-40 ms).
+    const locateFrom = this.search.cheapHourCounts ? 0 : LOCATE_FROM_OFFSET;
+    if (!after && (offset >= locateFrom || offset + size > MAX_WINDOW)) return this.deepHits(query, offset, size);
     const res = await this.search.search({
       query,
       sort: POINT_SORT,

@@ -154,6 +154,8 @@ export class PointSearch {
   private readonly pit: PitRequests | undefined;
   /** Whether `scan` can read in storage order (see ClusterProfile.storageOrder). */
   readonly canScan: boolean;
+  /** Whether counting points by start hour costs little more than a `_count` (see ClusterProfile.hourCounts). */
+  readonly cheapHourCounts: boolean;
 
   constructor(
     private readonly client: ClusterClient,
@@ -163,6 +165,7 @@ export class PointSearch {
   ) {
     this.pit = pitRequests(profile);
     this.canScan = this.pit !== undefined && profile.storageOrder === "shard_doc";
+    this.cheapHourCounts = profile.hourCounts === "points_index";
   }
 
   async search(body: Record<string, unknown>): Promise<SearchResponse> {
