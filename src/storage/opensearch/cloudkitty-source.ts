@@ -1,7 +1,7 @@
-import { setImmediate } from "node:timers/promises";
 import type { OpenSearchConfig } from "../../config.js";
 import type { CloudKittySource, SourceDay, SourceDocument } from "../cloudkitty-source.js";
 import { ClusterClient } from "./client.js";
+import { readAhead } from "./read-ahead.js";
 
 const DAY = 86_400_000;
 const PAGE = 5000;
@@ -62,30 +62,19 @@ export class OpenSearchCloudKittySource implements CloudKittySource {
   }
 
   private async *scan(query: Record<string, unknown>): AsyncGenerator<SourceDocument[]> {
-    const next = (scrollId: string) => this.client.request<ScrollResponse>({ method: "POST", path: "/_search/scroll", body: { scroll: SCROLL, scroll_id: scrollId } }).then((r) => r.body);
-    let res = (await this.client.request<ScrollResponse>({ method: "POST", path: `/${this.index}/_search`, querystring: { scroll: SCROLL }, body: { size: PAGE, sort: ["_doc"], query } })).body;
-    let scrollId = res._scroll_id;
-    let pending: Promise<ScrollResponse> | undefined;
+    let scrollId: string | undefined;
+    const first = this.client.request<ScrollResponse>({ method: "POST", path: `/${this.index}/_search`, querystring: { scroll: SCROLL }, body: { size: PAGE, sort: ["_doc"], query } });
+    // The next page is asked for before this one is converted and pushed (see readAhead); an empty page ends the scroll.
+    const following = (res: ScrollResponse) => {
+      scrollId = res._scroll_id ?? scrollId;
+      return res.hits.hits.length > 0 && scrollId ? this.client.request<ScrollResponse>({ method: "POST", path: "/_search/scroll", body: { scroll: SCROLL, scroll_id: scrollId } }).then((r) => r.body) : undefined;
+    };
     try {
-      while (res.hits.hits.length > 0) {
-        // The next page is asked for before this one is converted and pushed, so the source cluster reads
-        // it meanwhile; the turn of the event loop lets the request reach the socket first.
-        if (scrollId) {
-          pending = next(scrollId);
-          await setImmediate();
-        }
+      for await (const res of readAhead(first.then((r) => r.body), following)) {
+        if (res.hits.hits.length === 0) return;
         yield res.hits.hits.map((h) => ({ id: h._id, source: h._source }));
-        if (!pending) return;
-        res = await pending;
-        pending = undefined;
-        scrollId = res._scroll_id ?? scrollId;
       }
     } finally {
-      // A consumer that stops early leaves a request in flight: let it settle before clearing its scroll.
-      await pending?.then(
-        () => undefined,
-        () => undefined,
-      );
       if (scrollId) await this.client.request({ method: "DELETE", path: "/_search/scroll", body: { scroll_id: [scrollId] } }, [404]).catch(() => undefined);
     }
   }
