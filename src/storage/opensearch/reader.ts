@@ -69,19 +69,16 @@ export class PointReader {
       for (const p of toPoints(first.hits)) yield p;
       returned = first.hits.length;
       last = first.hits[first.hits.length - 1]?.sort;
-      if (first.hits.length < firstSize || !last) return;
-      while (returned < limit) {
-        const pageSize = Math.min(WALK_PAGE, limit - returned);
-        let got = 0;
-        for await (const hits of search.pages({ query, pageSize, source: true, after: last, limit: limit - returned })) {
-          const take = hits.slice(0, limit - returned);
-          for (const p of toPoints(take)) yield p;
-          returned += take.length;
-          got += take.length;
-          last = take[take.length - 1]?.sort ?? last;
-          if (returned >= limit) break;
-        }
-        if (got === 0) return;
+      if (first.hits.length < firstSize || !last || returned >= limit) return;
+      // One walk from the first window's last point: it ends where the points do, and reads no page
+      // past the limit (a second walk after it only ever read an empty page in a new point-in-time).
+      const rest = limit - returned;
+      for await (const hits of search.pages({ query, pageSize: Math.min(WALK_PAGE, rest), source: true, after: last, limit: rest })) {
+        const take = hits.slice(0, limit - returned);
+        for (const p of toPoints(take)) yield p;
+        returned += take.length;
+        last = take[take.length - 1]?.sort ?? last;
+        if (returned >= limit) break;
       }
     }
     return {
