@@ -232,23 +232,31 @@ describe("CloudKitty indices: ratestore migrate", function () {
     }
   });
 
-  it("a document that cannot be stored exactly goes to the reject file, and the verification names its group and exits 3", async () => {
+  it("a document that cannot be stored exactly (more than 9 decimals, a label key \"__proto__\") goes to the reject file, and the verification names its group and exits 3", async () => {
     const bad = `${index}-bad`;
     await fetch(`${url()}/${bad}`, { method: "PUT" });
     try {
       const doc = (qty: unknown) => ({ start: "2024-05-01T00:00:00+00:00", end: "2024-05-01T01:00:00+00:00", type: "cpu", unit: "u", qty, price: 1, groupby: { project_id: "p-bad" }, metadata: {} });
-      const body = [doc(1.5), doc(0.1234567891)].map((d) => `{"index":{}}\n${JSON.stringify(d)}\n`).join("");
+      // A label key "__proto__" (CloudKitty checks none) is refused like any other document that cannot be
+      // stored as it is, and does not stop the copy of the rest.
+      const proto = { ...doc(2), groupby: { project_id: "p-bad", ["__proto__"]: "x" } };
+      const body = [doc(1.5), doc(0.1234567891), proto].map((d) => `{"index":{}}\n${JSON.stringify(d)}\n`).join("");
       await fetch(`${url()}/${bad}/_bulk?refresh=true`, { method: "POST", headers: { "content-type": "application/x-ndjson" }, body });
       const api = await startApi();
       try {
         const env = { OPENSEARCH_URL: process.env.OPENSEARCH_URL!, RATESTORE_INDEX_PREFIX: api.backend.config.indexPrefix, RATESTORE_RETENTION_MECHANISM: "none" };
         const res = await runCli(["migrate", "--from", url(), "--index", bad, "--no-progress", "--checkpoint", "bad.json", "--rejects", "bad.rejects.ndjson"], env, dir);
         expect(res.code, res.stderr).to.equal(3);
-        expect(res.stderr).to.match(/DIFFERENCE type=cpu project_id=p-bad: source qty 1.5 price 1 \(1 source documents not stored/);
+        expect(res.stderr).to.match(/DIFFERENCE type=cpu project_id=p-bad: source qty 1.5 price 1 \(2 source documents not stored/);
         const rejects = readFileSync(join(dir, "bad.rejects.ndjson"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { reason: string; document: { qty: number } });
-        expect(rejects).to.have.length(1);
-        expect(rejects[0]!.reason).to.match(/^qty: has more than 9 decimal places/);
-        expect(rejects[0]!.document.qty).to.equal(0.1234567891);
+        expect(rejects).to.have.length(2);
+        const decimals = rejects.find((r) => r.document.qty !== 2)!;
+        expect(decimals.reason).to.match(/^qty: has more than 9 decimal places/);
+        expect(decimals.document.qty).to.equal(0.1234567891);
+        // The reject file keeps the document as the cluster returned it, the "__proto__" key included.
+        const reserved = rejects.find((r) => r.document.qty === 2)!;
+        expect(reserved.reason).to.equal('usage.cpu[0].groupby.__proto__: "__proto__" is a reserved name and cannot be a key');
+        expect(Object.keys((reserved.document as unknown as { groupby: object }).groupby)).to.deep.equal(["project_id", "__proto__"]);
       } finally {
         await api.close();
       }
