@@ -51,6 +51,9 @@ describe("stored documents read back", () => {
     const own = JSON.parse(documentJson(periodTexts(FRAME), FRAME.points[0]!, pointId("k", 0))) as Record<string, unknown>;
     expect(() => fromDocument({ ...own, groupby: { nested: { a: 1 } } })).to.throw();
     expect(() => fromDocument({ ...own, type: 7 })).to.throw();
+    // As the cluster's answer is parsed (JSON.parse keeps "__proto__" as an own key): refused, not dropped.
+    expect(() => fromDocument(JSON.parse('{"start":"2024-01-01T00:00:00Z","end":"2024-01-01T01:00:00Z","type":"cpu","qty":1,"price":1,"groupby":{"__proto__":"x"}}'))).to.throw(/reserved name/);
+    expect(() => fromDocument(JSON.parse('{"start":"2024-01-01T00:00:00Z","end":"2024-01-01T01:00:00Z","type":"cpu","qty":1,"price":1,"metadata":{"__proto__":"x"}}'))).to.throw(/reserved name/);
   });
 });
 

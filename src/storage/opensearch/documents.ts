@@ -2,6 +2,8 @@ import { hash } from "node:crypto";
 import { z } from "zod";
 import type { StoredPoint } from "../backend.js";
 import type { DataFrame, Labels, RatedPoint, Scalar } from "../dataframe.js";
+import { BackendError } from "../../errors.js";
+import { reservedKeyIssues } from "../../validation.js";
 import { formatNanos, joinSums, parseDecimal, splitDecimalText } from "../decimal.js";
 
 /**
@@ -172,6 +174,9 @@ export function fromDocument(source: unknown): StoredPoint {
     const own = fromOwnDocument(source as Record<string, unknown>);
     if (own) return own;
   }
+  // zod skips a "__proto__" key without a word: such a label would be lost, so the document is refused.
+  const reserved = reservedKeyIssues(source);
+  if (reserved.length > 0) throw new BackendError(`a stored document cannot be read without losing a label: ${reserved[0]!.path}: ${reserved[0]!.message}`);
   const d = StoredDocumentSchema.parse(source);
   const qty = d.qty_units !== undefined && d.qty_nanos !== undefined ? joinSums(d.qty_units, d.qty_nanos) : (parseDecimal(d.qty) ?? 0n);
   const price = d.price_units !== undefined && d.price_nanos !== undefined ? joinSums(d.price_units, d.price_nanos) : (parseDecimal(d.price) ?? 0n);
