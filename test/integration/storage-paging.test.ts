@@ -87,20 +87,22 @@ describe("storage: paging 25,000 points on the real node", function () {
 
   it("offset pages inside one period-and-type group larger than the result window hold exactly the points a cursor walk has there", async () => {
     const start = T0 + 100 * HOUR;
-    await backend.push(manyPoints(12_000, { spanHours: 1, types: 1, start }), { refresh: true });
+    const size = 21_000;
+    expect((await backend.push(manyPoints(size, { spanHours: 1, types: 1, start }), { refresh: true })).stored).to.equal(size);
     const window = { begin: start, end: start + HOUR };
     const order = await cursorOrder(backend, window);
-    expect(order).to.have.length(12_000);
-    // Small `from`, located by id range inside the window, and past it.
-    for (const offset of [0, 499, 500, 3_999, 4_000, 6_123, 9_899, 9_900, 9_950, 10_000, 10_001, 11_900, 11_990]) {
+    expect(order).to.have.length(size);
+    // `from` counted from the start (up to 9,900), from the end (from 11,000 on; 20,950 is a short
+    // page at the group's end), and between them, deeper than the window from both ends, the id range.
+    for (const offset of [0, 499, 500, 3_999, 4_000, 6_123, 9_899, 9_900, 9_950, 10_000, 10_001, 10_450, 10_899, 10_900, 11_000, 15_555, 20_900, 20_950]) {
       const page = await backend.retrieve({ ...window, offset, limit: 100 });
-      expect(page.total).to.equal(12_000);
+      expect(page.total).to.equal(size);
       expect(ids(page), `offset ${offset}`).to.deep.equal(order.slice(offset, offset + 100));
     }
     const seen = new Set<string>();
-    for (let offset = 9_900; offset < 12_000; offset += 100) for (const id of ids(await backend.retrieve({ ...window, offset, limit: 100 }))) seen.add(id);
+    for (let offset = 9_900; offset < size; offset += 100) for (const id of ids(await backend.retrieve({ ...window, offset, limit: 100 }))) seen.add(id);
     for (const id of ids(await backend.retrieve({ ...window, offset: 0, limit: 9_900 }))) seen.add(id);
-    expect(seen.size).to.equal(12_000);
+    expect(seen.size).to.equal(size);
   });
 
   it("offset pages that run from one oversized group into the next start continue in point order", async () => {
@@ -137,7 +139,8 @@ describe("storage: paging 25,000 points on the real node", function () {
 
   it("offset pages in an oversized group still work when the ids are not ours (written by another tool)", async () => {
     const start = T0 + 200 * HOUR;
-    await writeForeign(backend, start, 11_000, "foreign", (i) => `same-prefix-${String(i).padStart(6, "0")}`);
+    // Larger than twice the window, so that offset 10,500 is out of `from`'s reach from both ends.
+    await writeForeign(backend, start, 21_000, "foreign", (i) => `same-prefix-${String(i).padStart(6, "0")}`);
     const window = { begin: start, end: start + HOUR };
     const page = await backend.retrieve({ ...window, offset: 10_500, limit: 100 });
     expect(ids(page)).to.deep.equal(Array.from({ length: 100 }, (_, i) => `f${10_500 + i}`));
@@ -146,7 +149,8 @@ describe("storage: paging 25,000 points on the real node", function () {
   it("offset pages in an oversized group where only some ids are ours: a guessed id range that falls short is widened, never a short page", async () => {
     const start = T0 + 250 * HOUR;
     // 10,000 points pushed (ids spread like ours) and 10,000 written by another tool into the same
-    // period and type, with ids all above ours ("~" sorts after the base64url alphabet).
+    // period and type, with ids all above ours ("~" sorts after the base64url alphabet). Offset 9,950
+    // is the one out of `from`'s reach from both ends: its id range is guessed, falls short, is widened.
     expect((await backend.push(manyPoints(10_000, { spanHours: 1, types: 1, start }), { refresh: true })).stored).to.equal(10_000);
     await writeForeign(backend, start, 10_000, "m0", (i) => `~${String(i).padStart(6, "0")}`);
     const window = { begin: start, end: start + HOUR };

@@ -96,14 +96,24 @@ class Driver(object):
         points = sum(len(list(f.iterpoints())) for f in result['dataframes'])
         return {'total': result['total'], 'points': points}
 
-    def timed(self, call, runs, **args):
-        """Runs `call` `runs` times after one warm-up run, in milliseconds."""
+    def timed(self, call, runs, step=0, **args):
+        """Runs `call` `runs` times after one warm-up run, in milliseconds.
+
+        With `step`, run k (the warm-up is run 0) asks at `offset` + k *
+        `step`, as the benchmark's side does: a page of its own each time.
+        """
         call = getattr(self, call)
-        call(**args)
+
+        def args_of(run):
+            if not step:
+                return args
+            return dict(args, offset=args['offset'] + run * step)
+
+        call(**args_of(0))
         times = []
-        for _ in range(runs):
+        for run in range(1, runs + 1):
             started = time.perf_counter()
-            result = call(**args)
+            result = call(**args_of(run))
             times.append((time.perf_counter() - started) * 1000)
         summary = {k: v for k, v in result.items() if k != 'results'}
         summary['rows'] = len(result.get('results', []))

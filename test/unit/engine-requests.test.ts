@@ -37,17 +37,18 @@ const DAY = 86_400_000;
 const T0 = Date.UTC(2024, 0, 1);
 
 /**
- * The locate steps' answers for one start of 20,000 points of one type: enough for an offset page to
- * send every request it can (by start hour, by period and type, the `_count` narrowing by point id, the
- * page; the page comes back empty, so the read again from the range open above is pinned too).
+ * The locate steps' answers for one start of 30,000 points of one type: enough for an offset page in its
+ * middle to send every request it can (by start hour, by period and type, the `_count` narrowing by point
+ * id, the page; the page comes back empty, so the read again from the range open above is pinned too),
+ * and for one near its end to be read from there (the sort reversed).
  */
 function locateAnswer(req: ClusterRequest): unknown {
   if (req.path.endsWith("/_count")) return { count: 14_500 };
   const prefix = (req.body as { aggs?: { prefix?: { composite: { sources: Record<string, unknown>[] } } } } | undefined)?.aggs?.prefix;
   if (!prefix) return undefined;
-  const total = { value: 20_000, relation: "eq" };
+  const total = { value: 30_000, relation: "eq" };
   const key = prefix.composite.sources.some((s) => "s" in s) ? { s: T0 } : { e: T0 + DAY, t: "cpu" };
-  return { hits: { total, hits: [] }, aggregations: { prefix: { buckets: [{ key, doc_count: 20_000 }] } } };
+  return { hits: { total, hits: [] }, aggregations: { prefix: { buckets: [{ key, doc_count: 30_000 }] } } };
 }
 
 /** Records every request and answers as an empty cluster would (but for locate steps): enough for the readers to send theirs. */
@@ -82,6 +83,8 @@ async function requestsOf(facts: ClusterFacts): Promise<Record<string, unknown>>
   for await (const _page of new PointReader(search).scan(window)) void _page;
   const afterScan = client.sent.length;
   await new PointReader(search).retrieve({ ...window, offset: 15_000, limit: 100 });
+  const afterOffset = client.sent.length;
+  await new PointReader(search).retrieve({ ...window, offset: 25_000, limit: 100 });
   const pit = pitRequests(profile);
   return {
     profile,
@@ -99,7 +102,8 @@ async function requestsOf(facts: ClusterFacts): Promise<Record<string, unknown>>
     retrieveWalk: client.sent.slice(afterFirstPage, afterWalk),
     totalGrouped: client.sent.slice(afterWalk, afterTotal),
     exportScan: client.sent.slice(afterTotal, afterScan),
-    retrieveAtOffset: client.sent.slice(afterScan),
+    retrieveAtOffset: client.sent.slice(afterScan, afterOffset),
+    retrieveNearGroupEnd: client.sent.slice(afterOffset),
   };
 }
 
