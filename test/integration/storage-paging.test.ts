@@ -98,6 +98,9 @@ describe("storage: paging 25,000 points on the real node", function () {
       const page = await backend.retrieve({ ...window, offset, limit: 100 });
       expect(page.total).to.equal(size);
       expect(ids(page), `offset ${offset}`).to.deep.equal(order.slice(offset, offset + 100));
+      // The page's cursor goes on from its last point, whichever way the page was read.
+      const next = await backend.retrieve({ ...window, limit: 100, ...(page.next ? { after: page.next } : {}) });
+      expect(ids(next), `after the page at offset ${offset}`).to.deep.equal(page.next ? order.slice(offset + 100, offset + 200) : order.slice(0, 100));
     }
     const seen = new Set<string>();
     for (let offset = 9_900; offset < size; offset += 100) for (const id of ids(await backend.retrieve({ ...window, offset, limit: 100 }))) seen.add(id);

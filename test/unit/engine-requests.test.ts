@@ -34,6 +34,7 @@ const FLAVOURS: Record<string, ClusterFacts> = {
 
 const silent = winston.createLogger({ silent: true });
 const DAY = 86_400_000;
+const HOUR = 3_600_000;
 const T0 = Date.UTC(2024, 0, 1);
 
 /**
@@ -47,7 +48,8 @@ function locateAnswer(req: ClusterRequest): unknown {
   const prefix = (req.body as { aggs?: { prefix?: { composite: { sources: Record<string, unknown>[] } } } } | undefined)?.aggs?.prefix;
   if (!prefix) return undefined;
   const total = { value: 30_000, relation: "eq" };
-  const key = prefix.composite.sources.some((s) => "s" in s) ? { s: T0 } : { e: T0 + DAY, t: "cpu" };
+  // By period and type (sources s, e, t) or by start hour (source s alone).
+  const key = prefix.composite.sources.some((s) => "t" in s) ? { s: T0, e: T0 + HOUR, t: "cpu" } : { s: T0 };
   return { hits: { total, hits: [] }, aggregations: { prefix: { buckets: [{ key, doc_count: 30_000 }] } } };
 }
 

@@ -2,7 +2,7 @@ import { MAX_LIMIT, type PointCursor, type PointPage, type RetrieveOptions, type
 import { ValidationError } from "../../errors.js";
 import { fromDocument, groupIntoDataFrames } from "./documents.js";
 import { scopeQuery, withDefaultWindow, type Clause } from "./query.js";
-import { BY_PERIOD_TYPE, BY_START_HOUR, MAX_WINDOW, POINT_SORT, POINT_SORT_DESC, type Hit, type PointSearch } from "./search.js";
+import { BY_PERIOD_TYPE, BY_START_HOUR, MAX_WINDOW, POINT_ORDER, POINT_SORT, periodTypeOrder, type GroupOrder, type Hit, type PointSearch } from "./search.js";
 
 export const DEFAULT_LIMIT = 1000;
 /** Pages fetched while walking (export, paginate=false, pages larger than the result window). */
@@ -23,6 +23,11 @@ const LOCATE_FROM_OFFSET = 500;
  * 8,000 took 24-36 ms with `from`, 20-23 ms located; at 3,000 and below neither won clearly.
  */
 const INNER_LOCATE_FROM = 4000;
+
+/** Hits read in a group's order, with POINT_SORT's sort values: what cursors and search_after take. */
+function inOrder(order: GroupOrder, hits: Hit[]): Hit[] {
+  return order === POINT_ORDER ? hits : hits.map((h) => (h.sort ? { ...h, sort: order.cursor(h.sort) } : h));
+}
 
 /** How deep in its group a page lies, counted from the nearer end (see fromNearerEnd). */
 function nearerEndDepth(within: number, groupSize: number, limit: number): number {
@@ -126,31 +131,33 @@ export class PointReader {
     let groupSize = byStart.groupSize;
     // Point ids order the points of one start, end and type only: the id range narrows no larger group.
     let oneType = false;
+    let order = POINT_ORDER;
     const depth = nearerEndDepth(within, groupSize, limit);
     // `from` costs what the group's size does, besides its depth: in an hour of 100,000 points, 44 ms
     // at depth 500 and 138 ms at 3,500, against 21 ms to count its starts, ends and types and 17-30 ms
     // for the same depths in a group of 14,286.
     if (depth + limit > MAX_WINDOW || depth >= INNER_LOCATE_FROM || (groupSize > MAX_WINDOW && depth >= LOCATE_FROM_OFFSET)) {
       const inner = await this.search.locate({ bool: { filter: [query, ...group] } }, within, BY_PERIOD_TYPE);
-      if (inner.group) {
+      if (inner.group && inner.key) {
         group = [...group, ...inner.group];
         within = inner.within;
         groupSize = inner.groupSize;
         oneType = true;
+        order = periodTypeOrder(inner.key);
       }
     }
     const inGroup: Clause = { bool: { filter: [query, ...group] } };
     let hits: Hit[];
     const slack = MAX_WINDOW - limit;
     if (nearerEndDepth(within, groupSize, limit) + limit <= MAX_WINDOW) {
-      hits = await this.fromNearerEnd(inGroup, within, groupSize, limit);
+      hits = await this.fromNearerEnd(inGroup, order, within, groupSize, limit);
     } else {
       // Deeper than the window from both ends: a group of one period and type larger than twice the
       // window. Sorting only the id range that holds the page is the only way short of a walk.
       const bound = oneType && slack > 0 ? await this.search.idBound(inGroup, within, groupSize, slack, limit) : undefined;
       if (bound) {
         const inRange = async (range: { gte: string; lt?: string }) =>
-          (await this.search.search({ query: { bool: { filter: [inGroup, { range: { point_id: range } }] } }, sort: POINT_SORT, size: limit, from: within - bound.before, track_total_hits: false })).hits.hits;
+          inOrder(order, (await this.search.search({ query: { bool: { filter: [inGroup, { range: { point_id: range } }] } }, sort: order.asc, size: limit, from: within - bound.before, track_total_hits: false })).hits.hits);
         hits = await inRange(bound.range);
         // The upper bound is a guess that holds for ids spread like ours; where it fell short (some ids
         // written by another tool), the range open above holds the page for certain: `before` is exact.
@@ -177,15 +184,15 @@ export class PointReader {
    * so position 10,000 of a group of 14,286 costs what position 4,186 costs. Reversed, they come back in
    * point order.
    */
-  private async fromNearerEnd(group: Clause, within: number, groupSize: number, limit: number): Promise<Hit[]> {
+  private async fromNearerEnd(group: Clause, order: GroupOrder, within: number, groupSize: number, limit: number): Promise<Hit[]> {
     if (within <= groupSize - within - limit) {
-      return (await this.search.search({ query: group, sort: POINT_SORT, size: limit, ...(within > 0 ? { from: within } : {}), track_total_hits: false })).hits.hits;
+      return inOrder(order, (await this.search.search({ query: group, sort: order.asc, size: limit, ...(within > 0 ? { from: within } : {}), track_total_hits: false })).hits.hits);
     }
     const size = Math.min(limit, groupSize - within);
     if (size <= 0) return [];
     const from = groupSize - within - size;
-    const res = await this.search.search({ query: group, sort: POINT_SORT_DESC, size, ...(from > 0 ? { from } : {}), track_total_hits: false });
-    return res.hits.hits.reverse();
+    const res = await this.search.search({ query: group, sort: order.desc, size, ...(from > 0 ? { from } : {}), track_total_hits: false });
+    return inOrder(order, res.hits.hits.reverse());
   }
 
   /** The sort position of the `offset`-th point of a query, walking sort values only; undefined when there are fewer. */

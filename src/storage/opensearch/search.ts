@@ -13,6 +13,24 @@ export const POINT_SORT = [{ start: "asc" }, { end: "asc" }, { type: "asc" }, { 
 /** POINT_SORT reversed: reads a group from its end (see PointReader.fromNearerEnd). */
 export const POINT_SORT_DESC = [{ start: "desc" }, { end: "desc" }, { type: "desc" }, { point_id: "desc" }] as const;
 
+/** How the points of one locate group are sorted, and how a hit's sort values become POINT_SORT's again. */
+export interface GroupOrder {
+  readonly asc: readonly Record<string, "asc" | "desc">[];
+  readonly desc: readonly Record<string, "asc" | "desc">[];
+  cursor(sort: (string | number)[]): (string | number)[];
+}
+
+export const POINT_ORDER: GroupOrder = { asc: POINT_SORT, desc: POINT_SORT_DESC, cursor: (sort) => sort };
+
+/**
+ * Inside one group of BY_PERIOD_TYPE the start, end and type are fixed, so the point id alone orders
+ * its points, and the node compares one value per point instead of four (position 4,000 of a group of
+ * 14,286: 25-27 ms against 33-35 ms; 7,000: 30-38 against 43-47).
+ */
+export function periodTypeOrder(key: LocateKey): GroupOrder {
+  return { asc: [{ point_id: "asc" }], desc: [{ point_id: "desc" }], cursor: (sort) => [key.s!, key.e!, key.t!, ...sort] };
+}
+
 /** Storage order inside a point-in-time: shard, then Lucene document (see PointSearch.scan). */
 export const SCAN_SORT = [{ _shard_doc: "asc" }] as const;
 
@@ -133,6 +151,8 @@ export interface Located {
   readonly total: number;
   /** The filters of the group that holds the offset; absent when there are fewer points. */
   readonly group?: Clause[];
+  /** That group's composite key. */
+  readonly key?: LocateKey;
   readonly within: number;
   readonly groupSize: number;
   /** The starts of the `span` points from the offset are below this (epoch ms), when known. */
@@ -327,7 +347,7 @@ export class PointSearch {
             last = buckets[j]!.key;
           }
           const spanEnd = reach >= offset + span ? level.startsBefore(last) : undefined;
-          return { total, group: level.group(b.key), within: offset - before, groupSize: b.doc_count, ...(spanEnd !== undefined ? { spanEnd } : {}) };
+          return { total, group: level.group(b.key), key: b.key, within: offset - before, groupSize: b.doc_count, ...(spanEnd !== undefined ? { spanEnd } : {}) };
         }
         before += b.doc_count;
       }
