@@ -18,9 +18,10 @@ const SCAN_PAGE = 5000;
  */
 const LOCATE_FROM_OFFSET = 500;
 /**
- * From this position inside a start hour, the hour is located by start, end and type too, even when
- * `from` alone would stay within the window. Measured in starts of 9,000 points: positions 5,000 and
- * 8,000 took 24-36 ms with `from`, 20-23 ms located; at 3,000 and below neither won clearly.
+ * From this depth inside a start hour (counted from its nearer end, see nearerEndDepth), the hour is
+ * located by start, end and type too, even when `from` alone would stay within the window. Measured in
+ * starts of 9,000 points: positions 5,000 and 8,000 took 24-36 ms with `from`, 20-23 ms located; at
+ * 3,000 and below neither won clearly. An hour larger than the window is split from LOCATE_FROM_OFFSET.
  */
 const INNER_LOCATE_FROM = 4000;
 
