@@ -130,8 +130,7 @@ export class PointReader {
     let group = byStart.group;
     let within = byStart.within;
     let groupSize = byStart.groupSize;
-    // Point ids order the points of one start, end and type only: the id range narrows no larger group.
-    let oneType = false;
+    // POINT_ORDER until the group is one start, end and type (periodTypeOrder).
     let order = POINT_ORDER;
     const depth = nearerEndDepth(within, groupSize, limit);
     // `from` costs what the group's size does, besides its depth: in an hour of 100,000 points, 44 ms
@@ -143,7 +142,6 @@ export class PointReader {
         group = [...group, ...inner.group];
         within = inner.within;
         groupSize = inner.groupSize;
-        oneType = true;
         order = periodTypeOrder(inner.key);
       }
     }
@@ -155,7 +153,8 @@ export class PointReader {
     } else {
       // Deeper than the window from both ends: a group of one period and type larger than twice the
       // window. Sorting only the id range that holds the page is the only way short of a walk.
-      const bound = oneType && slack > 0 ? await this.search.idBound(inGroup, within, groupSize, slack, limit) : undefined;
+      // Point ids order the points of one start, end and type only: the id range narrows no larger group.
+      const bound = order !== POINT_ORDER && slack > 0 ? await this.search.idBound(inGroup, within, groupSize, slack, limit) : undefined;
       if (bound) {
         const inRange = async (range: { gte: string; lt?: string }) =>
           inOrder(order, (await this.search.search({ query: { bool: { filter: [inGroup, { range: { point_id: range } }] } }, sort: order.asc, size: limit, from: within - bound.before, track_total_hits: false })).hits.hits);
