@@ -30,16 +30,28 @@ const RESERVED_KEYS = new Set(["__proto__"]);
 /** Every reserved key in a parsed JSON value, by path. */
 export function reservedKeyIssues(value: unknown, prefix: readonly PropertyKey[] = []): FieldIssue[] {
   const issues: FieldIssue[] = [];
-  const walk = (v: unknown, path: PropertyKey[]) => {
-    if (Array.isArray(v)) v.forEach((item, i) => walk(item, [...path, i]));
-    else if (typeof v === "object" && v !== null) {
+  // One path, grown and shrunk as the walk goes: a push body is walked with no allocation per value.
+  const path: PropertyKey[] = [...prefix];
+  const walk = (v: unknown) => {
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        path.push(i);
+        walk(v[i]);
+        path.pop();
+      }
+    } else if (typeof v === "object" && v !== null) {
       for (const key of Object.keys(v)) {
-        if (RESERVED_KEYS.has(key)) issues.push({ path: formatPath([...path, key]), message: `${JSON.stringify(key)} is a reserved name and cannot be a key` });
-        else walk((v as Record<string, unknown>)[key], [...path, key]);
+        if (RESERVED_KEYS.has(key)) {
+          issues.push({ path: formatPath([...path, key]), message: `${JSON.stringify(key)} is a reserved name and cannot be a key` });
+          continue;
+        }
+        path.push(key);
+        walk((v as Record<string, unknown>)[key]);
+        path.pop();
       }
     }
   };
-  walk(value, [...prefix]);
+  walk(value);
   return issues;
 }
 

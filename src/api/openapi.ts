@@ -90,8 +90,8 @@ export function buildOpenApi(version: string): JsonSchema {
       },
       "/v2/refresh": {
         post: {
-          summary: "Make every stored point visible to reads (after pushes with refresh=false)",
-          responses: { "204": { description: "Every point stored so far is visible" }, "401": common["401"], "503": common["503"] },
+          summary: "Make every stored point visible now to readers of the indices outside this API (Dashboards, Kibana); reads through the API always see them",
+          responses: { "204": { description: "Every point stored so far is visible to every reader of the indices" }, "401": common["401"], "503": common["503"] },
         },
       },
       "/v2/dataframes/export": {

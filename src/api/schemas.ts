@@ -57,10 +57,11 @@ export const DeleteQuerySchema = ExportQuerySchema.meta({
 });
 
 export const PushQuerySchema = z.strictObject({
-  refresh: z.enum(["true", "false", "wait_for"]).default("true").meta({
+  refresh: z.enum(["true", "false", "wait_for"]).default("false").meta({
     description:
-      "When the points become visible to reads. true (default): before the answer, on every instance (read-your-writes). " +
-      "wait_for: the answer waits for the next scheduled refresh. false: within the refresh interval (bulk loaders; call POST /v2/refresh at the end).",
+      "Reads through this API see the points as soon as the push answers, on every instance, whatever this says (each read first refreshes what it reads). " +
+      "This is for readers of the indices that do not go through the API (Dashboards, Kibana). false (default): they see the points within the refresh interval. " +
+      "true: before the answer. wait_for: the answer waits for the next scheduled refresh.",
   }),
 });
 

@@ -140,7 +140,7 @@ export async function ingest(opts: IngestOptions): Promise<IngestSummary> {
       checkpoint.complete(key);
       checkpoint.save();
     }
-    // Pushes skipped read-your-writes to load faster: one refresh makes the whole load visible.
+    // Reads through ratestore refresh first; this one refresh makes the whole load visible to Dashboards too.
     if (summary.stored > 0) await opts.target.refresh();
   } finally {
     await Promise.allSettled(inFlight);

@@ -76,7 +76,7 @@ export async function migrate(opts: MigrateOptions): Promise<MigrateSummary> {
     }
     // Documents without a `start` belong to no day: CloudKitty's mapping document, or damage.
     await copyDocuments(opts.source.documentsWithoutStart(), opts, summary, reject);
-    // Pushes skipped read-your-writes to load faster: one refresh makes the whole copy visible.
+    // Reads through ratestore refresh first; this one refresh makes the whole copy visible to Dashboards too.
     await opts.target.refresh();
   } finally {
     progress.stop();

@@ -130,12 +130,13 @@ export interface PushResult {
 }
 
 /**
- * When pushed points become visible to reads, in OpenSearch's own words:
- * - `true` (the default): the touched partitions are refreshed before push returns, so any read on any
- *   instance that starts after it sees every stored point (read-your-writes);
- * - `"wait_for"`: each bulk request waits for the partitions' next scheduled refresh (same guarantee,
- *   no extra refresh, but up to `refresh_interval` of latency per push);
- * - `false`: visible within `refresh_interval`; for bulk loaders, which call `refresh()` once at the end.
+ * Reads through ratestore see every point whose push answered before they started, whatever this says:
+ * each read refreshes the partitions it reads first (read-your-writes, on any instance). This is about
+ * readers of the indices that do not go through ratestore (Dashboards, Kibana), in OpenSearch's words:
+ * - `false` (the default): they see the points within `refresh_interval`;
+ * - `true`: the touched partitions are refreshed before push returns;
+ * - `"wait_for"`: each bulk request waits for the partitions' next scheduled refresh (up to
+ *   `refresh_interval` of latency per push).
  */
 export type PushVisibility = boolean | "wait_for";
 
@@ -230,9 +231,9 @@ export interface StorageBackend {
   total(options?: TotalOptions): Promise<TotalResult>;
   /** `total`, streamed row by row: memory does not grow with the number of groups. */
   streamTotal(options?: TotalOptions): GroupPage;
-  /** Deletes exactly the matching points (every filter honoured); visible to reads when it returns. */
+  /** Deletes exactly the matching points (every filter honoured), including those pushed just before; visible to reads when it returns. */
   delete(options?: PointScope): Promise<DeleteResult>;
-  /** Makes every point stored so far visible to reads (after pushes with `refresh: false`). */
+  /** Makes every point stored so far visible to readers outside ratestore now (reads through it always see them). */
   refresh(): Promise<void>;
   getRetention(): Retention;
   health(): Promise<BackendHealth>;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { DECIMAL_STRING_PATTERN, MAX_ABS, formatNanos, parseExactDecimal, type Nanos } from "./decimal.js";
+import { DECIMAL_STRING_PATTERN, MAX_ABS, SCALE, parseExactDecimal, type Nanos } from "./decimal.js";
 import { COMPACT_TIMESTAMP_PATTERN, EPOCH_SECONDS_RANGE, TIMESTAMP_STRING_PATTERN, parseTimestamp } from "./time.js";
 
 /**
@@ -63,6 +63,9 @@ export const labelsSchema = (maxKeys: number) =>
     additionalProperties: { type: ["string", "number", "boolean", "null"], maxLength: MAX_LABEL_VALUE_LENGTH },
   });
 
+/** The bound in nano-units, compared exactly (the OpenAPI pattern allows 15 whole digits). */
+const MAX_NANOS = BigInt(MAX_ABS) * SCALE;
+
 /** A decimal as a JSON number or a decimal string; exact to 9 decimal places. */
 export const DecimalSchema = z
   .union([z.number(), z.string()], { error: "must be a finite decimal number or decimal string" })
@@ -82,8 +85,8 @@ export const DecimalSchema = z
     return z.NEVER;
   }
   const n = parsed.nanos;
-  if (Math.abs(Number(formatNanos(n))) > MAX_ABS) {
-    ctx.addIssue({ code: "custom", message: `must be within ±${MAX_ABS}` });
+  if (n >= MAX_NANOS || n <= -MAX_NANOS) {
+    ctx.addIssue({ code: "custom", message: `must be below ${MAX_ABS} in magnitude` });
     return z.NEVER;
   }
   return n;

@@ -46,17 +46,38 @@ describe("API parity: read-your-writes across instances", function () {
     expect(summary.results[0]![2]).to.equal(expected);
   });
 
-  it("refresh=false skips it (bulk loaders), and POST /v2/refresh then makes everything visible", async () => {
+  it("whatever refresh says, reads through either instance see the push at once; refresh=true also shows it to direct readers", async () => {
     const start = T + 500 * HOUR;
-    const frames = manyPoints(50, { spanHours: 1, start });
-    const push = await writer.call("/v2/dataframes?refresh=false", { json: { dataframes: wireFrames(frames) } });
-    expect(push.status).to.equal(204);
+    for (const [i, mode] of ["false", "wait_for", "true"].entries()) {
+      const at = start + i * HOUR;
+      const push = await writer.call(`/v2/dataframes?refresh=${mode}`, { json: { dataframes: wireFrames(manyPoints(50, { spanHours: 1, start: at })) } });
+      expect(push.status).to.equal(204);
+      const page = (await (await reader.call(`/v2/dataframes?${window(at, at + HOUR)}`)).json()) as { total: number };
+      expect(page.total, `refresh=${mode}`).to.equal(50);
+    }
+    // Dashboards and Kibana search the indices themselves: refresh=true is what makes a push visible to them at once.
+    const at = start + 3 * HOUR;
+    await writer.call("/v2/dataframes?refresh=true", { json: { dataframes: wireFrames(manyPoints(40, { spanHours: 1, start: at })) } });
+    const direct = await writer.backend.client.request<{ count: number }>({
+      method: "POST",
+      path: `/${writer.backend.partitions.alias}/_count`,
+      body: { query: { range: { start: { gte: at, lt: at + HOUR, format: "epoch_millis" } } } },
+    });
+    expect(direct.body.count).to.equal(40);
     expect((await reader.call("/v2/refresh", { method: "POST" })).status).to.equal(204);
-    const page = (await (await reader.call(`/v2/dataframes?${window(start, start + HOUR)}`)).json()) as { total: number };
-    expect(page.total).to.equal(50);
-    const bad = await writer.call("/v2/dataframes?refresh=later", { json: { dataframes: wireFrames(frames) } });
+    const bad = await writer.call("/v2/dataframes?refresh=later", { json: { dataframes: wireFrames(manyPoints(1, { start: at })) } });
     expect(bad.status).to.equal(400);
     expect(((await bad.json()) as { details: { path: string }[] }).details[0]!.path).to.equal("refresh");
+  });
+
+  it("a delete right after a push, through the other instance, deletes every point of it", async () => {
+    for (let i = 0; i < 20; i++) {
+      const start = T + (700 + i) * HOUR;
+      const push = await writer.call("/v2/dataframes", { json: { dataframes: wireFrames(manyPoints(25, { spanHours: 1, start })) } });
+      expect(push.status).to.equal(204);
+      const del = await reader.call(`/v2/dataframes?${window(start, start + HOUR)}`, { method: "DELETE" });
+      expect(await del.json(), `iteration ${i}`).to.deep.equal({ deleted: 25 });
+    }
   });
 
   it("a delete is seen at once by reads through the other instance", async () => {

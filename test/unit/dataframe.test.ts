@@ -30,6 +30,12 @@ describe("dataframe schema", () => {
     });
   });
 
+  it("takes amounts up to 15 whole digits and 9 decimals, exactly", () => {
+    const [df] = parseOrThrow(List, [{ ...frame, usage: { cpu: [{ ...point, vol: { unit: "u", qty: "999999999999999.999999999" }, rating: { price: "-999999999999999.999999999" } }] } }], "x");
+    expect(df!.points[0]!.qty).to.equal(999_999_999_999_999_999_999_999n);
+    expect(df!.points[0]!.price).to.equal(-999_999_999_999_999_999_999_999n);
+  });
+
   it("defaults price to 0 and metadata to {}; takes decimal strings and epoch seconds", () => {
     const [df] = parseOrThrow(List, [{ period: { begin: "1239781290", end: 1239793490 }, usage: { cpu: [{ vol: { unit: "h", qty: "2.5" }, rating: {}, groupby: {} }] } }], "x");
     expect(df!.points[0]!.price).to.equal(0n);
@@ -56,10 +62,23 @@ describe("dataframe schema", () => {
     expect(paths.some((p) => p.startsWith("dataframes[0]"))).to.equal(false);
   });
 
+  it("refuses every \"__proto__\" key, named by its full path, before anything else", () => {
+    const withReserved = JSON.parse(
+      `[${JSON.stringify(frame)}, {"period": ${JSON.stringify(frame.period)}, "usage": {"cpu": [${JSON.stringify(point)}, {"vol": {"unit": "h", "qty": 1}, "groupby": {"__proto__": "x"}, "metadata": {"m": [{"__proto__": 1}]}}]}}]`,
+    ) as unknown;
+    expect(issuesFor(withReserved)).to.deep.equal([
+      { path: "dataframes[1].usage.cpu[1].groupby.__proto__", message: '"__proto__" is a reserved name and cannot be a key' },
+      { path: "dataframes[1].usage.cpu[1].metadata.m[0].__proto__", message: '"__proto__" is a reserved name and cannot be a key' },
+    ]);
+  });
+
   it("rejects huge numbers, NaN-like strings, far dates and odd metric names", () => {
     const cases: [unknown, string][] = [
       [{ ...frame, usage: { cpu: [{ ...point, vol: { unit: "u", qty: 1e300 } }] } }, "dataframes[0].usage.cpu[0].vol.qty"],
       [{ ...frame, usage: { cpu: [{ ...point, rating: { price: "NaN" } }] } }, "dataframes[0].usage.cpu[0].rating.price"],
+      // 16 whole digits, beyond the OpenAPI pattern's 15: refused, even where a double would round it to the bound.
+      [{ ...frame, usage: { cpu: [{ ...point, vol: { unit: "u", qty: "1000000000000000" } }] } }, "dataframes[0].usage.cpu[0].vol.qty"],
+      [{ ...frame, usage: { cpu: [{ ...point, rating: { price: "-1000000000000000.000000001" } }] } }, "dataframes[0].usage.cpu[0].rating.price"],
       [{ ...frame, period: { begin: "0001-01-01T00:00:00Z", end: "2019-01-01T00:00:00Z" } }, "dataframes[0].period.begin"],
       [{ ...frame, usage: { "cpu*": [point] } }, "dataframes[0].usage.cpu*"],
       [{ ...frame, usage: { cpu: [{ ...point, metadata: { k: "x".repeat(2000) } }] } }, "dataframes[0].usage.cpu[0].metadata.k"],

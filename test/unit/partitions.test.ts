@@ -13,6 +13,20 @@ describe("partitions", () => {
     expect(new Partitions("rs", "month").rangeOf("rs-points-2019.12")).to.deep.equal({ start: Date.parse("2019-12-01T00:00:00Z"), end: Date.parse("2020-01-01T00:00:00Z") });
     expect(new Partitions("rs", "month").rangeOf("other-2019.12")).to.equal(undefined);
   });
+
+  it("lists the partitions a window's points can start in, which reads refresh before they search", () => {
+    const months = new Partitions("rs", "month");
+    const nov = Date.parse("2019-11-15T00:00:00Z");
+    const feb = Date.parse("2020-02-01T00:00:00Z");
+    expect(months.indicesBetween(nov, feb, 16)).to.deep.equal(["rs-points-2019.11", "rs-points-2019.12", "rs-points-2020.01"]);
+    // A point starting exactly at `end` is outside the window, and so is its partition.
+    expect(months.indicesBetween(nov, feb + 1, 16)).to.deep.equal(["rs-points-2019.11", "rs-points-2019.12", "rs-points-2020.01", "rs-points-2020.02"]);
+    expect(months.indicesBetween(feb, feb, 16)).to.deep.equal([]);
+    expect(months.indicesBetween(nov, feb, 3)).to.have.length(3);
+    expect(months.indicesBetween(nov, feb, 2)).to.equal(undefined);
+    expect(new Partitions("rs", "day").indicesBetween(nov, feb, 16)).to.equal(undefined);
+    expect(new Partitions("rs", "year").indicesBetween(nov, feb, 16)).to.deep.equal(["rs-points-2019", "rs-points-2020"]);
+  });
 });
 
 describe("groupby plan", () => {

@@ -62,7 +62,7 @@ export function dataframesRouter(ctx: AppContext): Router {
     );
   });
 
-  /** Makes every stored point visible to reads: the end of a bulk load made with `refresh=false`. */
+  /** Makes every stored point visible now to readers outside the API (reads through it always see them): the end of a bulk load. */
   router.post("/v2/refresh", async (_req: Request, res: Response) => {
     await backend.refresh();
     res.status(204).end();

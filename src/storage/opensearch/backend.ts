@@ -29,11 +29,13 @@ import { ClusterClient } from "./client.js";
 import { PointDeleter } from "./deleter.js";
 import { Partitions } from "./partitions.js";
 import { PointReader } from "./reader.js";
+import { Refresher } from "./refresher.js";
 import { PointSearch } from "./search.js";
 import { Lifecycle } from "./lifecycle.js";
 import { RetentionSweeper } from "./sweeper.js";
 import { foreignIndexProblem, foreignIndices } from "./ownership.js";
 import { detectProfile } from "./profile.js";
+import { withDefaultWindow } from "./query.js";
 import { installPointsTemplate, templateInstalled } from "./templates.js";
 import { PointWriter } from "./writer.js";
 
@@ -58,6 +60,7 @@ export class OpenSearchBackend implements StorageBackend {
   readonly name = "opensearch";
   readonly client: ClusterClient;
   readonly partitions: Partitions;
+  private readonly refresher: Refresher;
   private components: Components | undefined;
   private clusterName: string | undefined;
   private readonly emptyStats: WriteStats = { stored: 0, duplicates: 0, failed: 0, retries: 0, bulkRequests: 0 };
@@ -69,6 +72,7 @@ export class OpenSearchBackend implements StorageBackend {
   ) {
     this.client = new ClusterClient(config.opensearch);
     this.partitions = new Partitions(config.indexPrefix, config.partition);
+    this.refresher = new Refresher(this.client, this.partitions);
   }
 
   /** The initialised components; before init() succeeds every operation is a 503, as while the cluster is down. */
@@ -130,40 +134,70 @@ export class OpenSearchBackend implements StorageBackend {
     return this.parts.writer.push(dataframes, options);
   }
 
-  retrieve(options?: RetrieveOptions): Promise<RetrieveResult> {
-    return this.parts.reader.retrieve(options);
+  // Every read starts with the refresh that makes the pushes acknowledged before it visible (Refresher).
+
+  /** Reads default to the current month (CloudKitty's window); the refresh covers the same partitions. */
+  private beforeRead(scope: PointScope = {}): Promise<void> {
+    return this.refresher.beforeRead(withDefaultWindow(scope));
+  }
+
+  async retrieve(options?: RetrieveOptions): Promise<RetrieveResult> {
+    const { reader } = this.parts;
+    await this.beforeRead(options);
+    return reader.retrieve(options);
   }
 
   iteratePoints(options?: Omit<RetrieveOptions, "offset" | "limit" | "paginate">): AsyncIterable<StoredPoint> {
-    return this.parts.reader.iterate(options);
+    const { reader } = this.parts;
+    return this.afterRefresh(options, () => reader.iterate(options));
   }
 
   scanPoints(options?: Omit<RetrieveOptions, "offset" | "limit" | "paginate" | "after">): AsyncIterable<readonly StoredPoint[]> {
-    return this.parts.reader.scan(options);
+    const { reader } = this.parts;
+    return this.afterRefresh(options, () => reader.scan(options));
   }
 
-  streamPage(options?: RetrieveOptions): Promise<PointPage> {
-    return this.parts.reader.streamPage(options);
+  async streamPage(options?: RetrieveOptions): Promise<PointPage> {
+    const { reader } = this.parts;
+    await this.beforeRead(options);
+    return reader.streamPage(options);
   }
 
-  total(options?: TotalOptions): Promise<TotalResult> {
-    return this.parts.aggregator.total(options);
+  async total(options?: TotalOptions): Promise<TotalResult> {
+    const { aggregator } = this.parts;
+    await this.beforeRead(options);
+    return aggregator.total(options);
   }
 
   streamTotal(options?: TotalOptions): GroupPage {
-    return this.parts.aggregator.streamTotal(options);
+    // Built now, so that bad options throw here; its rows are read only once the refresh is done.
+    const page = this.parts.aggregator.streamTotal(options);
+    return { rows: this.afterRefresh(options, () => page.rows), end: () => page.end() };
   }
 
-  async refresh(): Promise<void> {
-    await this.client.request({ method: "POST", path: `/${this.partitions.alias}/_refresh`, querystring: { ignore_unavailable: true, allow_no_indices: true } }, [404]);
+  /** A stream that refreshes before its first item. */
+  private async *afterRefresh<T>(scope: PointScope | undefined, stream: () => AsyncIterable<T>): AsyncGenerator<T> {
+    await this.beforeRead(scope);
+    yield* stream();
   }
 
-  delete(options?: PointScope): Promise<DeleteResult> {
-    return this.parts.deleter.delete(options);
+  /** Makes every stored point visible to readers of the indices that do not go through ratestore (Dashboards, Kibana) now. */
+  refresh(): Promise<void> {
+    return this.refresher.all();
   }
 
-  describePartitions(): Promise<PartitionInfo[]> {
-    return this.parts.lifecycle.describePartitions();
+  async delete(options: PointScope = {}): Promise<DeleteResult> {
+    const { deleter } = this.parts;
+    // Deletes have no default window: without one, every partition.
+    await this.refresher.beforeRead(options);
+    return deleter.delete(options);
+  }
+
+  async describePartitions(): Promise<PartitionInfo[]> {
+    const { lifecycle } = this.parts;
+    // Its point counts are the searchable ones.
+    await this.refresher.all();
+    return lifecycle.describePartitions();
   }
 
   sweepRetention(now?: number): Promise<SweepSummary> {

@@ -37,6 +37,21 @@ export class Partitions {
     }
   }
 
+  /**
+   * The partitions that can hold points starting in [begin, end), oldest first; undefined when there
+   * are more than `max` of them (a long window of daily partitions), for the caller to use the alias.
+   */
+  indicesBetween(begin: number, end: number, max: number): string[] | undefined {
+    const names: string[] = [];
+    for (let t = begin; t < end; ) {
+      if (names.length === max) return undefined;
+      const name = this.indexFor(t);
+      names.push(name);
+      t = this.rangeOf(name)!.end;
+    }
+    return names;
+  }
+
   /** The time range [start, end) an index holds, from its name; undefined for an index not named by this scheme. */
   rangeOf(index: string): { start: number; end: number } | undefined {
     const suffix = index.startsWith(`${this.alias}-`) ? index.slice(this.alias.length + 1) : undefined;

@@ -143,7 +143,7 @@ export class PointWriter {
     });
     const touched = [...new Set(pending.map((p) => p.partition))];
     for (const index of touched) await this.gate.ensure(index);
-    const refresh = options.refresh ?? true;
+    const refresh = options.refresh ?? false;
     const chunks = this.chunk(pending);
     let next = 0;
     let interrupted: Error | undefined;
@@ -173,8 +173,7 @@ export class PointWriter {
       );
     }
     if (refresh === true && touched.length > 0) {
-      // Every instance reads from the cluster, so making the points searchable there is what makes a
-      // read on any instance see them once push returns.
+      // For readers outside ratestore: reads through it refresh before they search (Refresher).
       await this.client.request({ method: "POST", path: `/${touched.join(",")}/_refresh`, querystring: { ignore_unavailable: true } });
     }
     this.count(result);

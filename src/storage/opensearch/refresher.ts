@@ -1,0 +1,48 @@
+import { BackendUnavailableError } from "../../errors.js";
+import type { ClusterClient } from "./client.js";
+import type { Partitions } from "./partitions.js";
+
+/** Beyond this many partitions in a window, the alias is refreshed instead of naming each one. */
+const MAX_NAMED = 16;
+
+interface RefreshResponse {
+  _shards?: { total?: number; successful?: number; failed?: number };
+}
+
+/**
+ * Read-your-writes, paid for by reads. A push answers once the cluster has stored its points; before
+ * every read, the partitions the read can see are refreshed, so the read sees every push that answered
+ * before it started, through any instance (the refresh is the cluster's, not this process's). A refresh
+ * with nothing new to show costs a few milliseconds; one after pushes makes all of them visible at once.
+ * Refreshing per push instead costs every push a new segment (measured: the refresh alone takes raw
+ * `_bulk` to 0.62-0.66 of its throughput), while a billing store is pushed to far more often than read.
+ */
+export class Refresher {
+  constructor(
+    private readonly client: ClusterClient,
+    private readonly partitions: Partitions,
+  ) {}
+
+  /** Before a read of points starting in [begin, end): every acknowledged write there becomes searchable. */
+  async beforeRead(window: { readonly begin?: number; readonly end?: number }): Promise<void> {
+    const named = window.begin !== undefined && window.end !== undefined ? this.partitions.indicesBetween(window.begin, window.end, MAX_NAMED) : undefined;
+    if (named?.length === 0) return;
+    await this.refresh(named ?? [this.partitions.alias]);
+  }
+
+  /** Every partition. */
+  all(): Promise<void> {
+    return this.refresh([this.partitions.alias]);
+  }
+
+  /** The named partitions (absent ones are skipped). */
+  async refresh(indices: readonly string[]): Promise<void> {
+    const res = await this.client.request<RefreshResponse>(
+      { method: "POST", path: `/${indices.join(",")}/_refresh`, querystring: { ignore_unavailable: true, allow_no_indices: true } },
+      [404],
+    );
+    const failed = res.body._shards?.failed ?? 0;
+    // A shard copy left unrefreshed could answer the read without the latest pushes: say so rather than answer short.
+    if (failed > 0) throw new BackendUnavailableError(`refreshing ${indices.join(",")} failed on ${failed} shard copies: a read now could miss acknowledged points`);
+  }
+}
