@@ -70,6 +70,28 @@ describe("API parity: read-your-writes across instances", function () {
     expect(((await bad.json()) as { details: { path: string }[] }).details[0]!.path).to.equal("refresh");
   });
 
+  it("concurrent reads right after a push all see it, and share their refreshes", async () => {
+    const start = T + 800 * HOUR;
+    const push = await writer.call("/v2/dataframes", { json: { dataframes: wireFrames(manyPoints(60, { spanHours: 1, start })) } });
+    expect(push.status).to.equal(204);
+    const client = reader.backend.client;
+    const send = client.request.bind(client);
+    let refreshes = 0;
+    client.request = ((...args: Parameters<typeof send>) => {
+      if (args[0].path.endsWith("/_refresh")) refreshes++;
+      return send(...args);
+    }) as typeof send;
+    try {
+      const totals = await Promise.all(
+        Array.from({ length: 40 }, async () => ((await (await reader.call(`/v2/dataframes?${window(start, start + HOUR)}&limit=1`)).json()) as { total: number }).total),
+      );
+      expect(totals).to.deep.equal(Array.from({ length: 40 }, () => 60));
+      expect(refreshes).to.be.within(1, 19);
+    } finally {
+      client.request = send;
+    }
+  });
+
   it("a delete right after a push, through the other instance, deletes every point of it", async () => {
     for (let i = 0; i < 20; i++) {
       const start = T + (700 + i) * HOUR;

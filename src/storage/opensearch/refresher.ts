@@ -1,6 +1,7 @@
 import { BackendUnavailableError } from "../../errors.js";
 import type { ClusterClient } from "./client.js";
 import type { Partitions } from "./partitions.js";
+import { SharedRefresh } from "./shared-refresh.js";
 
 /** Beyond this many partitions in a window, the alias is refreshed instead of naming each one. */
 const MAX_NAMED = 16;
@@ -18,6 +19,9 @@ interface RefreshResponse {
  * `_bulk` to 0.62-0.66 of its throughput), while a billing store is pushed to far more often than read.
  */
 export class Refresher {
+  /** Refreshes in flight, by the partitions they cover: concurrent reads of the same partitions share them. */
+  private readonly shared = new Map<string, SharedRefresh>();
+
   constructor(
     private readonly client: ClusterClient,
     private readonly partitions: Partitions,
@@ -35,14 +39,27 @@ export class Refresher {
     return this.refresh([this.partitions.alias]);
   }
 
-  /** The named partitions (absent ones are skipped). */
-  async refresh(indices: readonly string[]): Promise<void> {
+  /** The named partitions (absent ones are skipped), shared with concurrent reads of the same ones. */
+  refresh(indices: readonly string[]): Promise<void> {
+    const key = indices.join(",");
+    let shared = this.shared.get(key);
+    if (!shared) {
+      shared = new SharedRefresh(
+        () => this.send(key),
+        () => this.shared.delete(key),
+      );
+      this.shared.set(key, shared);
+    }
+    return shared.request();
+  }
+
+  private async send(indices: string): Promise<void> {
     const res = await this.client.request<RefreshResponse>(
-      { method: "POST", path: `/${indices.join(",")}/_refresh`, querystring: { ignore_unavailable: true, allow_no_indices: true } },
+      { method: "POST", path: `/${indices}/_refresh`, querystring: { ignore_unavailable: true, allow_no_indices: true } },
       [404],
     );
     const failed = res.body._shards?.failed ?? 0;
     // A shard copy left unrefreshed could answer the read without the latest pushes: say so rather than answer short.
-    if (failed > 0) throw new BackendUnavailableError(`refreshing ${indices.join(",")} failed on ${failed} shard copies: a read now could miss acknowledged points`);
+    if (failed > 0) throw new BackendUnavailableError(`refreshing ${indices} failed on ${failed} shard copies: a read now could miss acknowledged points`);
   }
 }
