@@ -3,17 +3,19 @@ import type { BulkOutcome, StorageObserver, WriteStats } from "../storage/backen
 
 const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const BULK_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const REFRESH_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 /**
  * The service's Prometheus metrics (prom-client: exposition format and label escaping as Prometheus
  * specifies them): process metrics, request latency per route, `_bulk` latency per outcome, and the
- * writer's running totals. It is also the storage's observer.
+ * writer's running totals, and the refreshes reads wait for. It is also the storage's observer.
  */
 export class Metrics implements StorageObserver {
   readonly registry = new Registry();
   private readonly http: Histogram<"route" | "method" | "status">;
   private readonly bulk: Histogram<"outcome">;
   private readonly bulkPoints: Counter<"outcome">;
+  private readonly refresh: Histogram;
   private stats: () => Readonly<WriteStats> | undefined = () => undefined;
 
   constructor() {
@@ -30,6 +32,12 @@ export class Metrics implements StorageObserver {
       help: "Latency of each _bulk request sent to the cluster, by outcome (ok, items_retried, failed).",
       labelNames: ["outcome"],
       buckets: BULK_BUCKETS,
+      registers: [this.registry],
+    });
+    this.refresh = new Histogram({
+      name: "ratestore_read_refresh_duration_seconds",
+      help: "Latency of each refresh sent before reads (read-your-writes); concurrent reads of the same partitions share one.",
+      buckets: REFRESH_BUCKETS,
       registers: [this.registry],
     });
     this.bulkPoints = new Counter({ name: "ratestore_bulk_points_total", help: "Points sent in _bulk requests, by the request's outcome.", labelNames: ["outcome"], registers: [this.registry] });
@@ -71,6 +79,10 @@ export class Metrics implements StorageObserver {
   bulkRequest(seconds: number, points: number, outcome: BulkOutcome): void {
     this.bulk.observe({ outcome }, seconds);
     this.bulkPoints.inc({ outcome }, points);
+  }
+
+  readRefresh(seconds: number): void {
+    this.refresh.observe(seconds);
   }
 
   render(): Promise<string> {

@@ -173,9 +173,11 @@ export type BulkOutcome = "ok" | "items_retried" | "failed";
 /** What the storage reports as it works, for metrics; the service's metrics registry implements it. */
 export interface StorageObserver {
   bulkRequest(seconds: number, points: number, outcome: BulkOutcome): void;
+  /** A refresh sent before reads (shared by the reads that arrived while the one before it ran). */
+  readRefresh(seconds: number): void;
 }
 
-export const NO_OBSERVER: StorageObserver = { bulkRequest: () => undefined };
+export const NO_OBSERVER: StorageObserver = { bulkRequest: () => undefined, readRefresh: () => undefined };
 
 /** Running totals of what pushes did since start, for metrics. */
 export interface WriteStats {

@@ -64,7 +64,11 @@ describe("SharedRefresh: reads share refreshes that started after them", () => {
     for (let t = 0; t < 30; t++) {
       f.clock = t;
       const arrived = t;
-      checks.push(shared.request().then(() => expect(Math.max(...f.finished), `read arriving at ${arrived}`).to.be.at.least(arrived)));
+      checks.push(
+        shared.request().then(() => {
+          expect(Math.max(...f.finished), `read arriving at ${arrived}`).to.be.at.least(arrived);
+        }),
+      );
       if (t % 3 === 2 && f.unfinished > 0) await f.end();
     }
     while (f.unfinished > 0) await f.end();

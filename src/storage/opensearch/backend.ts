@@ -72,7 +72,7 @@ export class OpenSearchBackend implements StorageBackend {
   ) {
     this.client = new ClusterClient(config.opensearch);
     this.partitions = new Partitions(config.indexPrefix, config.partition);
-    this.refresher = new Refresher(this.client, this.partitions);
+    this.refresher = new Refresher(this.client, this.partitions, observer);
   }
 
   /** The initialised components; before init() succeeds every operation is a 503, as while the cluster is down. */

@@ -1,4 +1,5 @@
 import { BackendUnavailableError } from "../../errors.js";
+import type { StorageObserver } from "../backend.js";
 import type { ClusterClient } from "./client.js";
 import type { Partitions } from "./partitions.js";
 import { SharedRefresh } from "./shared-refresh.js";
@@ -25,6 +26,7 @@ export class Refresher {
   constructor(
     private readonly client: ClusterClient,
     private readonly partitions: Partitions,
+    private readonly observer: StorageObserver,
   ) {}
 
   /** Before a read of points starting in [begin, end): every acknowledged write there becomes searchable. */
@@ -54,10 +56,12 @@ export class Refresher {
   }
 
   private async send(indices: string): Promise<void> {
+    const started = performance.now();
     const res = await this.client.request<RefreshResponse>(
       { method: "POST", path: `/${indices}/_refresh`, querystring: { ignore_unavailable: true, allow_no_indices: true } },
       [404],
     );
+    this.observer.readRefresh((performance.now() - started) / 1000);
     const failed = res.body._shards?.failed ?? 0;
     // A shard copy left unrefreshed could answer the read without the latest pushes: say so rather than answer short.
     if (failed > 0) throw new BackendUnavailableError(`refreshing ${indices} failed on ${failed} shard copies: a read now could miss acknowledged points`);
