@@ -30,6 +30,20 @@ describe("dataframe schema", () => {
     });
   });
 
+  it("refuses a groupby or metadata that is not a flat map, naming it", () => {
+    const { groupby: _omit, ...noGroupby } = point;
+    for (const [p, path] of [
+      [noGroupby, "groupby"],
+      [{ ...point, groupby: "p1" }, "groupby"],
+      [{ ...point, groupby: ["p1"] }, "groupby"],
+      [{ ...point, metadata: null }, "metadata"],
+    ] as const) {
+      expect(issuesFor([{ ...frame, usage: { cpu: [p] } }]), path).to.deep.equal([
+        { path: `dataframes[0].usage.cpu[0].${path}`, message: "must be an object: groupby and metadata are flat maps" },
+      ]);
+    }
+  });
+
   it("takes amounts up to 15 whole digits and 9 decimals, exactly", () => {
     const [df] = parseOrThrow(List, [{ ...frame, usage: { cpu: [{ ...point, vol: { unit: "u", qty: "999999999999999.999999999" }, rating: { price: "-999999999999999.999999999" } }] } }], "x");
     expect(df!.points[0]!.qty).to.equal(999_999_999_999_999_999_999_999n);
