@@ -49,7 +49,8 @@ describe("CloudKitty indices: CloudKitty's own backend reads ratestore's partiti
 
   before(async () => {
     api = await startApi();
-    const res = await api.call("/v2/dataframes", { json: { dataframes: frames() } });
+    // CloudKitty reads the partitions itself, not through the API: refresh=true makes the push visible to it at once.
+    const res = await api.call("/v2/dataframes?refresh=true", { json: { dataframes: frames() } });
     expect(res.status).to.equal(204);
     // Its init() would write CloudKitty's mapping document into the index: reading needs none of it.
     ck = await CloudKittyStorage.open(api.backend.profile.distribution, process.env.OPENSEARCH_URL!.split(",")[0]!, api.backend.partitions.alias, false);
