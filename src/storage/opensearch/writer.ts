@@ -94,7 +94,7 @@ export class PointWriter {
       }
     });
     const points = accepted.length + result.failed.length;
-    const touched = [...refusals].filter(([, reason]) => reason === undefined).map(([partition]) => partition);
+    const touched = [...new Set(accepted.map((r) => r.partition))];
     for (const index of touched) await this.gate.ensure(index);
     const refresh = options.refresh ?? false;
     const source = new PointChunks(dataframes, accepted, this.chunkLimits(accepted.length));
@@ -112,7 +112,7 @@ export class PointWriter {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.bulk.concurrency, Math.max(1, accepted.length)) }, worker));
+    await Promise.all(Array.from({ length: Math.min(this.bulk.concurrency, accepted.length) }, worker));
     if (interrupted) {
       // Points no worker took were never sent: known not stored.
       for (const ref of source.remaining()) result.failed.push(failureOf(ref, 503, "not sent: the push stopped when the cluster failed"));
