@@ -1,5 +1,5 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { BulkOutcome, StorageObserver, WriteStats } from "../storage/backend.js";
+import type { BulkOutcome, RefreshCause, StorageObserver, WriteStats } from "../storage/backend.js";
 
 const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const BULK_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -8,14 +8,14 @@ const REFRESH_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 /**
  * The service's Prometheus metrics (prom-client: exposition format and label escaping as Prometheus
  * specifies them): process metrics, request latency per route, `_bulk` latency per outcome, and the
- * writer's running totals, and the refreshes reads wait for. It is also the storage's observer.
+ * writer's running totals, and the refreshes sent to the cluster. It is also the storage's observer.
  */
 export class Metrics implements StorageObserver {
   readonly registry = new Registry();
   private readonly http: Histogram<"route" | "method" | "status">;
   private readonly bulk: Histogram<"outcome">;
   private readonly bulkPoints: Counter<"outcome">;
-  private readonly refresh: Histogram;
+  private readonly refreshes: Histogram<"cause">;
   private stats: () => Readonly<WriteStats> | undefined = () => undefined;
 
   constructor() {
@@ -34,9 +34,10 @@ export class Metrics implements StorageObserver {
       buckets: BULK_BUCKETS,
       registers: [this.registry],
     });
-    this.refresh = new Histogram({
-      name: "ratestore_read_refresh_duration_seconds",
-      help: "Latency of each refresh sent before reads (read-your-writes); concurrent reads of the same partitions share one.",
+    this.refreshes = new Histogram({
+      name: "ratestore_refresh_duration_seconds",
+      help: "Latency of each refresh sent to the cluster, by cause: before a read (read-your-writes; concurrent reads of the same partitions share one), after a push with refresh=true, after a delete.",
+      labelNames: ["cause"],
       buckets: REFRESH_BUCKETS,
       registers: [this.registry],
     });
@@ -81,8 +82,8 @@ export class Metrics implements StorageObserver {
     this.bulkPoints.inc({ outcome }, points);
   }
 
-  readRefresh(seconds: number): void {
-    this.refresh.observe(seconds);
+  refresh(seconds: number, cause: RefreshCause): void {
+    this.refreshes.observe({ cause }, seconds);
   }
 
   render(): Promise<string> {

@@ -170,14 +170,20 @@ export interface BackendHealth {
 /** How a `_bulk` request ended: every item answered for good, some items sent again, or the request failed. */
 export type BulkOutcome = "ok" | "items_retried" | "failed";
 
+/** Why partitions were refreshed: before a read (read-your-writes), or after a push or a delete, for readers of the indices outside ratestore. */
+export type RefreshCause = "read" | "push" | "delete";
+
 /** What the storage reports as it works, for metrics; the service's metrics registry implements it. */
 export interface StorageObserver {
   bulkRequest(seconds: number, points: number, outcome: BulkOutcome): void;
-  /** A refresh sent before reads (shared by the reads that arrived while the one before it ran). */
-  readRefresh(seconds: number): void;
+  /**
+   * A refresh sent to the cluster. Concurrent requests for the same partitions share refreshes (whatever
+   * their cause); those are counted once each, with the cause of the request that found none running.
+   */
+  refresh(seconds: number, cause: RefreshCause): void;
 }
 
-export const NO_OBSERVER: StorageObserver = { bulkRequest: () => undefined, readRefresh: () => undefined };
+export const NO_OBSERVER: StorageObserver = { bulkRequest: () => undefined, refresh: () => undefined };
 
 /** Running totals of what pushes did since start, for metrics. */
 export interface WriteStats {

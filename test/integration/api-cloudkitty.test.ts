@@ -200,7 +200,7 @@ describe("API: CloudKitty v2 scenarios", () => {
       expect(metrics).to.match(/ratestore_bulk_request_duration_seconds_count\{outcome="ok"\} [1-9]/);
       expect(metrics).to.match(/ratestore_bulk_points_total\{outcome="ok"\} 12/);
       // The summaries read above each refreshed their partitions first.
-      expect(metrics).to.match(/^ratestore_read_refresh_duration_seconds_count [1-9]/m);
+      expect(metrics).to.match(/^ratestore_refresh_duration_seconds_count\{cause="read"\} [1-9]/m);
       expect(metrics).to.match(/^ratestore_process_resident_memory_bytes \d+/m);
       expect(metrics).to.match(/ratestore_points_stored_total 6/);
       expect(metrics).to.match(/ratestore_points_duplicate_total 6/);

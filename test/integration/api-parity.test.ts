@@ -64,6 +64,9 @@ describe("API parity: read-your-writes across instances", function () {
       body: { query: { range: { start: { gte: at, lt: at + HOUR, format: "epoch_millis" } } } },
     });
     expect(direct.body.count).to.equal(40);
+    // Both refresh=true pushes refreshed what they wrote, through the same refresher as reads (and its shard checks).
+    const metrics = await (await writer.call("/metrics", { key: null })).text();
+    expect(metrics).to.match(/^ratestore_refresh_duration_seconds_count\{cause="push"\} 2$/m);
     expect((await reader.call("/v2/refresh", { method: "POST" })).status).to.equal(204);
     const bad = await writer.call("/v2/dataframes?refresh=later", { json: { dataframes: wireFrames(manyPoints(1, { start: at })) } });
     expect(bad.status).to.equal(400);

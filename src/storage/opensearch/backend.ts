@@ -109,10 +109,10 @@ export class OpenSearchBackend implements StorageBackend {
       profile,
       search,
       lifecycle,
-      writer: new PointWriter(this.client, this.partitions, c.bulk, this.logger, lifecycle, this.observer),
+      writer: new PointWriter(this.client, this.partitions, c.bulk, this.logger, this.refresher, lifecycle, this.observer),
       reader: new PointReader(search),
       aggregator: new TotalAggregator(search),
-      deleter: new PointDeleter(this.client, search, this.logger),
+      deleter: new PointDeleter(this.client, search, this.refresher, this.logger),
       sweeper: new RetentionSweeper(this.client, this.partitions, lifecycle, c.sweepIntervalSeconds * 1000, this.logger, c.sweepGraceSeconds * 1000),
     };
   }
@@ -136,48 +136,52 @@ export class OpenSearchBackend implements StorageBackend {
 
   // Every read starts with the refresh that makes the pushes acknowledged before it visible (Refresher).
 
-  /** Reads default to the current month (CloudKitty's window); the refresh covers the same partitions. */
-  private beforeRead(scope: PointScope = {}): Promise<void> {
-    return this.refresher.beforeRead(withDefaultWindow(scope));
-  }
+  // Reads default to the current month (CloudKitty's window). The window is fixed once, here, so that the
+  // refresh and the search cover the same partitions even when a read straddles the turn of a month.
 
-  async retrieve(options?: RetrieveOptions): Promise<RetrieveResult> {
+  async retrieve(options: RetrieveOptions = {}): Promise<RetrieveResult> {
     const { reader } = this.parts;
-    await this.beforeRead(options);
-    return reader.retrieve(options);
+    const scope = withDefaultWindow(options);
+    await this.refresher.beforeRead(scope);
+    return reader.retrieve(scope);
   }
 
-  iteratePoints(options?: Omit<RetrieveOptions, "offset" | "limit" | "paginate">): AsyncIterable<StoredPoint> {
+  iteratePoints(options: Omit<RetrieveOptions, "offset" | "limit" | "paginate"> = {}): AsyncIterable<StoredPoint> {
     const { reader } = this.parts;
-    return this.afterRefresh(options, () => reader.iterate(options));
+    const scope = withDefaultWindow(options);
+    return this.afterRefresh(scope, () => reader.iterate(scope));
   }
 
-  scanPoints(options?: Omit<RetrieveOptions, "offset" | "limit" | "paginate" | "after">): AsyncIterable<readonly StoredPoint[]> {
+  scanPoints(options: Omit<RetrieveOptions, "offset" | "limit" | "paginate" | "after"> = {}): AsyncIterable<readonly StoredPoint[]> {
     const { reader } = this.parts;
-    return this.afterRefresh(options, () => reader.scan(options));
+    const scope = withDefaultWindow(options);
+    return this.afterRefresh(scope, () => reader.scan(scope));
   }
 
-  async streamPage(options?: RetrieveOptions): Promise<PointPage> {
+  async streamPage(options: RetrieveOptions = {}): Promise<PointPage> {
     const { reader } = this.parts;
-    await this.beforeRead(options);
-    return reader.streamPage(options);
+    const scope = withDefaultWindow(options);
+    await this.refresher.beforeRead(scope);
+    return reader.streamPage(scope);
   }
 
-  async total(options?: TotalOptions): Promise<TotalResult> {
+  async total(options: TotalOptions = {}): Promise<TotalResult> {
     const { aggregator } = this.parts;
-    await this.beforeRead(options);
-    return aggregator.total(options);
+    const scope = withDefaultWindow(options);
+    await this.refresher.beforeRead(scope);
+    return aggregator.total(scope);
   }
 
-  streamTotal(options?: TotalOptions): GroupPage {
+  streamTotal(options: TotalOptions = {}): GroupPage {
+    const scope = withDefaultWindow(options);
     // Built now, so that bad options throw here; its rows are read only once the refresh is done.
-    const page = this.parts.aggregator.streamTotal(options);
-    return { rows: this.afterRefresh(options, () => page.rows), end: () => page.end() };
+    const page = this.parts.aggregator.streamTotal(scope);
+    return { rows: this.afterRefresh(scope, () => page.rows), end: () => page.end() };
   }
 
   /** A stream that refreshes before its first item. */
-  private async *afterRefresh<T>(scope: PointScope | undefined, stream: () => AsyncIterable<T>): AsyncGenerator<T> {
-    await this.beforeRead(scope);
+  private async *afterRefresh<T>(scope: PointScope, stream: () => AsyncIterable<T>): AsyncGenerator<T> {
+    await this.refresher.beforeRead(scope);
     yield* stream();
   }
 

@@ -3,6 +3,7 @@ import type { DeleteResult, PointScope } from "../backend.js";
 import { BackendError } from "../../errors.js";
 import type { ClusterClient } from "./client.js";
 import { scopeQuery } from "./query.js";
+import type { Refresher } from "./refresher.js";
 import type { PointSearch } from "./search.js";
 
 const DELETE_PAGE = 5000;
@@ -20,6 +21,7 @@ export class PointDeleter {
   constructor(
     private readonly client: ClusterClient,
     private readonly search: PointSearch,
+    private readonly refresher: Pick<Refresher, "refresh">,
     private readonly logger: Logger,
   ) {}
 
@@ -37,8 +39,9 @@ export class PointDeleter {
         else if (item.delete.status !== 404) throw new BackendError(`delete failed after ${deleted} points: ${item.delete.error?.reason ?? item.delete.status}`, item.delete.status);
       }
     }
-    if (touched.size > 0) await this.client.request({ method: "POST", path: `/${[...touched].join(",")}/_refresh` }, [404]);
     this.logger.info("points deleted", { deleted, partitions: touched.size });
+    // Reads through ratestore refresh before they search; this is for readers of the indices outside it.
+    if (touched.size > 0) await this.refresher.refresh([...touched], "delete");
     return { deleted };
   }
 }

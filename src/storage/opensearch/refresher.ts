@@ -1,5 +1,5 @@
 import { BackendUnavailableError } from "../../errors.js";
-import type { StorageObserver } from "../backend.js";
+import type { RefreshCause, StorageObserver } from "../backend.js";
 import type { ClusterClient } from "./client.js";
 import type { Partitions } from "./partitions.js";
 import { SharedRefresh } from "./shared-refresh.js";
@@ -33,21 +33,24 @@ export class Refresher {
   async beforeRead(window: { readonly begin?: number; readonly end?: number }): Promise<void> {
     const named = window.begin !== undefined && window.end !== undefined ? this.partitions.indicesBetween(window.begin, window.end, MAX_NAMED) : undefined;
     if (named?.length === 0) return;
-    await this.refresh(named ?? [this.partitions.alias]);
+    await this.refresh(named ?? [this.partitions.alias], "read");
   }
 
-  /** Every partition. */
+  /** Every partition, before a read of all of them. */
   all(): Promise<void> {
-    return this.refresh([this.partitions.alias]);
+    return this.refresh([this.partitions.alias], "read");
   }
 
-  /** The named partitions (absent ones are skipped), shared with concurrent reads of the same ones. */
-  refresh(indices: readonly string[]): Promise<void> {
+  /**
+   * The named partitions (absent ones are skipped), shared with concurrent requests for the same ones.
+   * Throws BackendUnavailableError when a shard copy was not refreshed.
+   */
+  refresh(indices: readonly string[], cause: RefreshCause): Promise<void> {
     const key = indices.join(",");
     let shared = this.shared.get(key);
     if (!shared) {
       shared = new SharedRefresh(
-        () => this.send(key),
+        () => this.send(key, cause),
         () => this.shared.delete(key),
       );
       this.shared.set(key, shared);
@@ -55,15 +58,15 @@ export class Refresher {
     return shared.request();
   }
 
-  private async send(indices: string): Promise<void> {
+  private async send(indices: string, cause: RefreshCause): Promise<void> {
     const started = performance.now();
     const res = await this.client.request<RefreshResponse>(
       { method: "POST", path: `/${indices}/_refresh`, querystring: { ignore_unavailable: true, allow_no_indices: true } },
       [404],
     );
-    this.observer.readRefresh((performance.now() - started) / 1000);
+    this.observer.refresh((performance.now() - started) / 1000, cause);
     const failed = res.body._shards?.failed ?? 0;
-    // A shard copy left unrefreshed could answer the read without the latest pushes: say so rather than answer short.
-    if (failed > 0) throw new BackendUnavailableError(`refreshing ${indices} failed on ${failed} shard copies: a read now could miss acknowledged points`);
+    // A shard copy left unrefreshed could answer a read without the latest writes: say so rather than answer short.
+    if (failed > 0) throw new BackendUnavailableError(`refreshing ${indices} failed on ${failed} shard copies: a search now could miss acknowledged writes`);
   }
 }

@@ -6,6 +6,7 @@ import { NO_OBSERVER, type BulkOutcome, type PointFailure, type PushOptions, typ
 import { pointsWithIndex, type DataFrame } from "../dataframe.js";
 import type { ClusterClient } from "./client.js";
 import type { Partitions } from "./partitions.js";
+import type { Refresher } from "./refresher.js";
 import { PointChunks, type PendingPoint, type PointRef } from "./point-chunks.js";
 
 export function newWriterStats(): WriteStats {
@@ -65,6 +66,8 @@ export class PointWriter {
     private readonly partitions: Partitions,
     private readonly bulk: StorageConfig["bulk"],
     private readonly logger: Logger,
+    /** Refreshes the partitions a push with refresh=true wrote. */
+    private readonly refresher: Pick<Refresher, "refresh">,
     /** Refuses points past the retention and creates a partition (dated by its data) before its first write. */
     private readonly gate: PartitionGate = OPEN_GATE,
     private readonly observer: StorageObserver = NO_OBSERVER,
@@ -125,11 +128,12 @@ export class PointWriter {
         { cause: interrupted },
       );
     }
-    if (refresh === true && touched.length > 0) {
-      // For readers outside ratestore: reads through it refresh before they search (Refresher).
-      await this.client.request({ method: "POST", path: `/${touched.join(",")}/_refresh`, querystring: { ignore_unavailable: true } });
-    }
     this.count(result);
+    if (refresh === true && touched.length > 0) {
+      // For readers outside ratestore: reads through it refresh before they search (Refresher). The points
+      // are stored whatever happens here: a push sent again after a failed refresh stores nothing twice.
+      await this.refresher.refresh(touched, "push");
+    }
     return { points, ...result };
   }
 
