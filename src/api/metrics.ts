@@ -20,27 +20,19 @@ export class Metrics implements StorageObserver {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "ratestore_" });
-    this.http = new Histogram({
-      name: "ratestore_http_request_duration_seconds",
-      help: "HTTP request latency by route, method and status.",
-      labelNames: ["route", "method", "status"],
-      buckets: HTTP_BUCKETS,
-      registers: [this.registry],
-    });
-    this.bulk = new Histogram({
-      name: "ratestore_bulk_request_duration_seconds",
-      help: "Latency of each _bulk request sent to the cluster, by outcome (ok, items_retried, failed).",
-      labelNames: ["outcome"],
-      buckets: BULK_BUCKETS,
-      registers: [this.registry],
-    });
-    this.refreshes = new Histogram({
-      name: "ratestore_refresh_duration_seconds",
-      help: "Latency of each refresh sent to the cluster, by cause: before a read (read-your-writes; concurrent reads of the same partitions share one), after a push with refresh=true, after a delete.",
-      labelNames: ["cause"],
-      buckets: REFRESH_BUCKETS,
-      registers: [this.registry],
-    });
+    this.http = this.histogram("ratestore_http_request_duration_seconds", "HTTP request latency by route, method and status.", ["route", "method", "status"], HTTP_BUCKETS);
+    this.bulk = this.histogram(
+      "ratestore_bulk_request_duration_seconds",
+      "Latency of each _bulk request sent to the cluster, by outcome (ok, items_retried, failed).",
+      ["outcome"],
+      BULK_BUCKETS,
+    );
+    this.refreshes = this.histogram(
+      "ratestore_refresh_duration_seconds",
+      "Latency of each refresh sent to the cluster, by cause: before a read (read-your-writes; concurrent reads of the same partitions share one), after a push with refresh=true, after a delete.",
+      ["cause"],
+      REFRESH_BUCKETS,
+    );
     this.bulkPoints = new Counter({ name: "ratestore_bulk_points_total", help: "Points sent in _bulk requests, by the request's outcome.", labelNames: ["outcome"], registers: [this.registry] });
     for (const [name, help, pick] of [
       ["ratestore_points_stored_total", "Points newly stored.", (s: Readonly<WriteStats>) => s.stored],
@@ -51,6 +43,10 @@ export class Metrics implements StorageObserver {
     ] as const) {
       this.registry.registerMetric(this.statsCounter(name, help, pick));
     }
+  }
+
+  private histogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]): Histogram<L> {
+    return new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
   }
 
   /** A counter whose value is read from the writer's running totals at scrape time. */
