@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { PushInterruptedError } from "../../src/errors.js";
+import { BackendUnavailableError, PushInterruptedError } from "../../src/errors.js";
 import { freshBackend, testStorageConfig } from "../support/cluster.js";
 import { HOUR, T0, manyPoints } from "../support/data.js";
 import { startFaultProxy } from "../support/fault-proxy.js";
@@ -45,6 +45,31 @@ describe("storage: retries against a failing cluster (real node behind a fault-i
       expect(e.message).to.match(/pushing it again is safe/);
       expect(e.result).to.deep.include({ points: 10, stored: 0, duplicates: 0, failed: [] });
       expect(e.result.unknown).to.have.length(10);
+    } finally {
+      await backend.drop();
+      await proxy.close();
+    }
+  });
+  it("a refresh that misses a shard copy fails the read (503) instead of answering without acknowledged points; a refresh=true push whose refresh fails has still stored its points", async () => {
+    const proxy = await startFaultProxy(process.env.OPENSEARCH_URL!, { bulk503: 0, bulkItems429: 0, refreshShardFailures: 2 });
+    const base = testStorageConfig();
+    const backend = await freshBackend({ indexPrefix: base.indexPrefix, opensearch: { ...base.opensearch, urls: [proxy.url] } });
+    const window = { begin: T0, end: T0 + HOUR };
+    try {
+      expect((await backend.push(manyPoints(50, { spanHours: 1 }))).stored).to.equal(50);
+      const read = await backend.retrieve({ ...window, limit: 10 }).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(read).to.be.instanceOf(BackendUnavailableError);
+      expect((read as Error).message).to.match(/failed on 1 shard copies/);
+      const push = await backend.push(manyPoints(20, { spanHours: 1, price: "0.2" }), { refresh: true }).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(push).to.be.instanceOf(BackendUnavailableError);
+      // The injected failures are spent: the next read refreshes for real and sees both pushes whole.
+      expect((await backend.retrieve({ ...window, paginate: false })).total).to.equal(70);
     } finally {
       await backend.drop();
       await proxy.close();

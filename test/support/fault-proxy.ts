@@ -4,13 +4,16 @@ import type { AddressInfo } from "node:net";
 /**
  * A pass-through HTTP proxy in front of the real node that injects the failures a busy cluster
  * produces: whole `_bulk` requests answered 503 without reaching the node, and `_bulk` items that the
- * node stored but that the proxy reports as 429 (so a retry meets a 409, as after a lost response).
+ * node stored but that the proxy reports as 429 (so a retry meets a 409, as after a lost response),
+ * and `_refresh` answers that report a shard copy not refreshed.
  */
 export interface Faults {
   /** Fail this many `_bulk` requests with 503 before passing any through. */
   bulk503: number;
   /** In this many passed-through `_bulk` responses, report every other item as 429. */
   bulkItems429: number;
+  /** In this many passed-through `_refresh` responses, report one shard copy as failed (as the node does when one could not refresh). */
+  refreshShardFailures?: number;
 }
 
 export async function startFaultProxy(target: string, faults: Faults): Promise<{ url: string; seen: { bulk: number }; close(): Promise<void> }> {
@@ -21,6 +24,7 @@ export async function startFaultProxy(target: string, faults: Faults): Promise<{
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const isBulk = (req.url ?? "").startsWith("/_bulk");
+      const isRefresh = (req.url ?? "").split("?")[0]!.endsWith("/_refresh");
       if (isBulk) seen.bulk++;
       if (isBulk && faults.bulk503 > 0) {
         faults.bulk503--;
@@ -45,6 +49,14 @@ export async function startFaultProxy(target: string, faults: Faults): Promise<{
                 op.error = { type: "es_rejected_execution_exception", reason: "injected by the test proxy" };
               });
               parsed.errors = true;
+              out = Buffer.from(JSON.stringify(parsed));
+            }
+            if (isRefresh && (faults.refreshShardFailures ?? 0) > 0 && upRes.statusCode === 200) {
+              faults.refreshShardFailures!--;
+              const parsed = JSON.parse(out.toString("utf8")) as { _shards: { total: number; successful: number; failed: number; failures?: unknown[] } };
+              parsed._shards.successful = Math.max(0, parsed._shards.successful - 1);
+              parsed._shards.failed += 1;
+              parsed._shards.failures = [{ shard: 0, reason: { type: "illegal_state_exception", reason: "injected by the test proxy" } }];
               out = Buffer.from(JSON.stringify(parsed));
             }
             const headers = { ...upRes.headers, "content-length": String(out.length) };
