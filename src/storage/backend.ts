@@ -178,7 +178,8 @@ export interface StorageObserver {
   bulkRequest(seconds: number, points: number, outcome: BulkOutcome): void;
   /**
    * A refresh sent to the cluster. Concurrent requests for the same partitions share refreshes (whatever
-   * their cause); those are counted once each, with the cause of the request that found none running.
+   * their cause); each refresh is counted once, with the cause of the first request for those
+   * partitions since none was running or queued.
    */
   refresh(seconds: number, cause: RefreshCause): void;
 }

@@ -135,15 +135,19 @@ export class OpenSearchBackend implements StorageBackend {
   }
 
   // Every read starts with the refresh that makes the pushes acknowledged before it visible (Refresher).
-
   // Reads default to the current month (CloudKitty's window). The window is fixed once, here, so that the
   // refresh and the search cover the same partitions even when a read straddles the turn of a month.
 
-  async retrieve(options: RetrieveOptions = {}): Promise<RetrieveResult> {
-    const { reader } = this.parts;
+  /** The read's window, once its partitions are refreshed. */
+  private async refreshedScope<S extends PointScope>(options: S): Promise<S & { begin: number; end: number }> {
     const scope = withDefaultWindow(options);
     await this.refresher.beforeRead(scope);
-    return reader.retrieve(scope);
+    return scope;
+  }
+
+  async retrieve(options: RetrieveOptions = {}): Promise<RetrieveResult> {
+    const { reader } = this.parts;
+    return reader.retrieve(await this.refreshedScope(options));
   }
 
   iteratePoints(options: Omit<RetrieveOptions, "offset" | "limit" | "paginate"> = {}): AsyncIterable<StoredPoint> {
@@ -160,16 +164,12 @@ export class OpenSearchBackend implements StorageBackend {
 
   async streamPage(options: RetrieveOptions = {}): Promise<PointPage> {
     const { reader } = this.parts;
-    const scope = withDefaultWindow(options);
-    await this.refresher.beforeRead(scope);
-    return reader.streamPage(scope);
+    return reader.streamPage(await this.refreshedScope(options));
   }
 
   async total(options: TotalOptions = {}): Promise<TotalResult> {
     const { aggregator } = this.parts;
-    const scope = withDefaultWindow(options);
-    await this.refresher.beforeRead(scope);
-    return aggregator.total(scope);
+    return aggregator.total(await this.refreshedScope(options));
   }
 
   streamTotal(options: TotalOptions = {}): GroupPage {
