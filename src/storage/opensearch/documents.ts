@@ -34,9 +34,9 @@ export interface PointDocument {
  * A label map as JSON with its keys sorted: one serialization serves the point's id and its document.
  * Rebuilding a sorted object keeps JSON.stringify on V8's fast path (a replacer array leaves it).
  */
-export function labelsJson(labels: Labels): string {
+export function labelsJson(labels: Labels, keys: readonly string[] = sortedKeys(labels)): string {
   const sorted: Record<string, Scalar> = {};
-  for (const k of sortedKeys(labels)) sorted[k] = labels[k]!;
+  for (const k of keys) sorted[k] = labels[k]!;
   return JSON.stringify(sorted);
 }
 
@@ -59,25 +59,35 @@ export function sortedKeys(labels: Labels): string[] {
 /** The `metadata_kv` term of one metadata entry. */
 export const metadataTerm = (key: string, value: string | number | boolean): string => `${key}=${String(value)}`;
 
-function metadataTermsJson(metadata: Labels): string {
+function metadataTermsJson(metadata: Labels, keys: readonly string[]): string {
   const terms: string[] = [];
-  for (const k of sortedKeys(metadata)) {
+  for (const k of keys) {
     const v = metadata[k];
     if (v !== null && v !== undefined) terms.push(metadataTerm(k, v));
   }
   return JSON.stringify(terms);
 }
 
-/** A point's amounts as exact decimal text, computed once for its id and its document. */
+/** A point's amounts as exact decimal text and its labels as JSON, computed once for its id and its document. */
 export interface PointTexts {
   readonly qty: string;
   readonly price: string;
   readonly groupby: string;
   readonly metadata: string;
+  /** `metadata_kv` as JSON. */
+  readonly metadataTerms: string;
 }
 
 export function pointTexts(p: RatedPoint): PointTexts {
-  return { qty: formatNanos(p.qty), price: formatNanos(p.price), groupby: labelsJson(p.groupby), metadata: labelsJson(p.metadata) };
+  // The metadata's keys are sorted once for both of its serializations.
+  const metadataKeys = sortedKeys(p.metadata);
+  return {
+    qty: formatNanos(p.qty),
+    price: formatNanos(p.price),
+    groupby: labelsJson(p.groupby),
+    metadata: labelsJson(p.metadata, metadataKeys),
+    metadataTerms: metadataTermsJson(p.metadata, metadataKeys),
+  };
 }
 
 /**
@@ -118,7 +128,7 @@ export function documentJson(period: PeriodTexts, p: RatedPoint, id: string, tex
   return (
     `{"@timestamp":"${period.start}","start":"${period.start}","end":"${period.end}","type":${JSON.stringify(p.type)},"unit":${JSON.stringify(p.unit)},` +
     `"qty":${texts.qty},"price":${texts.price},"qty_units":${q.units},"qty_nanos":${q.nanos},"price_units":${r.units},"price_nanos":${r.nanos},` +
-    `"point_id":"${id}","groupby":${texts.groupby},"metadata":${texts.metadata},"metadata_kv":${metadataTermsJson(p.metadata)}}`
+    `"point_id":"${id}","groupby":${texts.groupby},"metadata":${texts.metadata},"metadata_kv":${texts.metadataTerms}}`
   );
 }
 
