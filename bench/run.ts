@@ -16,7 +16,9 @@ import { createLogger } from "../src/logger.js";
 import { DataFrameInputSchema, type DataFrame } from "../src/storage/dataframe.js";
 import { migrate } from "../src/cli/migrate.js";
 import { openCloudKittySource } from "../src/storage/backends.js";
+import { SUM_AGGREGATIONS } from "../src/storage/opensearch/aggregations.js";
 import { OpenSearchBackend } from "../src/storage/opensearch/backend.js";
+import { exactSumsBench, MONTH } from "./exact-sums.js";
 import { contentKey, documentJson, periodTexts, pointId } from "../src/storage/opensearch/documents.js";
 import type { PointCursor } from "../src/storage/backend.js";
 
@@ -28,12 +30,6 @@ import type { PointCursor } from "../src/storage/backend.js";
 const QUICK = process.env.BENCH_MODE === "quick";
 const POINTS = Number(process.env.BENCH_POINTS ?? (QUICK ? 50_000 : 1_000_000));
 const ROUNDS = QUICK ? 3 : 5;
-const SUMS = {
-  qu: { sum: { field: "qty_units" } },
-  qn: { sum: { field: "qty_nanos" } },
-  pu: { sum: { field: "price_units" } },
-  pn: { sum: { field: "price_nanos" } },
-};
 const BATCH_POINTS = 5000;
 const PORT = Number(process.env.BENCH_OS_PORT ?? 9260);
 const SERVICE_PORT = 18080;
@@ -60,6 +56,36 @@ const say = (s = "") => {
   console.log(s);
   lines.push(s);
 };
+/** The exact-sums section has a block of its own in BENCHMARKS.md: `BENCH_ONLY=exact-sums` runs it alone. */
+const sumsLines: string[] = [];
+const saySums = (s = "") => {
+  console.log(s);
+  sumsLines.push(s);
+};
+
+/** Replaces the text between `<!-- name:start -->` and `<!-- name:end -->` of BENCHMARKS.md. */
+function rewriteBlock(name: string, text: readonly string[]): void {
+  const md = readFileSync("BENCHMARKS.md", "utf8");
+  const start = `<!-- ${name}:start -->`;
+  const end = `<!-- ${name}:end -->`;
+  if (md.includes(start) && md.includes(end)) writeFileSync("BENCHMARKS.md", md.slice(0, md.indexOf(start) + start.length) + "\n" + text.join("\n") + "\n" + md.slice(md.indexOf(end)));
+}
+
+function stopProvisioned(): void {
+  if (!process.env.OPENSEARCH_URL && process.env.BENCH_KEEP_OPENSEARCH !== "1") {
+    execFileSync("bash", ["scripts/engine-local.sh", "stop"], { env: { ...process.env, RATESTORE_ENGINE_PORT: String(PORT) }, stdio: "inherit" });
+  }
+}
+
+/** The exact-sums section: a month at full scale, a smaller one in quick mode. */
+async function exactSums(raw: Client, base: StorageConfig): Promise<void> {
+  const gen = QUICK ? { ...MONTH, points: 100_000 } : MONTH;
+  saySums(`Run of ${new Date().toISOString().slice(0, 10)}, ${QUICK ? "quick mode" : "full scale"}.`);
+  saySums();
+  results.exactSums = await exactSumsBench(raw, base, saySums, gen, QUICK ? 3 : 7);
+  mkdirSync("bench/results", { recursive: true });
+  if (!QUICK) rewriteBlock("bench:exact-sums", sumsLines);
+}
 
 function stats(ms: number[]): { p50: number; p95: number; p99: number; n: number } {
   const s = [...ms].sort((a, b) => a - b);
@@ -313,6 +339,12 @@ async function main(): Promise<void> {
   const indexCodec = process.env.BENCH_INDEX_CODEC === "best_compression" ? "best_compression" : "default";
   const base = loadConfig({ OPENSEARCH_URL: url, RATESTORE_RETENTION_HOURS: String(24 * 365 * 50), RATESTORE_INDEX_SORT: indexSort, RATESTORE_INDEX_CODEC: indexCodec }).storage;
   // Every path runs on the service's default index settings (refresh 1s...), the ones operators get.
+  if (process.env.BENCH_ONLY === "exact-sums") {
+    await exactSums(raw, base);
+    writeFileSync(QUICK ? "bench/results/exact-sums-quick.json" : "bench/results/exact-sums.json", JSON.stringify(results, null, 2));
+    await raw.close();
+    return stopProvisioned();
+  }
   const mk = (prefix: string) => new OpenSearchBackend({ ...base, indexPrefix: prefix }, logger);
   // A fresh run: the three prefixes start empty.
   for (const p of ["bench-raw", "bench-push", "bench-http"]) {
@@ -549,7 +581,7 @@ async function main(): Promise<void> {
     const walk = await repeat(key === "id" ? 2 : 5, () => pushB.total({ ...window, groupby: [key], paginate: false }));
     const field = key === "type" ? "type" : `groupby.${key}`;
     const bare = await repeat(runs, () =>
-      pushB.client.request({ method: "POST", path: `/${pushB.partitions.alias}/_search`, body: { size: 0, query: { bool: { filter: [{ range: { start: { gte: window.begin } } }] } }, aggs: { g: { composite: { size: 100, sources: [{ k: { terms: { field, missing_bucket: key !== "type" } } }] }, aggs: SUMS } } } }),
+      pushB.client.request({ method: "POST", path: `/${pushB.partitions.alias}/_search`, body: { size: 0, query: { bool: { filter: [{ range: { start: { gte: window.begin } } }] } }, aggs: { g: { composite: { size: 100, sources: [{ k: { terms: { field, missing_bucket: key !== "type" } } }] }, aggs: SUM_AGGREGATIONS } } } }),
     );
     summary[key] = { groups, first, walk, bareFirstPage: bare };
     say(`| ${key} | ${fmt(groups)} | ${f1(first.p50)} / ${f1(first.p95)} | ${f1(walk.p50)} | ${f1(bare.p50)} | ${Math.max(0, 1 - bare.p50 / first.p50).toFixed(2)} |`);
@@ -633,6 +665,7 @@ async function main(): Promise<void> {
   for (const p of pages) say(`| \`${p.path.replace(/begin=[^&]*&end=[^&]*&?/, "")}\` | ${f1(p.megabytes)} | ${f1(p.seconds)} | ${f1(p.peakRssMb)} |`);
   results.largePages = pages;
   say();
+  await exactSums(raw, base);
   say(`Whole run: ${f1((Date.now() - started) / 60000)} minutes.`);
 
   results.ratios = ratios;
@@ -641,17 +674,10 @@ async function main(): Promise<void> {
   for (const [k, r] of missed) console.error(`bench: ${k} misses its goal: ${r.value.toFixed(2)} < ${r.goal}`);
   mkdirSync("bench/results", { recursive: true });
   writeFileSync(QUICK ? "bench/results/quick.json" : "bench/results/latest.json", JSON.stringify(results, null, 2));
-  const md = readFileSync("BENCHMARKS.md", "utf8");
-  const start = "<!-- bench:start -->";
-  const end = "<!-- bench:end -->";
-  if (!QUICK && md.includes(start) && md.includes(end)) {
-    writeFileSync("BENCHMARKS.md", md.slice(0, md.indexOf(start) + start.length) + "\n" + lines.join("\n") + "\n" + md.slice(md.indexOf(end)));
-  }
+  if (!QUICK) rewriteBlock("bench", lines);
   for (const b of [rawB, pushB, httpB]) await b.close();
   await raw.close();
-  if (!process.env.OPENSEARCH_URL && process.env.BENCH_KEEP_OPENSEARCH !== "1") {
-    execFileSync("bash", ["scripts/engine-local.sh", "stop"], { env: { ...process.env, RATESTORE_ENGINE_PORT: String(PORT) }, stdio: "inherit" });
-  }
+  stopProvisioned();
 }
 
 main().catch((err: unknown) => {

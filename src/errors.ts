@@ -79,6 +79,14 @@ export class BackendError extends RatestoreError {
   }
 }
 
+/**
+ * A total that the cluster's sums cannot give to the last nano-unit (sums of doubles past 2^53). It is
+ * refused rather than answered rounded: a billing figure is exact or it is not given.
+ */
+export class InexactTotalError extends RatestoreError {
+  readonly code = "inexact_total";
+}
+
 /** A configuration value is missing or invalid; raised at start-up. */
 export class ConfigError extends RatestoreError {
   readonly code = "config_error";

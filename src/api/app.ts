@@ -1,6 +1,8 @@
 import { isUtf8 } from "node:buffer";
 import { randomUUID } from "node:crypto";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import { ValidationError } from "../errors.js";
+import { strictJsonIssues } from "../strict-json.js";
 import { authenticate, KeyStore } from "./auth.js";
 import type { AppContext } from "./context.js";
 import { errorHandler, HttpError } from "./errors.js";
@@ -37,9 +39,15 @@ function observe(ctx: AppContext) {
   };
 }
 
-/** Bytes that are not UTF-8 are refused: decoded, they would become U+FFFD in stored labels, silently. */
-function refuseInvalidUtf8(_req: Request, _res: Response, body: Buffer): void {
+/**
+ * Refuses a body that would be read as something other than what was sent: bytes that are not UTF-8
+ * (decoded, they would become U+FFFD in stored labels, silently), and what JSON.parse alters without a
+ * word (src/strict-json.ts: duplicate keys, lone surrogates, numbers a double does not keep).
+ */
+function refuseAlteredBody(_req: Request, _res: Response, body: Buffer): void {
   if (!isUtf8(body)) throw Object.assign(new Error("request body is not valid UTF-8"), { status: 400, type: "encoding.invalid" });
+  const issues = strictJsonIssues(body.toString("utf8"));
+  if (issues.length > 0) throw new ValidationError(`Invalid request body: ${issues[0]!.path}: ${issues[0]!.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ""}`, issues);
 }
 
 /** Longest request target served; a longer one is answered 414, in JSON like every error. */
@@ -57,7 +65,7 @@ export function createApp(ctx: AppContext, version = "0.1.0"): Express {
   });
   app.use(healthRouter(ctx, version));
   app.use("/v2", authenticate(new KeyStore(ctx.config.api)));
-  app.use(express.json({ limit: ctx.config.api.maxBodyBytes, strict: false, type: ["application/json", "application/*+json"], verify: refuseInvalidUtf8 }));
+  app.use(express.json({ limit: ctx.config.api.maxBodyBytes, strict: false, type: ["application/json", "application/*+json"], verify: refuseAlteredBody }));
   app.use(dataframesRouter(ctx));
   app.use(summaryRouter(ctx));
   app.use((req: Request) => {

@@ -3,6 +3,7 @@ import {
   BackendError,
   BackendUnavailableError,
   ForbiddenError,
+  InexactTotalError,
   NotFoundError,
   PushInterruptedError,
   UnauthorizedError,
@@ -71,6 +72,7 @@ export function toHttpError(err: unknown): HttpError {
   if (err instanceof BackendUnavailableError)
     return new HttpError(503, "backend_unavailable", err.message, [], { "Retry-After": String(err.retryAfterSeconds) });
   if (err instanceof BackendError) return new HttpError(502, "backend_error", err.message);
+  if (err instanceof InexactTotalError) return new HttpError(500, "inexact_total", err.message);
   const bp = err as BodyParserError;
   switch (bp?.type) {
     case "entity.too.large":

@@ -2,6 +2,7 @@ import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { PushResult } from "../storage/backend.js";
 import { DataFrameInputSchema, type DataFrame } from "../storage/dataframe.js";
+import { strictJsonIssues } from "../strict-json.js";
 import { issuesOf, reservedKeyIssues } from "../validation.js";
 import { Checkpoint } from "./checkpoint.js";
 import { records, type SourceRecord } from "./json-stream.js";
@@ -114,7 +115,7 @@ export async function ingest(opts: IngestOptions): Promise<IngestSummary> {
           checkpoint.finished(key, rec.index);
           continue;
         }
-        const reserved = reservedKeyIssues(json);
+        const reserved = [...strictJsonIssues(rec.text), ...reservedKeyIssues(json)];
         const parsed = reserved.length > 0 ? undefined : DataFrameInputSchema.safeParse(json);
         if (!parsed?.success) {
           summary.invalidRecords++;

@@ -2,9 +2,8 @@
  * Exact fixed-point amounts with 9 decimal places, held as a bigint count of nano-units.
  *
  * Quantities and prices are stored both as a double (CloudKitty's `qty`/`price`, for Dashboards) and
- * as two integers (whole units and nano-units), because sums of doubles carry noise (0.1 added 100,000
- * times is not 10000) and a minimal cluster has no `scaled_float`. Summing the integer parts is exact
- * as long as each partial sum stays below 2^53.
+ * as integer limbs (src/storage/limbs.ts), because sums of doubles carry noise (0.1 added 100,000 times
+ * is not 10000) and a minimal cluster has no `scaled_float`.
  */
 
 export const SCALE = 1_000_000_000n;
@@ -80,19 +79,13 @@ function roundHalfEven(whole: bigint, rest: string): bigint {
   return whole;
 }
 
-/** Whole units and nano-units of the same sign, from the exact decimal text (formatNanos' output): the two integers that are stored. */
-export function splitDecimalText(text: string): { units: number; nanos: number } {
-  const negative = text.startsWith("-");
-  const dot = text.indexOf(".");
-  const whole = Number(dot < 0 ? text : text.slice(0, dot));
-  const frac = dot < 0 ? 0 : Number(text.slice(dot + 1).padEnd(DECIMALS, "0"));
-  return { units: whole === 0 ? 0 : whole, nanos: negative ? -frac : frac };
-}
-
 /** Whole units whose nano-units (units × 10^9) a double holds exactly. */
 const SAFE_UNITS = Math.floor(Number.MAX_SAFE_INTEGER / 1e9);
 
-/** Joins sums of whole units and of nano-units, as returned (as doubles) by a sum aggregation. */
+/**
+ * Joins whole units and nano-units, as template versions before 5 stored them (`qty_units`, `qty_nanos`)
+ * and as sum aggregations return their sums (doubles).
+ */
 export function joinSums(unitsSum: number, nanosSum: number): Nanos {
   const units = Math.round(unitsSum);
   const nanos = Math.round(nanosSum);

@@ -9,7 +9,7 @@ export const MAX_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59);
 
 const COMPACT_RE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
-const EPOCH_RE = /^\d{1,12}(?:\.\d+)?$/;
+const EPOCH_RE = /^(\d{1,12})(?:\.(\d+))?$/;
 
 /**
  * The canonical forms of a timestamp, as JSON Schema, for /openapi.json: every value it admits is
@@ -19,7 +19,9 @@ const EPOCH_RE = /^\d{1,12}(?:\.\d+)?$/;
 const YEAR = "(19[7-9][0-9]|[2-9][0-9]{3})";
 const MONTH_DAY = "(((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8]))|((0[13-9]|1[0-2])-(29|30))|((0[13578]|1[02])-31))";
 const CLOCK = "([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]";
-export const TIMESTAMP_STRING_PATTERN = `^${YEAR}-${MONTH_DAY}T${CLOCK}(\\.[0-9]{1,6})?(Z|\\+00:00)?$`;
+/** Fractions of a second: milliseconds at most, then only zeros (what is stored is milliseconds). */
+const FRACTION = "(\\.[0-9]{1,3}0{0,6})?";
+export const TIMESTAMP_STRING_PATTERN = `^${YEAR}-${MONTH_DAY}T${CLOCK}${FRACTION}(Z|\\+00:00)?$`;
 export const COMPACT_TIMESTAMP_PATTERN = `^${YEAR}${MONTH_DAY.replace(/-/g, "")}T([01][0-9]|2[0-3])[0-5][0-9][0-5][0-9]Z$`;
 export const EPOCH_SECONDS_RANGE = { minimum: 0, maximum: Math.floor(MAX_TIME_MS / 1000) } as const;
 
@@ -31,22 +33,41 @@ function inRange(ms: number): ParsedTime {
   return { ok: true, ms };
 }
 
+/** Milliseconds of a fraction of a second's digits; undefined when digits finer than a millisecond are not zero. */
+function millisOf(frac: string): number | undefined {
+  if (/[1-9]/.test(frac.slice(3))) return undefined;
+  return Number(frac.slice(0, 3).padEnd(3, "0"));
+}
+
+const SUB_MILLISECOND = "has a fraction of a second finer than a millisecond, which cannot be stored exactly: round it to milliseconds before sending";
+
 function fromParts(y: string, mo: string, d: string, h = "0", mi = "0", s = "0", frac = ""): number | undefined {
   const [Y, M, D, H, Mi, S] = [y, mo, d, h, mi, s].map(Number) as [number, number, number, number, number, number];
   if (M < 1 || M > 12 || D < 1 || D > 31 || H > 23 || Mi > 59 || S > 59) return undefined;
-  const ms = Date.UTC(Y, M - 1, D, H, Mi, S, Math.floor(Number(`0.${frac || "0"}`) * 1000));
+  const ms = Date.UTC(Y, M - 1, D, H, Mi, S, millisOf(frac) ?? 0);
   // Date.UTC rolls 2019-02-31 over into March; a date that does not exist is an error, not a neighbour.
   if (new Date(ms).getUTCDate() !== D) return undefined;
   return ms;
 }
 
+/** Epoch seconds from their decimal text, to the millisecond exactly (seconds × 1000 in doubles is not). */
+function fromEpochSeconds(seconds: string, frac = ""): ParsedTime {
+  const ms = millisOf(frac);
+  if (ms === undefined) return { ok: false, reason: SUB_MILLISECOND };
+  return inRange(Number(seconds) * 1000 + ms);
+}
+
 export function parseTimestamp(input: string | number): ParsedTime {
   if (typeof input === "number") {
     if (!Number.isFinite(input)) return { ok: false, reason: "is not a finite number" };
-    return inRange(input * 1000);
+    // The number's shortest form is its value as sent (the body's exact literal is checked by strict-json).
+    const e = EPOCH_RE.exec(String(input));
+    if (!e) return input < 0 || input >= 1e12 ? inRange(input * 1000) : { ok: false, reason: SUB_MILLISECOND };
+    return fromEpochSeconds(e[1]!, e[2]);
   }
   const text = input.trim();
-  if (EPOCH_RE.test(text)) return inRange(Number(text) * 1000);
+  const epoch = EPOCH_RE.exec(text);
+  if (epoch) return fromEpochSeconds(epoch[1]!, epoch[2]);
   let m = COMPACT_RE.exec(text);
   if (m) {
     const ms = fromParts(m[1]!, m[2]!, m[3]!, m[4], m[5], m[6]);
@@ -54,6 +75,7 @@ export function parseTimestamp(input: string | number): ParsedTime {
   }
   m = ISO_RE.exec(text);
   if (!m) return { ok: false, reason: "must be ISO 8601, YYYYMMDDTHHMMSSZ or epoch seconds" };
+  if (m[7] !== undefined && millisOf(m[7]) === undefined) return { ok: false, reason: SUB_MILLISECOND };
   const local = fromParts(m[1]!, m[2]!, m[3]!, m[4], m[5], m[6], m[7]);
   if (local === undefined) return { ok: false, reason: "is not a valid date" };
   const zone = m[8];

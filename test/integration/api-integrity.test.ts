@@ -65,6 +65,18 @@ describe("API integrity: reject, never alter", function () {
     expect(await count()).to.equal(0);
   });
 
+  it("E1: a summary past 2^53 is exact in the JSON text: 11 points of qty 999999999999999 sum to 10999999999999989", async () => {
+    const big = (id: number) => point("proj-a", { vol: { unit: "B", qty: "999999999999999" }, rating: { price: "-999999999999999.999999999" }, groupby: { project_id: "proj-a", id: `vm-${id}` } });
+    const push = await api.call("/v2/dataframes", { method: "POST", json: { dataframes: [frame({ cpu: Array.from({ length: 11 }, (_, i) => big(i)) })] } });
+    expect(push.status).to.equal(204);
+    const res = await api.call(`/v2/summary?${W}&groupby=project_id`);
+    expect(res.status).to.equal(200);
+    // Read as text: JSON.parse would itself round the numbers.
+    const text = await res.text();
+    expect(text).to.include('"columns":["begin","end","qty","rate","project_id"]');
+    expect(text).to.include(',10999999999999989,-10999999999999999.999999989,"proj-a"]');
+  });
+
   it("B5: bytes that are not UTF-8 are a 400, never stored as U+FFFD", async () => {
     const text = JSON.stringify({ dataframes: [frame({ cpu: [point("proj-a", { metadata: { name: "XX" } })] })] });
     const bytes = Buffer.from(text, "utf8");
@@ -102,6 +114,75 @@ describe("API integrity: reject, never alter", function () {
       }).end();
     });
     expect(ok).to.equal(200);
+  });
+
+  it("E2: a lone UTF-16 surrogate escape, in a label value or a key, is a 400 naming it; nothing is stored", async () => {
+    const value = JSON.stringify({ dataframes: [frame({ cpu: [point("proj-a", { metadata: { name: "SURROGATE" } })] })] }).replace("SURROGATE", "\\ud800x");
+    const key = JSON.stringify({ dataframes: [frame({ cpu: [point("proj-a", { groupby: { project_id: "proj-a", KEY: "1" } })] })] }).replace("KEY", "k\\udfff");
+    for (const [body, path] of [
+      [value, "dataframes[0].usage.cpu[0].metadata.name"],
+      [key, "dataframes[0].usage.cpu[0].groupby.k\udfff"],
+    ] as const) {
+      const res = await pushRaw(body);
+      expect(res.status, path).to.equal(400);
+      const d = ((await res.json()) as ErrorBody).details;
+      expect(d.map((x) => x.path)).to.deep.equal([path]);
+      expect(d[0]!.message).to.match(/lone UTF-16 surrogate/);
+    }
+    // A well-formed pair (an emoji) is stored as sent.
+    const pair = JSON.stringify({ dataframes: [frame({ cpu: [point("proj-a", { metadata: { name: "PAIR" } })] })] }).replace("PAIR", "\\ud83d\\ude00");
+    expect((await pushRaw(pair)).status).to.equal(204);
+    expect(await count()).to.equal(1);
+  });
+
+  it("E3: a label number that a double does not keep as written is a 400 naming it; the same as a string is kept", async () => {
+    for (const [literal, path] of [
+      ["12345678901234567890", "dataframes[0].usage.cpu[0].groupby.rid"],
+      ["1e-400", "dataframes[0].usage.cpu[0].groupby.rid"],
+    ] as const) {
+      const res = await pushRaw(JSON.stringify({ dataframes: [frame({ cpu: [point("proj-a", { groupby: { project_id: "proj-a", rid: "RID" } })] })] }).replace('"RID"', literal));
+      expect(res.status, literal).to.equal(400);
+      const d = ((await res.json()) as ErrorBody).details;
+      expect(d.map((x) => x.path)).to.deep.equal([path]);
+      expect(d[0]!.message).to.match(/double cannot hold|beyond the range/);
+    }
+    expect(await count()).to.equal(0);
+    const asString = await api.call("/v2/dataframes", { method: "POST", json: { dataframes: [frame({ cpu: [point("proj-a", { groupby: { project_id: "proj-a", rid: "12345678901234567890" } })] })] } });
+    expect(asString.status).to.equal(204);
+    const summary = await api.call(`/v2/summary?${W}&groupby=rid&response_format=object`);
+    expect(await summary.text()).to.include('"rid":"12345678901234567890"');
+  });
+
+  it("E4: a key given twice anywhere in a push is a 400 naming it; nothing is stored", async () => {
+    const list = JSON.stringify([point("proj-a")]);
+    const twiceType = `{"dataframes":[{"period":{"begin":"${iso(B)}","end":"${iso(B + HOUR)}"},"usage":{"cpu":${list},"cpu":${list}}}]}`;
+    const twiceQty = JSON.stringify({ dataframes: [frame({ cpu: [point("proj-a")] })] }).replace('"qty":"1"', '"qty":"1","qty":"2"');
+    for (const [body, path] of [
+      [twiceType, "dataframes[0].usage.cpu"],
+      [twiceQty, "dataframes[0].usage.cpu[0].vol.qty"],
+    ] as const) {
+      const res = await pushRaw(body);
+      expect(res.status, path).to.equal(400);
+      const d = ((await res.json()) as ErrorBody).details;
+      expect(d.map((x) => x.path)).to.deep.equal([path]);
+      expect(d[0]!.message).to.match(/given twice/);
+    }
+    expect(await count()).to.equal(0);
+  });
+
+  it("E5: a period finer than a millisecond is a 400 naming it; the same instant written otherwise gets the same point", async () => {
+    const at = (begin: string) => ({ dataframes: [{ period: { begin, end: iso(B + HOUR) }, usage: { cpu: [point("proj-a")] } }] });
+    const fine = await api.call("/v2/dataframes", { method: "POST", json: at("2024-10-01T00:00:00.123456789Z") });
+    expect(fine.status).to.equal(400);
+    const d = ((await fine.json()) as ErrorBody).details;
+    expect(d.map((x) => x.path)).to.deep.equal(["dataframes[0].period.begin"]);
+    expect(d[0]!.message).to.match(/finer than a millisecond/);
+    expect(await count()).to.equal(0);
+    // One instant, three spellings: one point.
+    for (const begin of ["2024-10-01T00:00:00.123Z", "2024-10-01T00:00:00.123000000Z", "2024-10-01T02:00:00.1230+02:00"]) {
+      expect((await api.call("/v2/dataframes", { method: "POST", json: at(begin) })).status, begin).to.equal(204);
+    }
+    expect(await count()).to.equal(1);
   });
 
   it("B12: identical points follow one rule: within a request all are kept however they are framed; a request sent again stores nothing twice", async () => {

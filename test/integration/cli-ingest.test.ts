@@ -75,18 +75,23 @@ describe("CLI: ingest", function () {
     await backend.client.request({ method: "PUT", path: `/${backend.partitions.indexFor(DEFAULT_GENERATE.start)}`, body: { mappings: { properties: { groupby: { dynamic: true, properties: { size: { type: "long" } } } } } } });
     const good = ndjson(400).trim().split("\n"); // 2 frames of 200 points
     const conflict = JSON.stringify({ period: { begin: "2024-01-01T05:00:00Z", end: "2024-01-01T06:00:00Z" }, usage: { x: [{ vol: { unit: "u", qty: 1 }, rating: { price: 1 }, groupby: { size: 5 } }, { vol: { unit: "u", qty: 1 }, rating: { price: 1 }, groupby: { size: "big" } }] } });
-    const lines = [good[0], "{not json", JSON.stringify({ period: { begin: "2024-01-01", end: "2023-01-01" }, usage: {} }), conflict, good[1]];
+    // What JSON.parse would alter without a word: a lone surrogate escape, a key given twice.
+    const surrogate = good[0]!.replace('"flavor_name":"flavor-0"', '"flavor_name":"\\ud800x"');
+    const twice = good[0]!.replace('"unit":', '"unit":"x","unit":');
+    const lines = [good[0], "{not json", JSON.stringify({ period: { begin: "2024-01-01", end: "2023-01-01" }, usage: {} }), conflict, surrogate, twice, good[1]];
     writeFileSync(join(dir, "mixed.ndjson"), lines.join("\n") + "\n");
     const res = await runCli(["ingest", "mixed.ndjson", "--no-progress"], envFor(backend), dir);
     expect(res.code).to.equal(2);
-    expect(JSON.parse(res.stdout)).to.include({ points: 402, stored: 401, rejectedPoints: 1, invalidRecords: 2 });
+    expect(JSON.parse(res.stdout)).to.include({ points: 402, stored: 401, rejectedPoints: 1, invalidRecords: 4 });
     expect(await count(backend)).to.equal(401);
     const rejects = readFileSync(join(dir, "ratestore-rejects.ndjson"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { line: number; reason: string; path?: string });
-    expect(rejects.map((r) => r.line)).to.deep.equal([2, 3, 4]);
+    expect(rejects.map((r) => r.line)).to.deep.equal([2, 3, 5, 6, 4]);
     expect(rejects[0]!.reason).to.match(/invalid JSON/);
     expect(rejects[1]!.reason).to.match(/period\.end: must be after period\.begin/);
-    expect(rejects[2]).to.include({ path: "usage.x[1]" });
-    expect(rejects[2]!.reason).to.match(/groupby.size/);
+    expect(rejects[2]!.reason).to.match(/metadata\.flavor_name: is a string with a lone UTF-16 surrogate/);
+    expect(rejects[3]!.reason).to.match(/\.unit: is given twice/);
+    expect(rejects[4]).to.include({ path: "usage.x[1]" });
+    expect(rejects[4]!.reason).to.match(/groupby.size/);
     expect(res.stderr).to.match(/see ratestore-rejects\.ndjson/);
   });
 

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { Partitions } from "../../src/storage/opensearch/partitions.js";
 import { planGroups } from "../../src/storage/opensearch/aggregations.js";
-import { contentKey, documentJson, periodTexts, pointId, type PointDocument } from "../../src/storage/opensearch/documents.js";
+import { contentKey, documentJson, fromDocument, periodTexts, pointId, type PointDocument } from "../../src/storage/opensearch/documents.js";
 import { ValidationError } from "../../src/errors.js";
 
 describe("partitions", () => {
@@ -64,7 +64,7 @@ describe("point ids", () => {
     expect(pointId(contentKey(Date.parse("2019-07-23T12:00:00Z"), Date.parse("2019-07-23T13:00:00Z"), known), 0)).to.equal(GOLDEN_ID);
   });
 
-  it("documents are JSON with CloudKitty's field names and the exact parts", () => {
+  it("documents are JSON with CloudKitty's field names and the limbs that are not zero", () => {
     const at = Date.parse("2019-07-23T12:00:00Z");
     const doc = JSON.parse(documentJson(periodTexts({ begin: at, end: at + 3600_000 }), { ...p, qty: -1_500_000_000n, price: 100_000_001n, metadata: { "q\"uote": "a\nb" } }, "ID")) as PointDocument;
     expect(doc).to.deep.equal({
@@ -75,15 +75,27 @@ describe("point ids", () => {
       unit: "h",
       qty: -1.5,
       price: 0.100000001,
-      qty_units: -1,
-      qty_nanos: -500_000_000,
-      price_units: 0,
-      price_nanos: 100_000_001,
+      qty_e6: -1_500,
+      price_e0: 1,
+      price_e6: 100,
       point_id: "ID",
       groupby: { a: "1", b: "2" },
       metadata: { "q\"uote": "a\nb" },
       metadata_kv: ["q\"uote=a\nb"],
     });
+    expect(fromDocument(doc).point).to.include({ qty: -1_500_000_000n, price: 100_000_001n });
+  });
+
+  it("reads amounts from limbs, from the whole and nano parts of template versions before 5, and from CloudKitty's doubles", () => {
+    const at = "2019-07-23T12:00:00.000Z";
+    const base = { start: at, end: "2019-07-23T13:00:00.000Z", type: "cpu", unit: "h", groupby: {}, metadata: {} };
+    const big = { qty_e0: 999_999, qty_e6: 999_999, qty_e12: 999_999, qty_e18: 999_999, price_e18: -1 };
+    expect(fromDocument({ ...base, qty: 1e15, price: -1e6, point_id: "ID", ...big }).point).to.include({ qty: 10n ** 24n - 1n, price: -(10n ** 18n) });
+    expect(fromDocument({ ...base, qty: 0, price: 0, point_id: "ID" }).point).to.include({ qty: 0n, price: 0n });
+    const legacy = { ...base, qty: -1.5, price: 0.100000001, point_id: "ID", qty_units: -1, qty_nanos: -500_000_000, price_units: 0, price_nanos: 100_000_001 };
+    expect(fromDocument(legacy).point).to.include({ qty: -1_500_000_000n, price: 100_000_001n });
+    expect(fromDocument({ ...base, qty: 0.1, price: 2.5 }).point).to.include({ qty: 100_000_000n, price: 2_500_000_000n });
+    expect(() => fromDocument({ ...base, qty: 1, price: 1, point_id: "ID", qty_e0: 0.5 })).to.throw(/limbs/);
   });
 });
 

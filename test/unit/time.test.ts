@@ -28,6 +28,19 @@ describe("time", () => {
     expect(parseTimestamp(Number.NaN)).to.deep.include({ ok: false });
   });
 
+  it("stores milliseconds exactly and refuses what is finer, however the instant is written", () => {
+    const at = ms("2019-07-23T12:28:10.123Z");
+    for (const same of ["2019-07-23T12:28:10.123Z", "2019-07-23T12:28:10.123000000Z", "2019-07-23T14:28:10.1230+02:00", "1563884890.123", 1563884890.123] as const) {
+      expect(parseTimestamp(same), String(same)).to.deep.equal({ ok: true, ms: at });
+    }
+    expect(parseTimestamp("2019-07-23T12:28:10.1Z")).to.deep.equal({ ok: true, ms: at - 23 });
+    for (const finer of ["2019-07-23T12:28:10.123456789Z", "2019-07-23T12:28:10.0001Z", "1563884890.1234", 1563884890.1234, 5e-7]) {
+      const r = parseTimestamp(finer);
+      expect(r.ok, String(finer)).to.equal(false);
+      if (!r.ok) expect(r.reason, String(finer)).to.match(/finer than a millisecond/);
+    }
+  });
+
   it("writes CloudKitty's output form", () => {
     expect(formatTimestamp(ms("2019-07-23T12:00:00Z"))).to.equal("2019-07-23T12:00:00+00:00");
   });

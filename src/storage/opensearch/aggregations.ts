@@ -1,7 +1,9 @@
-import { ValidationError } from "../../errors.js";
+import { InexactTotalError, ValidationError } from "../../errors.js";
 import { MAX_LIMIT, TIME_GROUPS, type GroupCursor, type GroupPage, type TimeGroup, type TotalOptions, type TotalResult, type TotalRow } from "../backend.js";
 import { LABEL_KEY_RE, type Scalar } from "../dataframe.js";
-import { joinSums } from "../decimal.js";
+import { joinSums, type Nanos } from "../decimal.js";
+import { LIMB_EXPONENTS, inexactSum, joinLimbs } from "../limbs.js";
+import { limbFields } from "./documents.js";
 import { scopeQuery, withDefaultWindow, type Clause } from "./query.js";
 import type { PointSearch } from "./search.js";
 import { DEFAULT_LIMIT } from "./reader.js";
@@ -18,26 +20,50 @@ const COUNT_PAGE = 10_000;
 
 type CompositeKey = Record<string, string | number | null>;
 
-interface Bucket {
-  key: CompositeKey;
-  doc_count: number;
-  qu?: { value: number };
-  qn?: { value: number };
-  pu?: { value: number };
-  pn?: { value: number };
-}
+/** Sum aggregations' answers by name: `{ "q0": { "value": 12 } }`. */
+type Sums = Record<string, unknown>;
+
+/** A composite bucket: its key, its count and its sums. */
+type Bucket = { key: CompositeKey; doc_count: number } & Sums;
+
+const sumOf = (sums: Sums, name: string): number => (sums[name] as { value?: number } | undefined)?.value ?? 0;
 
 interface CompositeAgg {
   buckets: Bucket[];
   after_key?: CompositeKey;
 }
 
-const SUMS = {
-  qu: { sum: { field: "qty_units" } },
-  qn: { sum: { field: "qty_nanos" } },
-  pu: { sum: { field: "price_units" } },
-  pn: { sum: { field: "price_nanos" } },
-} as const;
+/** The sums of one amount: of each of its limbs, and of the whole and nano parts of documents written before template version 5. */
+interface AmountSums {
+  readonly limbs: readonly string[];
+  readonly legacy: readonly [units: string, nanos: string];
+}
+
+function amountSums(amount: "qty" | "price", short: string): { names: AmountSums; aggs: Record<string, { sum: { field: string } }> } {
+  const aggs: Record<string, { sum: { field: string } }> = {};
+  const limbs = limbFields(amount).map((field, k) => {
+    aggs[`${short}${LIMB_EXPONENTS[k]!}`] = { sum: { field } };
+    return `${short}${LIMB_EXPONENTS[k]!}`;
+  });
+  // Partitions created from version 5 on do not map these fields: there the sums cost nothing.
+  aggs[`${short}u`] = { sum: { field: `${amount}_units` } };
+  aggs[`${short}n`] = { sum: { field: `${amount}_nanos` } };
+  return { names: { limbs, legacy: [`${short}u`, `${short}n`] }, aggs };
+}
+
+const QTY = amountSums("qty", "q");
+const RATE = amountSums("price", "p");
+/** The sums every row of a total is made of, as sent to the cluster. */
+export const SUM_AGGREGATIONS = { ...QTY.aggs, ...RATE.aggs };
+
+/** An amount from its sums, or an InexactTotalError where a sum the cluster returned may have been rounded. */
+function amountOf(sums: Sums, names: AmountSums, groups: Record<string, Scalar>): Nanos {
+  const limbs = names.limbs.map((n) => sumOf(sums, n));
+  const [units, nanos] = names.legacy.map((n) => sumOf(sums, n)) as [number, number];
+  const why = inexactSum(limbs) ?? (inexactSum([units, nanos]) && `points written before template version 5 (whole and nano parts) sum to ${units} units and ${nanos} nano-units, past 2^53, so the cluster may have rounded them`);
+  if (why) throw new InexactTotalError(`the total of the group ${JSON.stringify(groups)} cannot be given exactly: ${why}; narrow the window or group more finely`);
+  return joinLimbs(limbs) + joinSums(units, nanos);
+}
 
 const CALENDAR: Record<Exclude<TimeGroup, "time">, { interval: string; next: (ms: number) => number }> = {
   "time-d": { interval: "1d", next: (ms) => ms + 86_400_000 },
@@ -107,8 +133,8 @@ function rowOf(bucket: Bucket, plan: GroupPlan, window: { begin: number; end: nu
   return {
     begin,
     end,
-    qty: joinSums(bucket.qu?.value ?? 0, bucket.qn?.value ?? 0),
-    rate: joinSums(bucket.pu?.value ?? 0, bucket.pn?.value ?? 0),
+    qty: amountOf(bucket, QTY.names, groups),
+    rate: amountOf(bucket, RATE.names, groups),
     groups,
   };
 }
@@ -208,7 +234,7 @@ export class TotalAggregator {
       aggs: {
         groups: {
           composite: { size, sources: plan.sources, ...(after ? { after } : {}) },
-          ...(withSums ? { aggs: SUMS } : {}),
+          ...(withSums ? { aggs: SUM_AGGREGATIONS } : {}),
         },
       },
     });
@@ -220,8 +246,8 @@ export class TotalAggregator {
    * with no point is a row of zeros, not an empty result.
    */
   private async *ungrouped(query: Clause, window: { begin: number; end: number }, finish: (e: { total: number }) => void): AsyncGenerator<TotalRow> {
-    const res = await this.search.search({ query, size: 0, track_total_hits: false, aggs: SUMS });
-    const aggs = (res.aggregations ?? {}) as Omit<Bucket, "key" | "doc_count">;
+    const res = await this.search.search({ query, size: 0, track_total_hits: false, aggs: SUM_AGGREGATIONS });
+    const aggs = (res.aggregations ?? {}) as Sums;
     yield rowOf({ key: {}, doc_count: 0, ...aggs }, { sources: [], labels: [] }, window);
     finish({ total: 1 });
   }

@@ -4,7 +4,8 @@ import type { StoredPoint } from "../backend.js";
 import type { DataFrame, Labels, RatedPoint, Scalar } from "../dataframe.js";
 import { BackendError } from "../../errors.js";
 import { reservedKeyIssues } from "../../validation.js";
-import { formatNanos, joinSums, parseDecimal, splitDecimalText } from "../decimal.js";
+import { formatNanos, joinSums, parseDecimal, type Nanos } from "../decimal.js";
+import { inexactSum, joinLimbs, LIMB_EXPONENTS, limbsOfText, type Limbs } from "../limbs.js";
 
 /**
  * One stored document per point, with CloudKitty's field names so existing CloudKitty indices and
@@ -18,10 +19,18 @@ export interface PointDocument {
   unit: string;
   qty: number;
   price: number;
-  qty_units: number;
-  qty_nanos: number;
-  price_units: number;
-  price_nanos: number;
+  /**
+   * The limbs of qty and price (src/storage/limbs.ts): what sums are taken over, exactly. A zero limb is
+   * left out: most amounts have one or two, and a sum over a field that a segment lacks costs nothing.
+   */
+  qty_e0?: number;
+  qty_e6?: number;
+  qty_e12?: number;
+  qty_e18?: number;
+  price_e0?: number;
+  price_e6?: number;
+  price_e12?: number;
+  price_e18?: number;
   point_id: string;
   groupby: Labels;
   /** Kept in `_source` only (not indexed): new metadata keys never grow the mapping. */
@@ -108,6 +117,29 @@ export function pointId(key: string, ordinal: number | string): string {
   return hash("sha256", `${key}\u0000${ordinal}`, "base64url").slice(0, 27);
 }
 
+/** The fields of an amount's limbs, low to high. */
+export const limbFields = (amount: "qty" | "price"): readonly string[] => LIMB_EXPONENTS.map((e) => `${amount}_e${e}`);
+const QTY_LIMBS = limbFields("qty");
+const PRICE_LIMBS = limbFields("price");
+
+/** `"qty_e6":1500,` for each limb that is not zero. */
+function limbMembers(fields: readonly string[], limbs: Limbs): string {
+  let text = "";
+  for (let k = 0; k < limbs.length; k++) if (limbs[k] !== 0) text += `"${fields[k]!}":${limbs[k]!},`;
+  return text;
+}
+
+/** An amount from a document's limb fields (a missing one is 0), or undefined when one is not an integer. */
+function limbsAmount(d: Record<string, unknown>, fields: readonly string[]): Nanos | undefined {
+  const limbs: number[] = [];
+  for (const f of fields) {
+    const v = d[f] ?? 0;
+    if (typeof v !== "number") return undefined;
+    limbs.push(v);
+  }
+  return inexactSum(limbs) ? undefined : joinLimbs(limbs);
+}
+
 /** The period as ISO text, computed once per dataframe. */
 export interface PeriodTexts {
   readonly start: string;
@@ -123,17 +155,21 @@ export function periodTexts(df: Pick<DataFrame, "begin" | "end">): PeriodTexts {
  * valid JSON numbers, ids are base64url): no intermediate object, one label serialization.
  */
 export function documentJson(period: PeriodTexts, p: RatedPoint, id: string, texts: PointTexts = pointTexts(p)): string {
-  const q = splitDecimalText(texts.qty);
-  const r = splitDecimalText(texts.price);
   return (
     `{"@timestamp":"${period.start}","start":"${period.start}","end":"${period.end}","type":${JSON.stringify(p.type)},"unit":${JSON.stringify(p.unit)},` +
-    `"qty":${texts.qty},"price":${texts.price},"qty_units":${q.units},"qty_nanos":${q.nanos},"price_units":${r.units},"price_nanos":${r.nanos},` +
+    `"qty":${texts.qty},"price":${texts.price},` +
+    limbMembers(QTY_LIMBS, limbsOfText(texts.qty)) +
+    limbMembers(PRICE_LIMBS, limbsOfText(texts.price)) +
     `"point_id":"${id}","groupby":${texts.groupby},"metadata":${texts.metadata},"metadata_kv":${texts.metadataTerms}}`
   );
 }
 
 const ScalarSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
-/** What a stored document must hold to be read back. Documents written by CloudKitty itself lack the exact parts and read from the doubles. */
+/**
+ * What a stored document must hold to be read back. Its amounts come from the limbs (ratestore's
+ * documents from template version 5 on), from the whole and nano parts that earlier versions wrote, or,
+ * in documents written by CloudKitty itself (no `point_id`), from the doubles alone.
+ */
 const StoredDocumentSchema = z.object({
   start: z.union([z.string(), z.number()]),
   end: z.union([z.string(), z.number()]),
@@ -141,6 +177,7 @@ const StoredDocumentSchema = z.object({
   unit: z.string().default(""),
   qty: z.number().default(0),
   price: z.number().default(0),
+  point_id: z.string().optional(),
   qty_units: z.number().optional(),
   qty_nanos: z.number().optional(),
   price_units: z.number().optional(),
@@ -184,15 +221,23 @@ function isLabels(v: unknown): v is Labels {
  * (CloudKitty's own documents, an altered one) goes through StoredDocumentSchema.
  */
 function fromOwnDocument(d: Record<string, unknown>): StoredPoint | undefined {
-  const { start, end, type, unit, qty_units, qty_nanos, price_units, price_nanos, groupby, metadata } = d;
+  const { start, end, type, unit, point_id, groupby, metadata } = d;
   if (typeof start !== "string" || typeof end !== "string" || typeof type !== "string" || typeof unit !== "string") return undefined;
-  if (typeof qty_units !== "number" || typeof qty_nanos !== "number" || typeof price_units !== "number" || typeof price_nanos !== "number") return undefined;
+  if (typeof point_id !== "string" || d.qty_units !== undefined || d.price_units !== undefined) return undefined;
   if (!isLabels(groupby) || !isLabels(metadata)) return undefined;
-  return {
-    begin: startTimes.read(start),
-    end: endTimes.read(end),
-    point: { type, unit, qty: joinSums(qty_units, qty_nanos), price: joinSums(price_units, price_nanos), groupby, metadata },
-  };
+  const qty = limbsAmount(d, QTY_LIMBS);
+  const price = limbsAmount(d, PRICE_LIMBS);
+  if (qty === undefined || price === undefined) return undefined;
+  return { begin: startTimes.read(start), end: endTimes.read(end), point: { type, unit, qty, price, groupby, metadata } };
+}
+
+/** An amount of a document that fromOwnDocument did not read: from an earlier version's whole and nano parts, its limbs, or the double. */
+function amountOf(d: Record<string, unknown>, fields: readonly string[], units: number | undefined, nanos: number | undefined, double: number, ours: boolean): Nanos {
+  if (units !== undefined && nanos !== undefined) return joinSums(units, nanos);
+  if (!ours) return parseDecimal(double) ?? 0n;
+  const amount = limbsAmount(d, fields);
+  if (amount === undefined) throw new BackendError(`a stored document's limbs (${fields.join(", ")}) are not integers below 2^53`);
+  return amount;
 }
 
 export function fromDocument(source: unknown): StoredPoint {
@@ -204,8 +249,9 @@ export function fromDocument(source: unknown): StoredPoint {
   const reserved = reservedKeyIssues(source);
   if (reserved.length > 0) throw new BackendError(`a stored document cannot be read without losing a label: ${reserved[0]!.path}: ${reserved[0]!.message}`);
   const d = StoredDocumentSchema.parse(source);
-  const qty = d.qty_units !== undefined && d.qty_nanos !== undefined ? joinSums(d.qty_units, d.qty_nanos) : (parseDecimal(d.qty) ?? 0n);
-  const price = d.price_units !== undefined && d.price_nanos !== undefined ? joinSums(d.price_units, d.price_nanos) : (parseDecimal(d.price) ?? 0n);
+  const ours = d.point_id !== undefined;
+  const qty = amountOf(source as Record<string, unknown>, QTY_LIMBS, d.qty_units, d.qty_nanos, d.qty, ours);
+  const price = amountOf(source as Record<string, unknown>, PRICE_LIMBS, d.price_units, d.price_nanos, d.price, ours);
   return {
     begin: startTimes.read(d.start),
     end: endTimes.read(d.end),
