@@ -41,18 +41,23 @@ export class ValidationError extends FieldsError {
 /** The cluster cannot be reached or is overloaded; the caller may retry (pushes are idempotent). */
 export class BackendUnavailableError extends RatestoreError {
   readonly code = "backend_unavailable";
+  /** The HTTP status the cluster (or a gateway in front of it) answered with; undefined when no answer came. */
+  readonly status: number | undefined;
   constructor(
     message: string,
     readonly retryAfterSeconds = 5,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; status?: number },
   ) {
     super(message, options);
+    this.status = options?.status;
   }
 }
 
+
 /**
- * A push stopped part-way because the cluster failed for good. All its requests have ended: nothing
- * more of it will be written. `result` says exactly which points are stored, not stored and unknown.
+ * A push stopped part-way because the cluster failed for good. All its requests have ended on this side;
+ * `result` says exactly which points are stored, not stored (the cluster refused them, or they were never
+ * sent) and unknown (sent in a request that got no answer, which the cluster may still carry out).
  */
 export class PushInterruptedError extends RatestoreError {
   readonly code = "push_interrupted";
@@ -77,6 +82,16 @@ export class BackendError extends RatestoreError {
   ) {
     super(message, options);
   }
+}
+
+/**
+ * Whether a failed request is known not to have been carried out: the cluster answered it with an error
+ * status. A request with no answer (a timeout, a dropped connection) or one answered by a gateway that
+ * lost or timed out on it (502, 504) may still be carried out by the cluster.
+ */
+export function refusedWhole(err: unknown): boolean {
+  const status = err instanceof BackendUnavailableError || err instanceof BackendError ? err.status : undefined;
+  return status !== undefined && status !== 502 && status !== 504;
 }
 
 /**

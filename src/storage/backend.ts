@@ -164,6 +164,8 @@ export interface BackendHealth {
   /** Indices behind the read alias that the backend did not write (it serves nothing while there are any). */
   readonly foreignIndices?: readonly string[];
   readonly retention: string;
+  /** Why the cluster refuses writes now (a read-only block), or undefined when it accepts them. */
+  readonly writesRefused?: string;
   readonly problems: readonly string[];
 }
 

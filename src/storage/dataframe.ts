@@ -77,7 +77,7 @@ export const DecimalSchema = z
   .meta({
     description:
       "A decimal as a string such as \"0.000123\" (at most 9 decimal places, magnitude below 1e15), or a JSON number; " +
-      "finer amounts are refused, never rounded. Numbers with decimals are accepted too, read by their shortest form: send strings to keep more than 15 significant digits.",
+      "finer amounts are refused, never rounded. A JSON number is accepted when a double keeps it as written; one with more significant digits than a double holds is refused: send it as a string.",
     anyOf: [
       { type: "string", pattern: DECIMAL_STRING_PATTERN },
       { type: "integer", minimum: -MAX_ABS + 1, maximum: MAX_ABS - 1 },

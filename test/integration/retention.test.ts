@@ -68,6 +68,15 @@ describe("retention on a node without ISM: the service's sweeper", function () {
     expect((await backend.retrieve({ begin: today - 30 * DAY, end: today + DAY, paginate: false })).total).to.equal(2);
   });
 
+  it("makes its locks index with the partitions' replica settings, so a single-node cluster stays green", async () => {
+    await backend.sweepRetention();
+    const locks = `${backend.config.indexPrefix}-locks`;
+    const res = await backend.client.request<Record<string, { settings: { index: { auto_expand_replicas?: string; number_of_replicas?: string } } }>>({ method: "GET", path: `/${locks}/_settings` });
+    expect(res.body[locks]!.settings.index.auto_expand_replicas).to.equal("0-1");
+    const health = await backend.client.request<{ status: string }>({ method: "GET", path: `/_cluster/health/${locks}`, querystring: { wait_for_status: "green", timeout: "10s" } });
+    expect(health.body.status).to.equal("green");
+  });
+
   it("with several instances sweeping at once, one sweeps and each partition is deleted once", async () => {
     const others = await Promise.all([1, 2].map(() => freshBackend({ ...backend.config })));
     try {

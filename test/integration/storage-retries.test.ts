@@ -31,7 +31,7 @@ describe("storage: retries against a failing cluster (real node behind a fault-i
     }
   });
 
-  it("gives up with PushInterruptedError after its retries, saying which points are unknown and that pushing again is safe", async () => {
+  it("gives up with PushInterruptedError after its retries of refused requests, saying the points are not stored and that pushing again is safe", async () => {
     const proxy = await startFaultProxy(process.env.OPENSEARCH_URL!, { bulk503: 1000, bulkItems429: 0 });
     const base = testStorageConfig();
     const backend = await freshBackend({ indexPrefix: base.indexPrefix, opensearch: { ...base.opensearch, urls: [proxy.url] }, bulk: { ...base.bulk, retries: 2 } });
@@ -42,14 +42,131 @@ describe("storage: retries against a failing cluster (real node behind a fault-i
       expect(err).to.be.instanceOf(PushInterruptedError);
       const e = err as PushInterruptedError;
       expect(e.transient).to.equal(true);
-      expect(e.message).to.match(/pushing it again is safe/);
-      expect(e.result).to.deep.include({ points: 10, stored: 0, duplicates: 0, failed: [] });
-      expect(e.result.unknown).to.have.length(10);
+      expect(e.message).to.match(/Nothing more of this push will be written; pushing it again is safe/);
+      // The cluster answered 503 for the whole request each time: nothing was written, and that is known.
+      expect(e.result).to.deep.include({ points: 10, stored: 0, duplicates: 0, unknown: [] });
+      expect(e.result.failed).to.have.length(10);
+      expect(e.result.failed[0]!.status).to.equal(503);
+      expect(proxy.seen.bulk).to.equal(3);
     } finally {
       await backend.drop();
       await proxy.close();
     }
   });
+  /** A backend behind the proxy whose requests time out after `timeoutMs`. */
+  async function behind(proxyUrl: string, timeoutMs: number, concurrency = 1) {
+    const base = testStorageConfig();
+    return freshBackend({ indexPrefix: base.indexPrefix, opensearch: { ...base.opensearch, urls: [proxyUrl], requestTimeoutMs: timeoutMs }, bulk: { ...base.bulk, concurrency } });
+  }
+  const interruption = (p: Promise<unknown>) =>
+    p.then(
+      () => expect.fail("the push should have been interrupted"),
+      (err: unknown) => {
+        expect(err).to.be.instanceOf(PushInterruptedError);
+        return err as PushInterruptedError;
+      },
+    );
+  const settled = async (backend: Awaited<ReturnType<typeof behind>>, points: number) => {
+    // Read straight from the node (not through the proxy), once what the proxy held has been carried out.
+    const direct = await freshBackend({ indexPrefix: backend.config.indexPrefix });
+    try {
+      for (let i = 0; i < 60; i++) {
+        const total = (await direct.retrieve({ begin: T0, end: T0 + 10 * HOUR, limit: 1 }).catch(() => ({ total: 0 }))).total;
+        if (total >= points) return total;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      return (await direct.retrieve({ begin: T0, end: T0 + 10 * HOUR, limit: 1 })).total;
+    } finally {
+      await direct.close();
+    }
+  };
+
+  it("a bulk request held past the timeout: the answer says its points may still be written, and nothing is sent more than twice", async () => {
+    // The node gets the request 5 s late, long after the client (1 s timeout) gave up; so does the one
+    // resend after the look-up found nothing. Both are carried out: the create ids keep one copy each.
+    const proxy = await startFaultProxy(process.env.OPENSEARCH_URL!, { bulk503: 0, bulkItems429: 0, delays: [{ path: "/_bulk", when: "before", ms: 5000, count: 2 }] });
+    const backend = await behind(proxy.url, 1000);
+    try {
+      const e = await interruption(backend.push(manyPoints(500)));
+      expect(e.message).to.match(/may still write the unknown points after this answer/);
+      expect(e.message).to.not.match(/Nothing more of this push will be written/);
+      expect(e.result).to.deep.include({ points: 500, stored: 0, failed: [] });
+      expect(e.result.unknown).to.have.length(500);
+      expect(proxy.seen.bulk).to.equal(2);
+      expect(proxy.seen.mget).to.equal(1);
+      // The held requests are carried out after the answer: every point appears, once.
+      expect(await settled(backend, 500)).to.equal(500);
+      // The advice holds: the same push again settles it and stores nothing twice.
+      const again = await backend.push(manyPoints(500)).catch(() => undefined);
+      if (again) expect(again.stored + again.duplicates).to.equal(500);
+      expect(await settled(backend, 500)).to.equal(500);
+    } finally {
+      await backend.drop();
+      await proxy.close();
+    }
+  });
+
+  it("a bulk request whose answer is lost: the points are looked up, found, and not sent again", async () => {
+    const proxy = await startFaultProxy(process.env.OPENSEARCH_URL!, { bulk503: 0, bulkItems429: 0, delays: [{ path: "/_bulk", when: "after", ms: 3000, count: 1 }] });
+    const backend = await behind(proxy.url, 1000);
+    try {
+      const res = await backend.push(manyPoints(500));
+      expect(res).to.deep.include({ points: 500, stored: 500, duplicates: 0, failed: [], unknown: [] });
+      expect(proxy.seen.bulk).to.equal(1);
+      expect(proxy.seen.mget).to.equal(1);
+      expect(await settled(backend, 500)).to.equal(500);
+    } finally {
+      await backend.drop();
+      await proxy.close();
+    }
+  });
+
+  it("every answer slower than the timeout: one bulk request per chunk, not one per retry", async () => {
+    const proxy = await startFaultProxy(process.env.OPENSEARCH_URL!, {
+      bulk503: 0,
+      bulkItems429: 0,
+      delays: [
+        { path: "/_bulk", when: "after", ms: 2000, count: 100 },
+        { path: "/_mget", when: "after", ms: 2000, count: 100 },
+      ],
+    });
+    const backend = await behind(proxy.url, 1000, 2);
+    try {
+      const e = await interruption(backend.push(manyPoints(1000)));
+      expect(e.result.unknown).to.have.length(1000);
+      expect(e.message).to.match(/may still write/);
+      // Two chunks of 500, each sent once and then looked up (the look-up got no answer either).
+      expect(proxy.seen.bulk).to.equal(2);
+      expect(await settled(backend, 1000)).to.equal(1000);
+    } finally {
+      await backend.drop();
+      await proxy.close();
+    }
+  });
+
+  it("a read-only cluster: the push's points are known not stored, with the block named, and health says writes are refused", async () => {
+    const backend = await freshBackend();
+    const block = (value: boolean | null) => backend.client.request({ method: "PUT", path: "/_cluster/settings", body: { persistent: { "cluster.blocks.read_only": value } } });
+    try {
+      expect((await backend.push(manyPoints(10))).stored).to.equal(10); // the partitions exist
+      expect((await backend.health()).writesRefused).to.equal(undefined);
+      await block(true);
+      const e = await interruption(backend.push(manyPoints(10, { price: "0.2" })));
+      expect(e.transient).to.equal(false);
+      expect(e.result).to.deep.include({ points: 10, stored: 0, unknown: [] });
+      expect(e.result.failed).to.have.length(10);
+      expect(e.result.failed[0]!.status).to.equal(403);
+      expect(e.result.failed[0]!.reason).to.match(/cluster_block_exception/);
+      expect(e.message).to.match(/Nothing more of this push will be written/);
+      const health = await backend.health();
+      expect(health.writesRefused).to.match(/read-only/);
+      expect(health.problems.join(" ")).to.match(/writes are refused/);
+    } finally {
+      await block(null);
+      await backend.drop();
+    }
+  });
+
   it("a refresh that misses a shard copy fails the read (503) instead of answering without acknowledged points; a refresh=true push whose refresh fails has still stored its points", async () => {
     const proxy = await startFaultProxy(process.env.OPENSEARCH_URL!, { bulk503: 0, bulkItems429: 0, refreshShardFailures: 2 });
     const base = testStorageConfig();

@@ -3,9 +3,9 @@ import type { AddressInfo } from "node:net";
 
 /**
  * A pass-through HTTP proxy in front of the real node that injects the failures a busy cluster
- * produces: whole `_bulk` requests answered 503 without reaching the node, and `_bulk` items that the
+ * produces: whole `_bulk` requests answered 503 without reaching the node, `_bulk` items that the
  * node stored but that the proxy reports as 429 (so a retry meets a 409, as after a lost response),
- * and `_refresh` answers that report a shard copy not refreshed.
+ * `_refresh` answers that report a shard copy not refreshed, and requests or answers held for a while.
  */
 export interface Faults {
   /** Fail this many `_bulk` requests with 503 before passing any through. */
@@ -14,18 +14,36 @@ export interface Faults {
   bulkItems429: number;
   /** In this many passed-through `_refresh` responses, report one shard copy as failed (as the node does when one could not refresh). */
   refreshShardFailures?: number;
+  /**
+   * Requests to a path (`/_bulk`, `/_mget`) held `ms` before they are passed to the node (`before`: a
+   * queue in front of a slow cluster) or whose answer is held `ms` after the node gave it (`after`: a
+   * slow network), for the first `count` of them. Held requests are passed on even when the client has
+   * given up on them, as a cluster carries out what it has received.
+   */
+  delays?: { path: string; when: "before" | "after"; ms: number; count: number }[];
 }
 
-export async function startFaultProxy(target: string, faults: Faults): Promise<{ url: string; seen: { bulk: number }; close(): Promise<void> }> {
+export async function startFaultProxy(target: string, faults: Faults): Promise<{ url: string; seen: { bulk: number; mget: number; passed: number }; close(): Promise<void> }> {
   const upstream = new URL(target);
-  const seen = { bulk: 0 };
+  const seen = { bulk: 0, mget: 0, passed: 0 };
+  const delayOf = (url: string, when: "before" | "after") => {
+    const d = (faults.delays ?? []).find((x) => x.when === when && x.count > 0 && url.split("?")[0]!.endsWith(x.path));
+    if (!d) return 0;
+    d.count--;
+    return d.ms;
+  };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
+    req.on("end", () => void handle());
+    const handle = async () => {
       const isBulk = (req.url ?? "").startsWith("/_bulk");
       const isRefresh = (req.url ?? "").split("?")[0]!.endsWith("/_refresh");
       if (isBulk) seen.bulk++;
+      if ((req.url ?? "").split("?")[0]!.endsWith("/_mget")) seen.mget++;
+      const before = delayOf(req.url ?? "", "before");
+      if (before > 0) await new Promise((r) => setTimeout(r, before));
+      const after = delayOf(req.url ?? "", "after");
       if (isBulk && faults.bulk503 > 0) {
         faults.bulk503--;
         res.writeHead(503, { "content-type": "application/json" });
@@ -63,8 +81,13 @@ export async function startFaultProxy(target: string, faults: Faults): Promise<{
             delete headers["content-encoding"];
             // The body is sent whole, with its length: a chunked upstream answer (Elasticsearch 8) must not say so too.
             delete headers["transfer-encoding"];
-            res.writeHead(upRes.statusCode ?? 502, headers);
-            res.end(out);
+            const answer = () => {
+              res.writeHead(upRes.statusCode ?? 502, headers);
+              res.end(out);
+            };
+            if (isBulk) seen.passed++;
+            if (after > 0) setTimeout(answer, after);
+            else answer();
           });
         },
       );
@@ -73,7 +96,7 @@ export async function startFaultProxy(target: string, faults: Faults): Promise<{
         res.end();
       });
       up.end(Buffer.concat(chunks));
-    });
+    };
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;

@@ -13,8 +13,10 @@ export function healthRouter(ctx: AppContext, version: string): Router {
   router.get("/readyz", async (_req, res) => {
     const h = await ctx.backend.health();
     const ready = h.reachable && h.templatesInstalled && h.status !== "red" && (h.foreignIndices ?? []).length === 0;
+    // Reads are still served while the cluster refuses writes: 200, but not "ready".
     res.status(ready ? 200 : 503).json({
-      status: ready ? "ready" : "not_ready",
+      status: !ready ? "not_ready" : h.writesRefused ? "read_only" : "ready",
+      writes: h.writesRefused ? { accepted: false, reason: h.writesRefused } : { accepted: true },
       backend: ctx.backend.name,
       cluster: { reachable: h.reachable, name: h.clusterName, version: h.version, health: h.status, ...(h.profile ? { profile: h.profile } : {}) },
       templates_installed: h.templatesInstalled,

@@ -36,7 +36,8 @@ import { RetentionSweeper } from "./sweeper.js";
 import { foreignIndexProblem, foreignIndices } from "./ownership.js";
 import { detectProfile } from "./profile.js";
 import { withDefaultWindow } from "./query.js";
-import { installPointsTemplate, templateInstalled } from "./templates.js";
+import { installPointsTemplate, replicaSettings, templateInstalled } from "./templates.js";
+import { writeBlocks } from "./write-blocks.js";
 import { PointWriter } from "./writer.js";
 
 /** The parts that speak the cluster's dialect: built once the cluster profile is known. */
@@ -113,7 +114,7 @@ export class OpenSearchBackend implements StorageBackend {
       reader: new PointReader(search),
       aggregator: new TotalAggregator(search),
       deleter: new PointDeleter(this.client, search, this.refresher, this.logger),
-      sweeper: new RetentionSweeper(this.client, this.partitions, lifecycle, c.sweepIntervalSeconds * 1000, this.logger, c.sweepGraceSeconds * 1000),
+      sweeper: new RetentionSweeper(this.client, this.partitions, lifecycle, c.sweepIntervalSeconds * 1000, this.logger, c.sweepGraceSeconds * 1000, replicaSettings(c)),
     };
   }
 
@@ -218,11 +219,13 @@ export class OpenSearchBackend implements StorageBackend {
     const { profile } = this.components;
     const problems: string[] = [];
     try {
-      const [health, installed, foreign] = await Promise.all([
+      const [health, installed, foreign, writesRefused] = await Promise.all([
         this.client.request<{ status?: string; cluster_name?: string }>({ method: "GET", path: "/_cluster/health" }),
         templateInstalled(this.client, this.partitions),
         foreignIndices(this.client, this.partitions.alias),
+        writeBlocks(this.client, this.partitions),
       ]);
+      if (writesRefused) problems.push(`writes are refused: ${writesRefused}`);
       if (!installed) problems.push(`index template ${this.partitions.alias} is not installed`);
       if (foreign.length > 0) problems.push(foreignIndexProblem(this.partitions.alias, foreign));
       if (health.body.status === "red") problems.push("cluster health is red");
@@ -236,6 +239,7 @@ export class OpenSearchBackend implements StorageBackend {
         templatesInstalled: installed,
         foreignIndices: foreign,
         retention,
+        ...(writesRefused ? { writesRefused } : {}),
         problems,
       };
     } catch (err) {

@@ -117,7 +117,7 @@ export function translateError(err: unknown, what: string): Error {
   if (err instanceof errors.ResponseError) {
     const status = err.meta.statusCode ?? 0;
     const reason = errorReason(err.meta.body);
-    if (TRANSIENT_STATUS.has(status)) return new BackendUnavailableError(`cluster is overloaded or unavailable (${status}) on ${what}: ${reason}`, 5, { cause: err });
+    if (TRANSIENT_STATUS.has(status)) return new BackendUnavailableError(`cluster is overloaded or unavailable (${status}) on ${what}: ${reason}`, 5, { cause: err, status });
     return new BackendError(`cluster rejected ${what} (${status}): ${reason}`, status, { cause: err });
   }
   if (err instanceof errors.ConnectionError || err instanceof errors.TimeoutError || err instanceof errors.NoLivingConnectionsError) {

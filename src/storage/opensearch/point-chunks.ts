@@ -11,6 +11,7 @@ export interface PointRef {
 }
 
 export interface PendingPoint extends PointRef {
+  readonly id: string;
   /** The two NDJSON lines of this point's `create` action. */
   readonly lines: string;
 }
@@ -78,6 +79,6 @@ export class PointChunks {
     const ordinal = this.occurrences.get(key) ?? 0;
     this.occurrences.set(key, ordinal + 1);
     const id = pointId(key, p.origin !== undefined ? `origin:${p.origin}` : ordinal); // base64url: safe inside a JSON string as it is
-    return { ...ref, lines: `${texts.action}${id}"}}\n${documentJson(texts.period, p, id, pt)}\n` };
+    return { ...ref, id, lines: `${texts.action}${id}"}}\n${documentJson(texts.period, p, id, pt)}\n` };
   }
 }

@@ -35,7 +35,29 @@ export class RetentionSweeper {
     private readonly logger: Logger,
     /** How long a partition stays out of the alias before it is deleted: longer than any read on it. */
     private readonly graceMs: number,
+    /** The replica settings of the locks index, the partitions' own (templates.ts replicaSettings). */
+    private readonly replicas: Record<string, string | number> = { auto_expand_replicas: "0-1" },
   ) {}
+
+  private leaseIndexReady = false;
+
+  /**
+   * Creates the locks index with one shard and the partitions' replica settings: created implicitly by
+   * its first write, it got the cluster's default of one replica, and a single-node cluster turned yellow.
+   */
+  private async ensureLeaseIndex(): Promise<void> {
+    if (this.leaseIndexReady) return;
+    const res = await this.client.request<{ error?: { type?: string } }>(
+      { method: "PUT", path: `/${this.leaseIndex}`, body: { settings: { index: { number_of_shards: 1, ...this.replicas } } } },
+      [400],
+    );
+    if (res.status === 400) {
+      if (res.body.error?.type !== "resource_already_exists_exception") throw new Error(`could not create ${this.leaseIndex}: ${JSON.stringify(res.body)}`);
+      // Made by an earlier release with the cluster's default replicas, or by another instance just now.
+      await this.client.request({ method: "PUT", path: `/${this.leaseIndex}/_settings`, body: { index: this.replicas } });
+    }
+    this.leaseIndexReady = true;
+  }
 
   private get leaseIndex(): string {
     return `${this.partitions.prefix}-locks`;
@@ -43,6 +65,7 @@ export class RetentionSweeper {
 
   /** Takes the lease for one interval, or returns false when another live instance holds it. */
   async acquireLease(now = Date.now()): Promise<boolean> {
+    await this.ensureLeaseIndex();
     const path = `/${this.leaseIndex}/_doc/retention-sweeper`;
     const mine: LeaseDoc = { holder: this.instanceId, expires_at: now + this.intervalMs };
     const created = await this.client.request({ method: "PUT", path, querystring: { op_type: "create", refresh: "true" }, body: mine }, [409]);
@@ -115,8 +138,14 @@ export class RetentionSweeper {
   }
 
   start(): void {
+    let running = false;
     const run = () => {
-      this.sweepOnce().catch((err: unknown) => this.logger.warn("retention sweep failed; will retry", { error: (err as Error).message }));
+      // One sweep at a time in this process: a sweep that outlasts its interval is not joined by a second.
+      if (running) return;
+      running = true;
+      this.sweepOnce()
+        .catch((err: unknown) => this.logger.warn("retention sweep failed; will retry", { error: (err as Error).message }))
+        .finally(() => (running = false));
     };
     setTimeout(run, 5_000).unref();
     this.timer = setInterval(run, this.intervalMs);

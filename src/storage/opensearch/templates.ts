@@ -30,6 +30,14 @@ function withoutSubFields<T>(mappings: T): T {
   return JSON.parse(JSON.stringify(mappings), (key, value: unknown) => (key === "fields" ? undefined : value)) as T;
 }
 
+/**
+ * The replica settings of every index ratestore creates (partitions and the sweeper's locks), so that a
+ * single-node cluster stays green: `auto_expand_replicas` 0-1 by default, or RATESTORE_REPLICAS.
+ */
+export function replicaSettings(config: Pick<StorageConfig, "replicas">): Record<string, string | number> {
+  return config.replicas === "auto" ? { auto_expand_replicas: "0-1" } : { number_of_replicas: config.replicas };
+}
+
 /** The points template adapted to this deployment: its patterns, alias and the configured settings. */
 export function buildPointsTemplate(file: TemplateFile, partitions: Partitions, config: StorageConfig) {
   const index: Record<string, unknown> = { ...file.template.settings.index };
@@ -41,12 +49,8 @@ export function buildPointsTemplate(file: TemplateFile, partitions: Partitions, 
     index["sort.field"] = POINT_SORT.map((s) => Object.keys(s)[0]!);
     index["sort.order"] = POINT_SORT.map((s) => Object.values(s)[0]!);
   }
-  if (config.replicas === "auto") {
-    index.auto_expand_replicas = "0-1";
-  } else {
-    delete index.auto_expand_replicas;
-    index.number_of_replicas = config.replicas;
-  }
+  delete index.auto_expand_replicas;
+  Object.assign(index, replicaSettings(config));
   const mappings = config.cloudkittyFields ? file.template.mappings : withoutSubFields(file.template.mappings);
   const body = {
     index_patterns: [partitions.pattern],

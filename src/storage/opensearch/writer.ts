@@ -1,6 +1,6 @@
 import { backoffMs, sleep } from "../../backoff.js";
 import type { StorageConfig } from "../../config.js";
-import { BackendUnavailableError, PushInterruptedError } from "../../errors.js";
+import { BackendUnavailableError, PushInterruptedError, refusedWhole } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import { NO_OBSERVER, type BulkOutcome, type PointFailure, type PushOptions, type PushResult, type StorageObserver, type WriteStats } from "../backend.js";
 import { pointsWithIndex, type DataFrame } from "../dataframe.js";
@@ -25,6 +25,14 @@ interface BulkResponse {
 
 /** A push that fits in one bulk request is split among the workers only into chunks this large or larger. */
 const SPLIT_MIN_DOCS = 250;
+
+/**
+ * Bulk requests of one chunk that may go unanswered (a timeout, a dropped connection) before the chunk
+ * gives up. A request with no answer may still be carried out: before anything is sent again the points
+ * are looked up, and only those not found are sent, once. A slow cluster gets at most twice the points
+ * it was sent, not one copy per retry.
+ */
+const UNANSWERED_BUDGET = 2;
 
 const RETRYABLE = (status: number) => status === 429 || status >= 500;
 
@@ -77,8 +85,9 @@ export class PointWriter {
   /**
    * Writes every point, or says exactly which were not: `stored`/`duplicates` counts, `failed` (known not
    * stored) and `unknown` (sent in a request that got no answer). When the cluster fails for good, every
-   * worker is stopped and has returned before push does: nothing of this push is written after it
-   * answers (PushInterruptedError, carrying the same accounting).
+   * worker is stopped and has returned before push does (PushInterruptedError, carrying the same
+   * accounting): no request of the push is sent after it answers, but a request that got no answer may
+   * still be carried out by the cluster, so `unknown` points may appear later.
    */
   async push(dataframes: readonly DataFrame[], options: PushOptions = {}): Promise<PushResult> {
     const result: Outcome = { stored: 0, duplicates: 0, failed: [], unknown: [] };
@@ -98,7 +107,20 @@ export class PointWriter {
     });
     const points = accepted.length + result.failed.length;
     const touched = [...new Set(accepted.map((r) => r.partition))];
-    for (const index of touched) await this.gate.ensure(index);
+    try {
+      for (const index of touched) await this.gate.ensure(index);
+    } catch (err) {
+      // No point was sent: every one is known not stored.
+      const reason = `not sent: a partition could not be created: ${(err as Error).message}`;
+      for (const ref of accepted) result.failed.push(failureOf(ref, (err as { status?: number }).status ?? 503, reason));
+      this.count(result);
+      throw new PushInterruptedError(
+        `${(err as Error).message}; of ${points} points, none is stored. Nothing of this push was written; pushing it again is safe`,
+        { points, ...result },
+        err instanceof BackendUnavailableError,
+        { cause: err },
+      );
+    }
     const refresh = options.refresh ?? false;
     const source = new PointChunks(dataframes, accepted, this.chunkLimits(accepted.length));
     let interrupted: Error | undefined;
@@ -122,7 +144,9 @@ export class PointWriter {
       this.count(result);
       throw new PushInterruptedError(
         `${interrupted.message}; of ${points} points, ${result.stored + result.duplicates} are stored, ${result.failed.length} are not, and ${result.unknown.length} are unknown (sent, no answer). ` +
-          "Nothing more of this push will be written; pushing it again is safe: nothing is stored twice",
+          (result.unknown.length > 0
+            ? "The cluster may still write the unknown points after this answer: push the same dataframes again (nothing is stored twice) to settle them, and do not delete and re-rate their window until a push of them has succeeded"
+            : "Nothing more of this push will be written; pushing it again is safe: nothing is stored twice"),
         { points, ...result },
         interrupted instanceof BackendUnavailableError,
         { cause: interrupted },
@@ -148,6 +172,17 @@ export class PointWriter {
     return { docs: Math.max(1, docs), bytes: this.bulk.maxBytes };
   }
 
+  /** The points that the cluster does not hold (a realtime `_mget` by id): after a request with no answer, those that may be sent again. */
+  private async missing(points: readonly PendingPoint[]): Promise<PendingPoint[]> {
+    const res = await this.client.request<{ docs: { found?: boolean }[] }>({
+      method: "POST",
+      path: "/_mget",
+      querystring: { _source: false, filter_path: "docs.found" },
+      body: { docs: points.map((p) => ({ _index: p.partition, _id: p.id })) },
+    });
+    return points.filter((_, i) => res.body.docs[i]?.found !== true);
+  }
+
   private count(result: Outcome): void {
     this.stats.stored += result.stored;
     this.stats.duplicates += result.duplicates;
@@ -161,6 +196,7 @@ export class PointWriter {
    */
   private async writeChunk(chunk: readonly PendingPoint[], result: Outcome, waitForRefresh: boolean, stopped: () => boolean): Promise<void> {
     let todo = chunk;
+    let unanswered = 0;
     for (let attempt = 0; ; attempt++) {
       let response: BulkResponse;
       const started = performance.now();
@@ -177,14 +213,34 @@ export class PointWriter {
         response = res.body;
       } catch (err) {
         observe("failed");
-        if (err instanceof BackendUnavailableError && attempt < this.bulk.retries && !stopped()) {
-          this.stats.retries++;
-          this.logger.warn("bulk request failed; retrying", { attempt: attempt + 1, points: todo.length, error: err.message });
-          await sleep(backoffMs(attempt));
-          if (!stopped()) continue;
+        const message = (err as Error).message;
+        if (refusedWhole(err)) {
+          // The cluster answered: nothing of the request was written (a read-only block, an overload).
+          if (err instanceof BackendUnavailableError && attempt < this.bulk.retries && !stopped()) {
+            this.stats.retries++;
+            this.logger.warn("bulk request refused; retrying", { attempt: attempt + 1, points: todo.length, error: message });
+            await sleep(backoffMs(attempt));
+            if (!stopped()) continue;
+          }
+          const status = (err as { status?: number }).status!;
+          for (const p of todo) result.failed.push(failureOf(p, status, `not stored: ${message}`));
+          throw err;
         }
-        // The request may or may not have been applied: its points are unknown, not failed.
-        for (const p of todo) result.unknown.push(failureOf(p, err instanceof BackendUnavailableError ? 503 : 502, `unknown: ${(err as Error).message}`));
+        // No answer: the request may still be carried out, now or later.
+        unanswered++;
+        if (unanswered < UNANSWERED_BUDGET && !stopped()) {
+          this.stats.retries++;
+          this.logger.warn("bulk request got no answer; looking its points up before sending any again", { attempt: attempt + 1, points: todo.length, error: message });
+          await sleep(backoffMs(attempt + 3));
+          const missing = stopped() ? undefined : await this.missing(todo).catch(() => undefined);
+          if (missing) {
+            result.stored += todo.length - missing.length;
+            if (missing.length === 0) return;
+            todo = missing;
+            continue;
+          }
+        }
+        for (const p of todo) result.unknown.push(failureOf(p, err instanceof BackendUnavailableError ? 503 : 502, `unknown: ${message}; the cluster may still write it`));
         throw err;
       }
       const retry: PendingPoint[] = [];
