@@ -8,6 +8,7 @@ import { freshBackend, testStorageConfig } from "../support/cluster.js";
 import { startApi } from "../support/api.js";
 import { runCli } from "../support/cli.js";
 import { dec } from "../support/data.js";
+import { startFaultProxy } from "../support/fault-proxy.js";
 
 type Backend = Awaited<ReturnType<typeof freshBackend>>;
 const DAY = 86_400_000;
@@ -89,6 +90,36 @@ describe("retention on a node without ISM: the service's sweeper", function () {
       expect(later.deleted).to.deep.equal([]);
     } finally {
       for (const o of others) await o.close();
+    }
+  });
+
+  it("a sweep that outlasts its interval keeps the lease: three instances, each partition detached and deleted once", async () => {
+    // Ten expired day partitions, and deletes made slow by a proxy (300 ms each), so that a sweep lasts
+    // about three of its one-second intervals while the other instances keep trying.
+    const loader = await freshBackend({ partition: "day", retentionMechanism: "none" });
+    const days = Array.from({ length: 10 }, (_, k) => today - (20 + k) * DAY);
+    expect((await loader.push(days.map(frameAt))).stored).to.equal(10);
+    await loader.close();
+    const proxy = await startFaultProxy(process.env.OPENSEARCH_URL!, { bulk503: 0, bulkItems429: 0, delays: [{ path: "", method: "DELETE", when: "before", ms: 300, count: 1000 }] });
+    const config = { ...backend.config, indexPrefix: loader.config.indexPrefix, sweepIntervalSeconds: 1, opensearch: { ...backend.config.opensearch, urls: [proxy.url] } };
+    const instances = await Promise.all([0, 1, 2].map(() => freshBackend(config)));
+    try {
+      const sweeps: Promise<{ leader: boolean; deleted: readonly string[]; detached?: readonly string[] }>[] = [];
+      // Each instance tries every 400 ms for 4 s, as their timers would.
+      for (let t = 0; t < 10; t++) {
+        for (const b of instances) sweeps.push(b.sweepRetention());
+        await new Promise((r) => setTimeout(r, 400));
+      }
+      const results = await Promise.all(sweeps);
+      const deleted = results.flatMap((r) => r.deleted);
+      const expired = days.map((d) => instances[0]!.partitions.indexFor(d)).sort();
+      expect([...deleted].sort()).to.deep.equal(expired);
+      expect(results.flatMap((r) => r.detached ?? []).sort()).to.deep.equal(expired);
+      const partitionDeletes = proxy.seen.requests.filter((r) => r.startsWith("DELETE ") && expired.some((e) => r === `DELETE /${e}`));
+      expect(partitionDeletes).to.have.length(10);
+    } finally {
+      for (const b of instances) await b.close();
+      await proxy.close();
     }
   });
 

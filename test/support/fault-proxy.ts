@@ -20,14 +20,14 @@ export interface Faults {
    * slow network), for the first `count` of them. Held requests are passed on even when the client has
    * given up on them, as a cluster carries out what it has received.
    */
-  delays?: { path: string; when: "before" | "after"; ms: number; count: number }[];
+  delays?: { path: string; method?: string; when: "before" | "after"; ms: number; count: number }[];
 }
 
-export async function startFaultProxy(target: string, faults: Faults): Promise<{ url: string; seen: { bulk: number; mget: number; passed: number }; close(): Promise<void> }> {
+export async function startFaultProxy(target: string, faults: Faults): Promise<{ url: string; seen: { bulk: number; mget: number; passed: number; requests: string[] }; close(): Promise<void> }> {
   const upstream = new URL(target);
-  const seen = { bulk: 0, mget: 0, passed: 0 };
-  const delayOf = (url: string, when: "before" | "after") => {
-    const d = (faults.delays ?? []).find((x) => x.when === when && x.count > 0 && url.split("?")[0]!.endsWith(x.path));
+  const seen = { bulk: 0, mget: 0, passed: 0, requests: [] as string[] };
+  const delayOf = (method: string, url: string, when: "before" | "after") => {
+    const d = (faults.delays ?? []).find((x) => x.when === when && x.count > 0 && (x.method ?? method) === method && url.split("?")[0]!.endsWith(x.path));
     if (!d) return 0;
     d.count--;
     return d.ms;
@@ -41,9 +41,10 @@ export async function startFaultProxy(target: string, faults: Faults): Promise<{
       const isRefresh = (req.url ?? "").split("?")[0]!.endsWith("/_refresh");
       if (isBulk) seen.bulk++;
       if ((req.url ?? "").split("?")[0]!.endsWith("/_mget")) seen.mget++;
-      const before = delayOf(req.url ?? "", "before");
+      seen.requests.push(`${req.method} ${(req.url ?? "").split("?")[0]}`);
+      const before = delayOf(req.method ?? "GET", req.url ?? "", "before");
       if (before > 0) await new Promise((r) => setTimeout(r, before));
-      const after = delayOf(req.url ?? "", "after");
+      const after = delayOf(req.method ?? "GET", req.url ?? "", "after");
       if (isBulk && faults.bulk503 > 0) {
         faults.bulk503--;
         res.writeHead(503, { "content-type": "application/json" });

@@ -10,6 +10,19 @@ interface LeaseDoc {
   expires_at: number;
 }
 
+/** A lease document's version, for compare-and-set. */
+interface LeaseVersion {
+  readonly seqNo: number;
+  readonly primaryTerm: number;
+}
+
+interface WriteAnswer {
+  _seq_no?: number;
+  _primary_term?: number;
+}
+
+const versionOf = (w: WriteAnswer): LeaseVersion => ({ seqNo: w._seq_no!, primaryTerm: w._primary_term! });
+
 interface GetLease {
   found: boolean;
   _seq_no?: number;
@@ -63,22 +76,36 @@ export class RetentionSweeper {
     return `${this.partitions.prefix}-locks`;
   }
 
-  /** Takes the lease for one interval, or returns false when another live instance holds it. */
-  async acquireLease(now = Date.now()): Promise<boolean> {
+  /** Takes the lease for one interval: its version (for renewals), or undefined when another live instance holds it. */
+  private async takeLease(now: number): Promise<LeaseVersion | undefined> {
     await this.ensureLeaseIndex();
-    const path = `/${this.leaseIndex}/_doc/retention-sweeper`;
+    const path = this.leasePath;
     const mine: LeaseDoc = { holder: this.instanceId, expires_at: now + this.intervalMs };
-    const created = await this.client.request({ method: "PUT", path, querystring: { op_type: "create", refresh: "true" }, body: mine }, [409]);
-    if (created.status !== 409) return true;
+    const created = await this.client.request<WriteAnswer>({ method: "PUT", path, querystring: { op_type: "create", refresh: "true" }, body: mine }, [409]);
+    if (created.status !== 409) return versionOf(created.body);
     const current = await this.client.request<GetLease>({ method: "GET", path }, [404]);
     const lease = current.body._source;
-    if (!current.body.found || !lease) return false;
-    if (lease.holder !== this.instanceId && lease.expires_at > now) return false;
-    const taken = await this.client.request(
-      { method: "PUT", path, querystring: { if_seq_no: current.body._seq_no!, if_primary_term: current.body._primary_term!, refresh: "true" }, body: mine },
+    if (!current.body.found || !lease) return undefined;
+    if (lease.holder !== this.instanceId && lease.expires_at > now) return undefined;
+    return this.renew({ seqNo: current.body._seq_no!, primaryTerm: current.body._primary_term! }, now);
+  }
+
+  /**
+   * Extends a held lease by one interval from `now`, by compare-and-set: undefined when another instance
+   * took it meanwhile. Renewed before every step of a sweep, so a sweep that outlasts its interval keeps
+   * the lease and no other instance sweeps beside it.
+   */
+  private async renew(version: LeaseVersion, now: number): Promise<LeaseVersion | undefined> {
+    const mine: LeaseDoc = { holder: this.instanceId, expires_at: now + this.intervalMs };
+    const taken = await this.client.request<WriteAnswer>(
+      { method: "PUT", path: this.leasePath, querystring: { if_seq_no: version.seqNo, if_primary_term: version.primaryTerm, refresh: "true" }, body: mine },
       [409],
     );
-    return taken.status !== 409;
+    return taken.status === 409 ? undefined : versionOf(taken.body);
+  }
+
+  private get leasePath(): string {
+    return `/${this.leaseIndex}/_doc/retention-sweeper`;
   }
 
   /**
@@ -87,7 +114,31 @@ export class RetentionSweeper {
    * every search that resolved the alias before (and every point-in-time on it) has finished.
    */
   async sweepOnce(now = Date.now()): Promise<SweepSummary> {
-    if (!(await this.acquireLease(now))) return { leader: false, deleted: [], kept: 0 };
+    // One sweep at a time in this process too: a sweep that outlasts its interval is not joined by a
+    // second one of the same holder (which the lease would let through).
+    if (this.sweeping) return { leader: false, deleted: [], kept: 0 };
+    this.sweeping = true;
+    try {
+      return await this.sweepHoldingLease(now);
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  private sweeping = false;
+
+  private async sweepHoldingLease(now: number): Promise<SweepSummary> {
+    let lease = await this.takeLease(now);
+    if (!lease) return { leader: false, deleted: [], kept: 0 };
+    const startedAt = Date.now();
+    // The sweep's clock: `now` (which tests set ahead) plus the time the sweep has taken.
+    const clock = () => now + (Date.now() - startedAt);
+    /** Renews the lease before a step; false when it was lost, and the sweep stops there. */
+    const stillLeader = async (): Promise<boolean> => {
+      lease = lease && (await this.renew(lease, clock()));
+      if (!lease) this.logger.warn("retention: the sweep lease was taken by another instance; this sweep stops", { by: this.instanceId });
+      return lease !== undefined;
+    };
     const res = await this.client.request<{ index: string }[]>(
       { method: "GET", path: `/_cat/indices/${this.partitions.pattern}`, querystring: { format: "json", h: "index", expand_wildcards: "open" } },
       [404],
@@ -99,6 +150,7 @@ export class RetentionSweeper {
     for (const index of indices.sort()) {
       const expires = this.lifecycle.expiresAt(index);
       if (expires === undefined || expires > now) continue;
+      if (!(await stillLeader())) break;
       if (aliased.has(index)) {
         await this.detach(index, now);
         detached.push(index);
@@ -138,14 +190,8 @@ export class RetentionSweeper {
   }
 
   start(): void {
-    let running = false;
     const run = () => {
-      // One sweep at a time in this process: a sweep that outlasts its interval is not joined by a second.
-      if (running) return;
-      running = true;
-      this.sweepOnce()
-        .catch((err: unknown) => this.logger.warn("retention sweep failed; will retry", { error: (err as Error).message }))
-        .finally(() => (running = false));
+      this.sweepOnce().catch((err: unknown) => this.logger.warn("retention sweep failed; will retry", { error: (err as Error).message }));
     };
     setTimeout(run, 5_000).unref();
     this.timer = setInterval(run, this.intervalMs);
