@@ -75,8 +75,8 @@ export async function exactSumsBench(raw: Client, base: StorageConfig, say: Say,
     let legacyBody = "";
     for (const p of df.points) {
       const id = pointId(contentKey(df.begin, df.end, p), 0);
-      exactBody += `${JSON.stringify({ create: { _index: exact.partitions.indexFor(df.begin), _id: id } })}\n${documentJson(periodTexts(df), p, id)}\n`;
-      legacyBody += `${JSON.stringify({ create: { _index: legacy.partitions.indexFor(df.begin), _id: id } })}\n${legacyDocumentJson(df, p, id)}\n`;
+      exactBody += `${JSON.stringify({ create: { _index: exact.partitions.partitionOf(df), _id: id } })}\n${documentJson(periodTexts(df), p, id)}\n`;
+      legacyBody += `${JSON.stringify({ create: { _index: legacy.partitions.partitionOf(df), _id: id } })}\n${legacyDocumentJson(df, p, id)}\n`;
       points++;
     }
     for (const body of [exactBody, legacyBody]) {

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import type { DataFrame } from "../../src/storage/dataframe.js";
+import { documentJson, periodTexts } from "../../src/storage/opensearch/documents.js";
 import { ilmPolicyBody, ismPolicyBody } from "../../src/storage/opensearch/lifecycle.js";
 import { freshBackend, testStorageConfig } from "../support/cluster.js";
 import { startApi } from "../support/api.js";
@@ -121,6 +122,30 @@ describe("retention on a node without ISM: the service's sweeper", function () {
       for (const b of instances) await b.close();
       await proxy.close();
     }
+  });
+
+  it("a period longer than its partition is kept until its own end is past the retention, whichever release wrote it", async () => {
+    // A 2-day period over day partitions: it begins yesterday and ends tomorrow (retention 48 h here).
+    const longPeriod = (begin: number): DataFrame => ({ begin, end: today + DAY, points: [{ ...frameAt(begin).points[0]!, groupby: { project_id: "long" } }] });
+    const long = longPeriod(today - DAY);
+    const res = await backend.push([long]);
+    expect(res.stored).to.equal(1);
+    // Read right after the push, over the period: found (the read refreshes the partition it is in).
+    const count = async (begin = today - 3 * DAY) => (await backend.retrieve({ begin, end: today + 2 * DAY, groupFilters: { project_id: "long" }, paginate: false })).total;
+    expect(await count(today - DAY)).to.equal(1);
+    // As a release before this one stored it: in the partition of the period's begin.
+    const legacy = longPeriod(today - 2 * DAY);
+    const id = "legacy-long-period";
+    const doc = documentJson(periodTexts(legacy), legacy.points[0]!, id);
+    const bulk = `${JSON.stringify({ create: { _index: backend.partitions.indexFor(legacy.begin), _id: id } })}\n${doc}\n`;
+    expect((await backend.client.request<{ errors: boolean }>({ method: "POST", path: "/_bulk", querystring: { refresh: "true" }, bulkBody: bulk })).body.errors).to.equal(false);
+    expect(await count()).to.equal(2);
+    // Past both begin-partitions' expiry (yesterday's ends today, + 48 h), before the points' own (tomorrow + 48 h).
+    await backend.sweepRetention(today + 2 * DAY + 3_600_000);
+    expect(await count()).to.equal(2);
+    // Past the points' own end + retention: gone.
+    await backend.sweepRetention(today + 3 * DAY + 3_600_000);
+    expect(await count()).to.equal(0);
   });
 
   it("a shorter retention after a restart deletes what the longer one kept", async () => {

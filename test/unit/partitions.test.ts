@@ -6,7 +6,21 @@ import { ValidationError } from "../../src/errors.js";
 
 describe("partitions", () => {
   const at = Date.parse("2019-07-23T12:00:00Z");
-  it("names partitions by the period's begin and reads their range back", () => {
+  it("puts a period in the partition of its last instant, so that no point ends after its partition", () => {
+    const day = new Partitions("rs", "day");
+    const hour = 3_600_000;
+    const midnight = Date.parse("2019-07-24T00:00:00Z");
+    // An aligned hour, the last of the day: where its begin is.
+    expect(day.partitionOf({ begin: midnight - hour, end: midnight })).to.equal("rs-points-2019.07.23");
+    // A 2-day period: where it ends.
+    expect(day.partitionOf({ begin: midnight - hour, end: midnight + 2 * 86_400_000 - hour })).to.equal("rs-points-2019.07.25");
+    for (const [begin, end] of [[at, at + hour], [midnight - 1, midnight + 1], [at, at + 40 * 86_400_000]] as const) {
+      const range = day.rangeOf(day.partitionOf({ begin, end }))!;
+      expect(range.end, `${begin}-${end}`).to.be.at.least(end);
+    }
+  });
+
+  it("names partitions by an instant and reads their range back", () => {
     expect(new Partitions("rs", "month").indexFor(at)).to.equal("rs-points-2019.07");
     expect(new Partitions("rs", "day").indexFor(at)).to.equal("rs-points-2019.07.23");
     expect(new Partitions("rs", "year").indexFor(at)).to.equal("rs-points-2019");

@@ -219,6 +219,11 @@ export class Lifecycle implements PartitionGate {
   /** When a partition's data will all be older than the retention. */
   expiresAt(index: string): number | undefined {
     const range = this.partitions.rangeOf(index);
-    return range ? range.end + this.config.retentionHours * 3_600_000 : undefined;
+    return range ? this.expiryOf(range.end) : undefined;
+  }
+
+  /** When data that ends at `end` becomes older than the retention. */
+  expiryOf(end: number): number {
+    return end + this.config.retentionHours * 3_600_000;
   }
 }

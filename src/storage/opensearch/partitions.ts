@@ -1,10 +1,10 @@
 import type { PartitionGranularity } from "../../config.js";
 
 /**
- * Time partitions: each point goes to the index of its period's begin (`<prefix>-points-2019.07` for
- * monthly partitions), and every read goes through the `<prefix>-points` alias that the index
+ * Time partitions: each point goes to the index of its period's last instant (`<prefix>-points-2019.07`
+ * for monthly partitions), and every read goes through the `<prefix>-points` alias that the index
  * template puts on each partition. The partition name alone says which data it holds, which is what
- * retention keys on.
+ * retention keys on: every point ends within its partition, so none outlives its partition's end.
  */
 export class Partitions {
   constructor(
@@ -22,6 +22,18 @@ export class Partitions {
     return `${this.prefix}-points-*`;
   }
 
+  /**
+   * The partition of a period: that of its last instant. A period within one partition (every aligned
+   * CloudKitty period) lands where its begin is; one that runs past its begin's partition (a 2-day
+   * period over day partitions) lands where it ends, so that retention, which deletes a partition once
+   * its end is older than the retention, never deletes a point before its own end is. A read of
+   * [begin, end) matches points ending by `end`, which are all in the partitions it refreshes.
+   */
+  partitionOf(period: { readonly begin: number; readonly end: number }): string {
+    return this.indexFor(Math.max(period.begin, period.end - 1));
+  }
+
+  /** The partition holding the instant `ms`. */
   indexFor(ms: number): string {
     const d = new Date(ms);
     const y = String(d.getUTCFullYear()).padStart(4, "0");

@@ -151,6 +151,10 @@ export class RetentionSweeper {
       const expires = this.lifecycle.expiresAt(index);
       if (expires === undefined || expires > now) continue;
       if (!(await stillLeader())) break;
+      // Releases before points were placed by their period's end put a long period in the partition of
+      // its begin: such a partition is kept until its last point is past the retention too.
+      const last = await this.latestEnd(index);
+      if (last !== undefined && this.lifecycle.expiryOf(last) > now) continue;
       if (aliased.has(index)) {
         await this.detach(index, now);
         detached.push(index);
@@ -166,6 +170,15 @@ export class RetentionSweeper {
       this.logger.info("retention: partition deleted", { index, expired_at: new Date(expires).toISOString(), by: this.instanceId });
     }
     return { leader: true, deleted, detached, kept: indices.length - deleted.length };
+  }
+
+  /** The latest period end among a partition's points (undefined when it has none). */
+  private async latestEnd(index: string): Promise<number | undefined> {
+    const res = await this.client.request<{ aggregations?: { last?: { value?: number | null } } }>(
+      { method: "POST", path: `/${index}/_search`, body: { size: 0, track_total_hits: false, aggs: { last: { max: { field: "end" } } } } },
+      [404],
+    );
+    return res.body.aggregations?.last?.value ?? undefined;
   }
 
   private detachId(index: string): string {

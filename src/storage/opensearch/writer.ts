@@ -96,7 +96,7 @@ export class PointWriter {
     const refusals = new Map<string, string | undefined>();
     const accepted: PointRef[] = [];
     dataframes.forEach((df, dataframe) => {
-      const partition = this.partitions.indexFor(df.begin);
+      const partition = this.partitions.partitionOf(df);
       if (!refusals.has(partition)) refusals.set(partition, this.gate.refusal(partition, now));
       const reason = refusals.get(partition);
       for (const [point, index] of pointsWithIndex(df)) {
