@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { BackendUnavailableError, PushInterruptedError } from "../../src/errors.js";
 import { freshBackend, testStorageConfig } from "../support/cluster.js";
 import { HOUR, T0, manyPoints } from "../support/data.js";
+import { startApi } from "../support/api.js";
 import { startFaultProxy } from "../support/fault-proxy.js";
 
 describe("storage: retries against a failing cluster (real node behind a fault-injecting proxy)", function () {
@@ -147,6 +148,7 @@ describe("storage: retries against a failing cluster (real node behind a fault-i
   it("a read-only cluster: the push's points are known not stored, with the block named, and health says writes are refused", async () => {
     const backend = await freshBackend();
     const block = (value: boolean | null) => backend.client.request({ method: "PUT", path: "/_cluster/settings", body: { persistent: { "cluster.blocks.read_only": value } } });
+    let api: Awaited<ReturnType<typeof startApi>> | undefined;
     try {
       expect((await backend.push(manyPoints(10))).stored).to.equal(10); // the partitions exist
       expect((await backend.health()).writesRefused).to.equal(undefined);
@@ -161,8 +163,17 @@ describe("storage: retries against a failing cluster (real node behind a fault-i
       const health = await backend.health();
       expect(health.writesRefused).to.match(/read-only/);
       expect(health.problems.join(" ")).to.match(/writes are refused/);
+      // /readyz says so; reads are still served.
+      api = await startApi({}, undefined, { indexPrefix: backend.config.indexPrefix });
+      const ready = await api.call("/readyz", { key: null });
+      expect(ready.status).to.equal(200);
+      const body = (await ready.json()) as { status: string; writes: { accepted: boolean; reason?: string } };
+      expect(body.status).to.equal("read_only");
+      expect(body.writes.accepted).to.equal(false);
+      expect(body.writes.reason).to.match(/read-only/);
     } finally {
       await block(null);
+      await api?.close();
       await backend.drop();
     }
   });
