@@ -50,6 +50,20 @@ function refuseAlteredBody(_req: Request, _res: Response, body: Buffer): void {
   if (issues.length > 0) throw new ValidationError(`Invalid request body: ${issues[0]!.path}: ${issues[0]!.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ""}`, issues);
 }
 
+/**
+ * Percent-escapes that are not UTF-8 (`%ED%A0%80`, a lone surrogate's bytes, or `%FF`) are refused: the
+ * query parser would decode them as U+FFFD, and a filter would then ask for a value never sent.
+ */
+function refuseAlteredQuery(url: string): void {
+  const q = url.indexOf("?");
+  if (q < 0) return;
+  for (const run of url.slice(q + 1).match(/(?:%[0-9A-Fa-f]{2})+/g) ?? []) {
+    if (!isUtf8(Buffer.from(run.replace(/%/g, ""), "hex"))) {
+      throw new HttpError(400, "bad_request", "the query string is not valid UTF-8 once percent-decoded", [{ path: "(query)", message: `${run} is not UTF-8` }]);
+    }
+  }
+}
+
 /** Longest request target served; a longer one is answered 414, in JSON like every error. */
 export const MAX_URL_LENGTH = 16 * 1024;
 
@@ -61,6 +75,7 @@ export function createApp(ctx: AppContext, version = "0.1.0"): Express {
   app.use(observe(ctx));
   app.use((req: Request, _res: Response, next: NextFunction) => {
     if (req.originalUrl.length > MAX_URL_LENGTH) throw new HttpError(414, "uri_too_long", `the request target is longer than ${MAX_URL_LENGTH} characters; narrow the query`);
+    refuseAlteredQuery(req.originalUrl);
     next();
   });
   app.use(healthRouter(ctx, version));

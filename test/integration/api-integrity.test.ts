@@ -129,6 +129,11 @@ describe("API integrity: reject, never alter", function () {
       expect(d.map((x) => x.path)).to.deep.equal([path]);
       expect(d[0]!.message).to.match(/lone UTF-16 surrogate/);
     }
+    // In a query string, the bytes of a surrogate (not UTF-8) are refused too, never read as U+FFFD.
+    const query = await api.call(`/v2/summary?${W}&filters=name:%ED%A0%80x`);
+    expect(query.status).to.equal(400);
+    expect(((await query.json()) as ErrorBody).details).to.deep.equal([{ path: "(query)", message: "%ED%A0%80 is not UTF-8" }]);
+    expect((await api.call(`/v2/summary?${W}&filters=name:%F0%9F%98%80`)).status).to.equal(200);
     // A well-formed pair (an emoji) is stored as sent.
     const pair = JSON.stringify({ dataframes: [frame({ cpu: [point("proj-a", { metadata: { name: "PAIR" } })] })] }).replace("PAIR", "\\ud83d\\ude00");
     expect((await pushRaw(pair)).status).to.equal(204);

@@ -21,6 +21,13 @@ interface WriteAnswer {
   _primary_term?: number;
 }
 
+/**
+ * The shortest lease, whatever the interval: a step of a sweep (a delete on a loaded cluster) may take
+ * seconds, and the lease must outlast the time between two renewals. A holder that dies blocks other
+ * instances' sweeps this long at most.
+ */
+const MIN_LEASE_MS = 60_000;
+
 const versionOf = (w: WriteAnswer): LeaseVersion => ({ seqNo: w._seq_no!, primaryTerm: w._primary_term! });
 
 interface GetLease {
@@ -76,11 +83,11 @@ export class RetentionSweeper {
     return `${this.partitions.prefix}-locks`;
   }
 
-  /** Takes the lease for one interval: its version (for renewals), or undefined when another live instance holds it. */
+  /** Takes the lease (for one interval, or MIN_LEASE_MS if longer): its version (for renewals), or undefined when another live instance holds it. */
   private async takeLease(now: number): Promise<LeaseVersion | undefined> {
     await this.ensureLeaseIndex();
     const path = this.leasePath;
-    const mine: LeaseDoc = { holder: this.instanceId, expires_at: now + this.intervalMs };
+    const mine: LeaseDoc = { holder: this.instanceId, expires_at: now + this.leaseMs };
     const created = await this.client.request<WriteAnswer>({ method: "PUT", path, querystring: { op_type: "create", refresh: "true" }, body: mine }, [409]);
     if (created.status !== 409) return versionOf(created.body);
     const current = await this.client.request<GetLease>({ method: "GET", path }, [404]);
@@ -91,17 +98,21 @@ export class RetentionSweeper {
   }
 
   /**
-   * Extends a held lease by one interval from `now`, by compare-and-set: undefined when another instance
+   * Extends a held lease from `now` (by one interval, or MIN_LEASE_MS if longer), by compare-and-set: undefined when another instance
    * took it meanwhile. Renewed before every step of a sweep, so a sweep that outlasts its interval keeps
    * the lease and no other instance sweeps beside it.
    */
   private async renew(version: LeaseVersion, now: number): Promise<LeaseVersion | undefined> {
-    const mine: LeaseDoc = { holder: this.instanceId, expires_at: now + this.intervalMs };
+    const mine: LeaseDoc = { holder: this.instanceId, expires_at: now + this.leaseMs };
     const taken = await this.client.request<WriteAnswer>(
       { method: "PUT", path: this.leasePath, querystring: { if_seq_no: version.seqNo, if_primary_term: version.primaryTerm, refresh: "true" }, body: mine },
       [409],
     );
     return taken.status === 409 ? undefined : versionOf(taken.body);
+  }
+
+  private get leaseMs(): number {
+    return Math.max(this.intervalMs, MIN_LEASE_MS);
   }
 
   private get leasePath(): string {
