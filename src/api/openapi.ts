@@ -70,7 +70,10 @@ export function buildOpenApi(version: string): JsonSchema {
             "413": error("Body larger than RATESTORE_MAX_BODY_BYTES"),
             "415": error("Not application/json"),
             "502": json(PushFailureSchema, "The cluster failed part-way for a reason that is not transient; `details` lists each point not stored or unknown"),
-            "503": json(PushFailureSchema, "Some points hit a transient failure, or the cluster failed part-way; `details` lists each point not stored or unknown, and nothing more of the push is written. Retry after `Retry-After` seconds"),
+            "503": json(
+              PushFailureSchema,
+              "Some points hit a transient failure, or the cluster failed part-way; `details` lists each point `not_stored` or `unknown`. An `unknown` point was sent in a request that got no answer and may still be written after this answer: push the same dataframes again (nothing is stored twice). Retry after `Retry-After` seconds",
+            ),
             "422": json(
               PushFailureSchema,
               "Some points were not stored: rejected by the cluster, or past the retention (RATESTORE_RETENTION_HOURS). `details` names each; the rest are stored",
@@ -108,6 +111,7 @@ export function buildOpenApi(version: string): JsonSchema {
           responses: {
             "200": { description: "Totals", content: { "application/json": { schema: { oneOf: [schemaOf(SummaryTableSchema, "output"), schemaOf(SummaryObjectSchema, "output")] } } } },
             ...common,
+            "500": error("`inexact_total`: a total cannot be given to the nano-unit (points written before index template version 5 whose sums pass 2^53); it is refused, never rounded"),
           },
         },
       },

@@ -138,7 +138,8 @@ export const PushFailureSchema = ErrorResponseSchema.extend({
 });
 export const HealthSchema = z.object({ status: z.literal("ok"), cluster: z.object({ name: z.string().optional(), version: z.string().optional(), distribution: z.string().optional() }) });
 export const ReadySchema = z.object({
-  status: z.enum(["ready", "not_ready"]),
+  status: z.enum(["ready", "read_only", "not_ready"]).meta({ description: "`read_only`: reads are served, but the cluster refuses writes (a write block); see `writes`" }),
+  writes: z.object({ accepted: z.boolean(), reason: z.string().optional() }),
   backend: z.string(),
   cluster: z.object({
     reachable: z.boolean(),

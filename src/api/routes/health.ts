@@ -1,6 +1,8 @@
 import { Router } from "express";
 import type { AppContext } from "../context.js";
 import { buildOpenApi } from "../openapi.js";
+import type { ReadySchema } from "../schemas.js";
+import type { z } from "zod";
 
 export function healthRouter(ctx: AppContext, version: string): Router {
   const router = Router();
@@ -14,15 +16,16 @@ export function healthRouter(ctx: AppContext, version: string): Router {
     const h = await ctx.backend.health();
     const ready = h.reachable && h.templatesInstalled && h.status !== "red" && (h.foreignIndices ?? []).length === 0;
     // Reads are still served while the cluster refuses writes: 200, but not "ready".
-    res.status(ready ? 200 : 503).json({
+    const body: z.input<typeof ReadySchema> = {
       status: !ready ? "not_ready" : h.writesRefused ? "read_only" : "ready",
       writes: h.writesRefused ? { accepted: false, reason: h.writesRefused } : { accepted: true },
       backend: ctx.backend.name,
       cluster: { reachable: h.reachable, name: h.clusterName, version: h.version, health: h.status, ...(h.profile ? { profile: h.profile } : {}) },
       templates_installed: h.templatesInstalled,
       retention: { hours: ctx.backend.getRetention().hours, mechanism: h.retention },
-      problems: h.problems,
-    });
+      problems: [...h.problems],
+    };
+    res.status(ready ? 200 : 503).json(body);
   });
 
   router.get("/metrics", async (_req, res) => {
