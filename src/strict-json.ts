@@ -127,26 +127,14 @@ export function strictJsonIssues(text: string): FieldIssue[] {
     const c = text[i]!;
     if (expectValue) {
       if (c === "{") {
-        i++;
-        skipSpace();
-        if (text[i] === "}") {
-          i++;
-          expectValue = false;
-          continue;
+        if (!opensEmpty("}")) {
+          stack.push({ object: true, keys: [], key: "" });
+          if (!readKey()) break;
         }
-        stack.push({ object: true, keys: [], key: "" });
-        if (!readKey()) break;
         continue;
       }
       if (c === "[") {
-        i++;
-        skipSpace();
-        if (text[i] === "]") {
-          i++;
-          expectValue = false;
-          continue;
-        }
-        stack.push({ object: false, index: 0 });
+        if (!opensEmpty("]")) stack.push({ object: false, index: 0 });
         continue;
       }
       if (c === '"') {
@@ -194,6 +182,16 @@ export function strictJsonIssues(text: string): FieldIssue[] {
     break;
   }
   return issues;
+
+  /** Steps over a container's opening character; true (and past its end) when the container is empty. */
+  function opensEmpty(closer: string): boolean {
+    i++;
+    skipSpace();
+    if (text[i] !== closer) return false;
+    i++;
+    expectValue = false;
+    return true;
+  }
 
   /** Reads `"key":` into the object on top of the stack; false when the text is not JSON there. */
   function readKey(): boolean {

@@ -35,6 +35,16 @@ describe("API integrity: reject, never alter", function () {
     return res.status === 404 ? 0 : ((await res.json()) as { total: number }).total;
   };
   const pushRaw = (body: string | Buffer) => api.call("/v2/dataframes", { method: "POST", body, headers: { "content-type": "application/json" } });
+  /** Pushes each body and expects a 400 naming exactly its path, with a message matching `message`. */
+  const expectRefused = async (cases: readonly (readonly [body: string, path: string])[], message: RegExp) => {
+    for (const [body, path] of cases) {
+      const res = await pushRaw(body);
+      expect(res.status, path).to.equal(400);
+      const d = ((await res.json()) as ErrorBody).details;
+      expect(d.map((x) => x.path)).to.deep.equal([path]);
+      expect(d[0]!.message).to.match(message);
+    }
+  };
 
   it("B1: a usage key __proto__ holding points is a 400 naming it; nothing is stored", async () => {
     const res = await pushRaw(`{"dataframes":[{"period":{"begin":"${iso(B)}","end":"${iso(B + HOUR)}"},"usage":{"__proto__":[${JSON.stringify(point("proj-a"))}],"cpu":[${JSON.stringify(point("proj-a"))}]}}]}`);
@@ -119,16 +129,13 @@ describe("API integrity: reject, never alter", function () {
   it("E2: a lone UTF-16 surrogate escape, in a label value or a key, is a 400 naming it; nothing is stored", async () => {
     const value = JSON.stringify({ dataframes: [frame({ cpu: [point("proj-a", { metadata: { name: "SURROGATE" } })] })] }).replace("SURROGATE", "\\ud800x");
     const key = JSON.stringify({ dataframes: [frame({ cpu: [point("proj-a", { groupby: { project_id: "proj-a", KEY: "1" } })] })] }).replace("KEY", "k\\udfff");
-    for (const [body, path] of [
-      [value, "dataframes[0].usage.cpu[0].metadata.name"],
-      [key, "dataframes[0].usage.cpu[0].groupby.k\udfff"],
-    ] as const) {
-      const res = await pushRaw(body);
-      expect(res.status, path).to.equal(400);
-      const d = ((await res.json()) as ErrorBody).details;
-      expect(d.map((x) => x.path)).to.deep.equal([path]);
-      expect(d[0]!.message).to.match(/lone UTF-16 surrogate/);
-    }
+    await expectRefused(
+      [
+        [value, "dataframes[0].usage.cpu[0].metadata.name"],
+        [key, "dataframes[0].usage.cpu[0].groupby.k\udfff"],
+      ],
+      /lone UTF-16 surrogate/,
+    );
     // In a query string, the bytes of a surrogate (not UTF-8) are refused too, never read as U+FFFD.
     const query = await api.call(`/v2/summary?${W}&filters=name:%ED%A0%80x`);
     expect(query.status).to.equal(400);
@@ -141,16 +148,11 @@ describe("API integrity: reject, never alter", function () {
   });
 
   it("E3: a label number that a double does not keep as written is a 400 naming it; the same as a string is kept", async () => {
-    for (const [literal, path] of [
-      ["12345678901234567890", "dataframes[0].usage.cpu[0].groupby.rid"],
-      ["1e-400", "dataframes[0].usage.cpu[0].groupby.rid"],
-    ] as const) {
-      const res = await pushRaw(JSON.stringify({ dataframes: [frame({ cpu: [point("proj-a", { groupby: { project_id: "proj-a", rid: "RID" } })] })] }).replace('"RID"', literal));
-      expect(res.status, literal).to.equal(400);
-      const d = ((await res.json()) as ErrorBody).details;
-      expect(d.map((x) => x.path)).to.deep.equal([path]);
-      expect(d[0]!.message).to.match(/double cannot hold|beyond the range/);
-    }
+    const withRid = (literal: string) => JSON.stringify({ dataframes: [frame({ cpu: [point("proj-a", { groupby: { project_id: "proj-a", rid: "RID" } })] })] }).replace('"RID"', literal);
+    await expectRefused(
+      ["12345678901234567890", "1e-400"].map((literal) => [withRid(literal), "dataframes[0].usage.cpu[0].groupby.rid"] as const),
+      /double cannot hold|beyond the range/,
+    );
     expect(await count()).to.equal(0);
     const asString = await api.call("/v2/dataframes", { method: "POST", json: { dataframes: [frame({ cpu: [point("proj-a", { groupby: { project_id: "proj-a", rid: "12345678901234567890" } })] })] } });
     expect(asString.status).to.equal(204);
@@ -162,16 +164,13 @@ describe("API integrity: reject, never alter", function () {
     const list = JSON.stringify([point("proj-a")]);
     const twiceType = `{"dataframes":[{"period":{"begin":"${iso(B)}","end":"${iso(B + HOUR)}"},"usage":{"cpu":${list},"cpu":${list}}}]}`;
     const twiceQty = JSON.stringify({ dataframes: [frame({ cpu: [point("proj-a")] })] }).replace('"qty":"1"', '"qty":"1","qty":"2"');
-    for (const [body, path] of [
-      [twiceType, "dataframes[0].usage.cpu"],
-      [twiceQty, "dataframes[0].usage.cpu[0].vol.qty"],
-    ] as const) {
-      const res = await pushRaw(body);
-      expect(res.status, path).to.equal(400);
-      const d = ((await res.json()) as ErrorBody).details;
-      expect(d.map((x) => x.path)).to.deep.equal([path]);
-      expect(d[0]!.message).to.match(/given twice/);
-    }
+    await expectRefused(
+      [
+        [twiceType, "dataframes[0].usage.cpu"],
+        [twiceQty, "dataframes[0].usage.cpu[0].vol.qty"],
+      ],
+      /given twice/,
+    );
     expect(await count()).to.equal(0);
   });
 
