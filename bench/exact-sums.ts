@@ -116,7 +116,7 @@ export async function exactSumsBench(raw: Client, base: StorageConfig, say: Say,
     await fn();
     return performance.now() - t;
   };
-  say(`## Exact sums: what they cost a summary (a month of ${points.toLocaleString("en-US")} points, every group, \`paginate=false\`; ms, median of ${runs} interleaved runs)`);
+  say(`### A month of ${points.toLocaleString("en-US")} points: every group (\`paginate=false\`), ms, median of ${runs} interleaved runs`);
   say();
   say(
     `Loaded twice by raw \`_bulk\` (${loadSeconds.toFixed(0)} s for both), one segment each: in this release's documents (limb fields, ${(await sizes(exact)).toFixed(1)} MB) and in the release before's (whole and nano parts, ${(await sizes(legacy)).toFixed(1)} MB).`,
