@@ -12,6 +12,7 @@ import { formatNanos } from "../src/storage/decimal.js";
 import { SUM_AGGREGATIONS } from "../src/storage/opensearch/aggregations.js";
 import { OpenSearchBackend } from "../src/storage/opensearch/backend.js";
 import { contentKey, documentJson, periodTexts, pointId } from "../src/storage/opensearch/documents.js";
+import { scopeQuery } from "../src/storage/opensearch/query.js";
 import { buildPointsTemplate, loadTemplateFile } from "../src/storage/opensearch/templates.js";
 
 /** The month of the rollup issue: 720 hourly periods of 2,000 resources in 100 projects, 1.44 M points. */
@@ -97,7 +98,8 @@ export async function exactSumsBench(raw: Client, base: StorageConfig, say: Say,
   const loadSeconds = (performance.now() - started) / 1000;
 
   const window = { begin: gen.start, end: gen.start + Math.ceil(gen.points / (gen.projects * gen.resourcesPerProject)) * gen.periodSeconds * 1000 };
-  const query = { bool: { filter: [{ range: { start: { gte: window.begin, lt: window.end } } }] } };
+  // The query the service sends for the window, so that the requests differ only by their sums.
+  const query = scopeQuery(window);
   const search = async (alias: string, body: object) =>
     (await raw.transport.request({ method: "POST", path: `/${alias}/_search`, body })).body as { aggregations?: { g?: { after_key?: unknown; buckets: unknown[] } } };
   /** Every composite page of 10,000 groups, as a full walk reads them. */

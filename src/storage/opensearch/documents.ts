@@ -223,12 +223,16 @@ function isLabels(v: unknown): v is Labels {
 function fromOwnDocument(d: Record<string, unknown>): StoredPoint | undefined {
   const { start, end, type, unit, point_id, groupby, metadata } = d;
   if (typeof start !== "string" || typeof end !== "string" || typeof type !== "string" || typeof unit !== "string") return undefined;
-  if (typeof point_id !== "string" || d.qty_units !== undefined || d.price_units !== undefined) return undefined;
-  if (!isLabels(groupby) || !isLabels(metadata)) return undefined;
-  const qty = limbsAmount(d, QTY_LIMBS);
-  const price = limbsAmount(d, PRICE_LIMBS);
+  if (typeof point_id !== "string" || !isLabels(groupby) || !isLabels(metadata)) return undefined;
+  const qty = partsAmount(d.qty_units, d.qty_nanos) ?? limbsAmount(d, QTY_LIMBS);
+  const price = partsAmount(d.price_units, d.price_nanos) ?? limbsAmount(d, PRICE_LIMBS);
   if (qty === undefined || price === undefined) return undefined;
   return { begin: startTimes.read(start), end: endTimes.read(end), point: { type, unit, qty, price, groupby, metadata } };
+}
+
+/** An amount from the whole and nano parts that template versions before 5 wrote, or undefined when the document has none. */
+function partsAmount(units: unknown, nanos: unknown): Nanos | undefined {
+  return typeof units === "number" && typeof nanos === "number" ? joinSums(units, nanos) : undefined;
 }
 
 /** An amount of a document that fromOwnDocument did not read: from an earlier version's whole and nano parts, its limbs, or the double. */
