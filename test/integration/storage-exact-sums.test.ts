@@ -4,6 +4,7 @@ import type { DataFrame, RatedPoint } from "../../src/storage/dataframe.js";
 import { InexactTotalError } from "../../src/errors.js";
 import { formatNanos } from "../../src/storage/decimal.js";
 import { buildPointsTemplate, loadTemplateFile } from "../../src/storage/opensearch/templates.js";
+import { startApi } from "../support/api.js";
 import { freshBackend } from "../support/cluster.js";
 import { HOUR, T0, dec } from "../support/data.js";
 
@@ -170,5 +171,20 @@ describe("storage: partitions holding documents of template versions before 5, o
     const r = await backend.retrieve({ begin: T0, end: T0 + HOUR, paginate: false });
     const amounts = r.dataframes.flatMap((df) => df.points.map((p) => `${formatNanos(p.qty)}/${formatNanos(p.price)}`)).sort();
     expect(amounts).to.deep.equal(["-1.25/-0.000000001", "0.75/1000000.000000001", "2.5/0.100000001"]);
+  });
+
+  // Last: the test service drops the prefix when it closes.
+  it("over HTTP, the refused total is a 500 inexact_total naming the group, in the JSON error shape", async () => {
+    const api = await startApi({}, undefined, { indexPrefix: backend.config.indexPrefix });
+    try {
+      const iso = (ms: number) => new Date(ms).toISOString();
+      const res = await api.call(`/v2/summary?begin=${iso(T0 + HOUR)}&end=${iso(T0 + 2 * HOUR)}&groupby=project_id`);
+      expect(res.status).to.equal(500);
+      const body = (await res.json()) as { error: string; message: string; details: unknown[] };
+      expect(body.error).to.equal("inexact_total");
+      expect(body.message).to.match(/"project_id":"p1".*past 2\^53/);
+    } finally {
+      await api.close();
+    }
   });
 });

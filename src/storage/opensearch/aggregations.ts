@@ -202,7 +202,10 @@ export class TotalAggregator {
     while (returned < wanted) {
       const size = Math.min(wanted > ROWS_PAGE ? WALK_ROWS_PAGE : ROWS_PAGE, wanted - returned);
       const page = await this.page(query, plan, after, size, true);
-      for (const b of page.buckets) yield rowOf(b, plan, window);
+      // A page's rows are all made before the first is given: a total refused as inexact fails the page
+      // whole, so the first page's failure is answered with its own status rather than a cut answer.
+      const rows = page.buckets.map((b) => rowOf(b, plan, window));
+      for (const row of rows) yield row;
       returned += page.buckets.length;
       lastKey = page.buckets[page.buckets.length - 1]?.key ?? lastKey;
       position += page.buckets.length;
