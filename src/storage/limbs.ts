@@ -1,4 +1,4 @@
-import { DECIMALS, type Nanos } from "./decimal.js";
+import { DECIMALS, formatNanos, type Nanos } from "./decimal.js";
 
 /**
  * Amounts split into limbs that a cluster can sum exactly: four signed integers of six decimal digits,
@@ -24,6 +24,24 @@ export type Limbs = [number, number, number, number];
 
 /** Points per group below which every partial sum of a limb stays within 2^53 (see above). */
 export const MAX_EXACT_POINTS = Math.floor(Number.MAX_SAFE_INTEGER / (LIMB_BASE - 1));
+
+/**
+ * The limbs of an amount in nano-units. Below 2^53 nano-units (9,007,199 units: nearly every amount)
+ * they are taken with double arithmetic, every step exact: a remainder of integers is exact, and so is
+ * the division of a multiple of 10^6 by 10^6. Larger amounts go through the decimal text.
+ */
+export function limbsOf(n: Nanos): Limbs {
+  if (n > MAX_SAFE_NANOS || n < -MAX_SAFE_NANOS) return limbsOfText(formatNanos(n));
+  let x = Number(n);
+  const e0 = x % LIMB_BASE;
+  x = (x - e0) / LIMB_BASE;
+  const e6 = x % LIMB_BASE;
+  const e12 = (x - e6) / LIMB_BASE; // below 9,008: 2^53 / 10^12
+  // `+ 0` turns -0 into 0.
+  return [e0 + 0, e6 + 0, e12 + 0, 0];
+}
+
+const MAX_SAFE_NANOS = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** The limbs of an amount given as its exact decimal text (formatNanos' output: no exponent, at most 9 decimals). */
 export function limbsOfText(text: string): Limbs {

@@ -1,9 +1,8 @@
 import { expect } from "chai";
 import { formatNanos, MAX_ABS, SCALE } from "../../src/storage/decimal.js";
-import { inexactSum, joinLimbs, LIMB_BASE, limbsOfText, MAX_EXACT_POINTS } from "../../src/storage/limbs.js";
+import { inexactSum, joinLimbs, LIMB_BASE, limbsOf, limbsOfText, MAX_EXACT_POINTS } from "../../src/storage/limbs.js";
 
 const MAX_NANOS = BigInt(MAX_ABS) * SCALE - 1n; // the largest accepted amount, 999,999,999,999,999.999999999
-const limbsOf = (n: bigint) => limbsOfText(formatNanos(n));
 
 /** What a cluster does: adds the limbs of each point in doubles, in the order given. */
 function clusterSums(points: readonly bigint[]): number[] {
@@ -27,6 +26,19 @@ describe("limbs", () => {
     expect(limbsOf(-1_500_000_000n)).to.deep.equal([0, -1_500, 0, 0]);
     expect(limbsOfText("12.000000001")).to.deep.equal([1, 12_000, 0, 0]);
     expect(() => limbsOfText("1000000000000000")).to.throw(RangeError);
+  });
+
+  it("are the same taken with doubles (below 2^53 nano-units) as from the decimal text, at the edges and at random", () => {
+    const safe = BigInt(Number.MAX_SAFE_INTEGER);
+    const edges = [0n, 1n, -1n, 999_999n, 1_000_000n, -1_000_000n, 999_999_999_999n, 10n ** 12n, -(10n ** 12n), safe, -safe, safe + 1n, -safe - 1n, MAX_NANOS];
+    let seed = 3;
+    const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31);
+    for (let i = 0; i < 20_000; i++) edges.push(((BigInt(next()) * BigInt(next())) % (safe * 2n)) - safe);
+    for (const n of edges) {
+      const limbs = limbsOf(n);
+      expect(limbs, String(n)).to.deep.equal(limbsOfText(formatNanos(n)));
+      for (const l of limbs) expect(Object.is(l, -0), String(n)).to.equal(false);
+    }
   });
 
   it("sum exactly where whole and nano parts did not: 11 points of 999,999,999,999,999 units", () => {

@@ -5,7 +5,7 @@ import type { DataFrame, Labels, RatedPoint, Scalar } from "../dataframe.js";
 import { BackendError } from "../../errors.js";
 import { reservedKeyIssues } from "../../validation.js";
 import { formatNanos, joinSums, parseDecimal, type Nanos } from "../decimal.js";
-import { inexactSum, joinLimbs, LIMB_EXPONENTS, limbsOfText, type Limbs } from "../limbs.js";
+import { inexactSum, joinLimbs, LIMB_EXPONENTS, limbsOf, type Limbs } from "../limbs.js";
 
 /**
  * One stored document per point, with CloudKitty's field names so existing CloudKitty indices and
@@ -158,8 +158,8 @@ export function documentJson(period: PeriodTexts, p: RatedPoint, id: string, tex
   return (
     `{"@timestamp":"${period.start}","start":"${period.start}","end":"${period.end}","type":${JSON.stringify(p.type)},"unit":${JSON.stringify(p.unit)},` +
     `"qty":${texts.qty},"price":${texts.price},` +
-    limbMembers(QTY_LIMBS, limbsOfText(texts.qty)) +
-    limbMembers(PRICE_LIMBS, limbsOfText(texts.price)) +
+    limbMembers(QTY_LIMBS, limbsOf(p.qty)) +
+    limbMembers(PRICE_LIMBS, limbsOf(p.price)) +
     `"point_id":"${id}","groupby":${texts.groupby},"metadata":${texts.metadata},"metadata_kv":${texts.metadataTerms}}`
   );
 }
