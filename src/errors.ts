@@ -53,7 +53,6 @@ export class BackendUnavailableError extends RatestoreError {
   }
 }
 
-
 /**
  * A push stopped part-way because the cluster failed for good. All its requests have ended on this side;
  * `result` says exactly which points are stored, not stored (the cluster refused them, or they were never

@@ -115,11 +115,11 @@ export async function ingest(opts: IngestOptions): Promise<IngestSummary> {
           checkpoint.finished(key, rec.index);
           continue;
         }
-        const reserved = [...strictJsonIssues(rec.text), ...reservedKeyIssues(json)];
-        const parsed = reserved.length > 0 ? undefined : DataFrameInputSchema.safeParse(json);
+        const refused = [...strictJsonIssues(rec.text), ...reservedKeyIssues(json)];
+        const parsed = refused.length > 0 ? undefined : DataFrameInputSchema.safeParse(json);
         if (!parsed?.success) {
           summary.invalidRecords++;
-          const details = parsed ? issuesOf(parsed.error) : reserved;
+          const details = parsed ? issuesOf(parsed.error) : refused;
           await reject({ source: key, line: rec.line, record: rec.index, reason: details.map((d) => `${d.path}: ${d.message}`).join("; "), details, text: rec.text });
           checkpoint.finished(key, rec.index);
           continue;

@@ -23,9 +23,9 @@ export interface Faults {
   delays?: { path: string; method?: string; when: "before" | "after"; ms: number; count: number }[];
 }
 
-export async function startFaultProxy(target: string, faults: Faults): Promise<{ url: string; seen: { bulk: number; mget: number; passed: number; requests: string[] }; close(): Promise<void> }> {
+export async function startFaultProxy(target: string, faults: Faults): Promise<{ url: string; seen: { bulk: number; mget: number; requests: string[] }; close(): Promise<void> }> {
   const upstream = new URL(target);
-  const seen = { bulk: 0, mget: 0, passed: 0, requests: [] as string[] };
+  const seen = { bulk: 0, mget: 0, requests: [] as string[] };
   const delayOf = (method: string, url: string, when: "before" | "after") => {
     const d = (faults.delays ?? []).find((x) => x.when === when && x.count > 0 && (x.method ?? method) === method && url.split("?")[0]!.endsWith(x.path));
     if (!d) return 0;
@@ -86,7 +86,6 @@ export async function startFaultProxy(target: string, faults: Faults): Promise<{
               res.writeHead(upRes.statusCode ?? 502, headers);
               res.end(out);
             };
-            if (isBulk) seen.passed++;
             if (after > 0) setTimeout(answer, after);
             else answer();
           });

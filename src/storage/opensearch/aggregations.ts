@@ -42,8 +42,9 @@ interface AmountSums {
 function amountSums(amount: "qty" | "price", short: string): { names: AmountSums; aggs: Record<string, { sum: { field: string } }> } {
   const aggs: Record<string, { sum: { field: string } }> = {};
   const limbs = limbFields(amount).map((field, k) => {
-    aggs[`${short}${LIMB_EXPONENTS[k]!}`] = { sum: { field } };
-    return `${short}${LIMB_EXPONENTS[k]!}`;
+    const name = `${short}${LIMB_EXPONENTS[k]!}`;
+    aggs[name] = { sum: { field } };
+    return name;
   });
   // Partitions created from version 5 on do not map these fields: there the sums cost nothing.
   aggs[`${short}u`] = { sum: { field: `${amount}_units` } };

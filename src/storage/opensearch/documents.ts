@@ -237,7 +237,8 @@ function partsAmount(units: unknown, nanos: unknown): Nanos | undefined {
 
 /** An amount of a document that fromOwnDocument did not read: from an earlier version's whole and nano parts, its limbs, or the double. */
 function amountOf(d: Record<string, unknown>, fields: readonly string[], units: number | undefined, nanos: number | undefined, double: number, ours: boolean): Nanos {
-  if (units !== undefined && nanos !== undefined) return joinSums(units, nanos);
+  const parts = partsAmount(units, nanos);
+  if (parts !== undefined) return parts;
   if (!ours) return parseDecimal(double) ?? 0n;
   const amount = limbsAmount(d, fields);
   if (amount === undefined) throw new BackendError(`a stored document's limbs (${fields.join(", ")}) are not integers below 2^53`);
