@@ -6,6 +6,7 @@
 #   scripts/engine-local.sh stop           stop the node this script started
 #   scripts/engine-local.sh status         running or not, pid, engine and version
 #   scripts/engine-local.sh url            the URL the node answers on
+#   scripts/engine-local.sh ca             the CA file of a node with RATESTORE_OS_SECURITY=demo
 #   scripts/engine-local.sh pid            the node's process id (for tests that kill -9 it)
 #   scripts/engine-local.sh logs           the tail of the node's log
 #
@@ -17,6 +18,13 @@
 #   RATESTORE_ENGINE_HEAP        512m
 #   RATESTORE_ENGINE_CLUSTER_PORTS  comma-separated HTTP ports of all nodes of a multi-node cluster on this
 #                                machine, this node's port among them; each node is started by its own call
+#   RATESTORE_ENGINE_SETTINGS    extra node settings, space-separated key=value (each passed as -Ekey=value)
+#   RATESTORE_ISM_PLUGIN_ZIP     an OpenSearch index-management (ISM) plugin zip to install where Maven Central
+#                                has none for the version (../shared/plugins/ holds one for 2.19.4)
+#   RATESTORE_OS_SECURITY        none (default) | demo: OpenSearch's security plugin from Maven Central with its
+#                                demo configuration (TLS with a self-signed CA, basic auth); the node serves
+#                                HTTPS, its CA at `scripts/engine-local.sh ca`, the user admin with
+#   RATESTORE_OS_ADMIN_PASSWORD  the admin password (required with demo; the plugin refuses weak ones)
 #
 # RATESTORE_OS_VERSION, RATESTORE_OS_PORT and RATESTORE_OS_HEAP are read as older names of the same settings.
 # Where OPENSEARCH_URL is set, the project uses that cluster and this script provisions nothing.
@@ -37,6 +45,10 @@ HEAP=${RATESTORE_ENGINE_HEAP:-${RATESTORE_OS_HEAP:-512m}}
 CLUSTER_PORTS=${RATESTORE_ENGINE_CLUSTER_PORTS:-}
 MODULES=${RATESTORE_OS_MODULES:-minimal}
 PLUGINS=${RATESTORE_OS_PLUGINS:-auto}
+ISM_ZIP=${RATESTORE_ISM_PLUGIN_ZIP:-}
+SECURITY=${RATESTORE_OS_SECURITY:-none}
+ADMIN_PASSWORD=${RATESTORE_OS_ADMIN_PASSWORD:-}
+EXTRA_SETTINGS=${RATESTORE_ENGINE_SETTINGS:-}
 START_TIMEOUT=${RATESTORE_ENGINE_START_TIMEOUT:-${RATESTORE_OS_START_TIMEOUT:-240}}
 CACHE_DIR=${RATESTORE_CACHE_DIR:-$ROOT/.cache/engines}
 RUN_USER=${RATESTORE_OS_USER:-ratestore-os}
@@ -111,6 +123,10 @@ plugin_zips() {
     return 0
   fi
   for name in opensearch-job-scheduler opensearch-index-management; do
+    if [ "$name" = opensearch-index-management ] && [ -n "$ISM_ZIP" ]; then
+      zips+=("$ISM_ZIP")
+      continue
+    fi
     file="$name-$VERSION.0.zip"
     missing="$DOWNLOADS/$file.missing"
     [ -e "$missing" ] && return 0
@@ -124,6 +140,22 @@ plugin_zips() {
   done
   printf '%s\n' "${zips[@]}"
 }
+
+# RATESTORE_ISM_PLUGIN_ZIP applies to the node version it was built for (a plugin runs on that exact
+# version only); for any other version the lifecycle plugin comes from Maven Central as before.
+ism_zip_for_version() {
+  [ -n "$ISM_ZIP" ] && [ "$ENGINE" = opensearch ] || { ISM_ZIP=""; return 0; }
+  [ -s "$ISM_ZIP" ] || die "RATESTORE_ISM_PLUGIN_ZIP names no file: $ISM_ZIP"
+  need unzip unzip
+  if [ "$(unzip -p "$ISM_ZIP" plugin-descriptor.properties | sed -n 's/^opensearch\.version=//p' | tr -d '\r')" != "$VERSION" ]; then ISM_ZIP=""; fi
+}
+
+# The installed node: one folder per engine, version, modules, plugins and security set-up (the admin
+# password is set at install, so another password is another installation).
+node_home() {
+  printf '%s' "$CACHE_DIR/$ENGINE-$VERSION-$MODULES-$(printf '%s %s %s %s' "$PLUGINS" "$ISM_ZIP" "$SECURITY" "$ADMIN_PASSWORD" | cksum | cut -d' ' -f1)"
+}
+ca_file() { printf '%s/config/root-ca.pem' "$(node_home)"; }
 
 # Both engines refuse to run as root: run them as an unprivileged system user created for the purpose.
 ensure_runner_user() {
@@ -168,7 +200,21 @@ install_node() {
     log "installing plugin $(basename "$plugin")"
     OPENSEARCH_JAVA_HOME=$JAVA_FOR_NODE "$staging/home/bin/opensearch-plugin" install --batch "file://$plugin" >/dev/null
   done < <(plugin_zips)
+  if [ "$SECURITY" = demo ]; then install_demo_security "$staging/home"; fi
   rm -rf "$home" && mv "$staging/home" "$home" && rm -rf "$staging"
+}
+
+# The security plugin and its demo configuration: TLS on HTTP and transport with a self-signed CA
+# (config/root-ca.pem), basic auth, the admin user with RATESTORE_OS_ADMIN_PASSWORD.
+install_demo_security() {
+  local home=$1 file="opensearch-security-$VERSION.0.zip"
+  fetch_artifact "org.opensearch.plugin:opensearch-security:$VERSION.0:zip" "$file" \
+    || die "could not fetch the security plugin for OpenSearch $VERSION from Maven Central (see $DOWNLOADS/.mvn-$file.log)"
+  log "installing plugin $file with its demo configuration"
+  OPENSEARCH_JAVA_HOME=$JAVA_FOR_NODE "$home/bin/opensearch-plugin" install --batch "file://$DOWNLOADS/$file" >/dev/null
+  OPENSEARCH_JAVA_HOME=$JAVA_FOR_NODE OPENSEARCH_INITIAL_ADMIN_PASSWORD=$ADMIN_PASSWORD \
+    bash "$home/plugins/opensearch-security/tools/install_demo_configuration.sh" -y -i -s >"$home/security-demo.log" 2>&1 \
+    || { tail -n 5 "$home/security-demo.log" >&2; die "the security demo configuration failed (see $home/security-demo.log)"; }
 }
 
 pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
@@ -180,10 +226,21 @@ node_pid() {
   printf '%s' "$pid"
 }
 # Serving means a cluster manager is elected: `GET /` answers earlier, and Elasticsearch 8's test zip has none.
-serving() { curl -fsS --max-time 3 "http://127.0.0.1:$PORT/_cluster/health" >/dev/null 2>&1; }
-port_taken() { curl -sS --max-time 2 -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/null; }
+node_url() { if [ "$SECURITY" = demo ]; then printf 'https://127.0.0.1:%s' "$PORT"; else printf 'http://127.0.0.1:%s' "$PORT"; fi; }
+# curl to the node: with the demo security, over TLS (checked against the node's own CA) as admin.
+node_curl() {
+  if [ "$SECURITY" = demo ]; then
+    local ca
+    ca=$(ca_file)
+    if [ -s "$ca" ]; then curl --cacert "$ca" -u "admin:$ADMIN_PASSWORD" "$@"; else curl -k -u "admin:$ADMIN_PASSWORD" "$@"; fi
+  else
+    curl "$@"
+  fi
+}
+serving() { node_curl -fsS --max-time 3 "$(node_url)/_cluster/health" >/dev/null 2>&1; }
+port_taken() { curl -sS --max-time 2 -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/null || curl -ksS --max-time 2 -o /dev/null "https://127.0.0.1:$PORT/" 2>/dev/null; }
 version_line() {
-  curl -fsS --max-time 3 "http://127.0.0.1:$PORT/_nodes/_local?filter_path=nodes.*.version" | sed -n 's/.*"version" *: *"\([^"]*\)".*/\1/p' | head -n1
+  node_curl -fsS --max-time 3 "$(node_url)/_nodes/_local?filter_path=nodes.*.version" | sed -n 's/.*"version" *: *"\([^"]*\)".*/\1/p' | head -n1
 }
 
 show_log_tail() {
@@ -210,12 +267,12 @@ discovery_args() {
 }
 
 cmd_start() {
-  local pid prefix home args
+  local pid prefix home args setting
   need curl curl
   need pgrep procps
   pid=$(node_pid)
   if pid_alive "$pid" && serving; then
-    log "already running (pid $pid, $ENGINE $(version_line)) on http://127.0.0.1:$PORT"
+    log "already running (pid $pid, $ENGINE $(version_line)) on $(node_url)"
     return 0
   fi
   if pid_alive "$pid"; then
@@ -227,7 +284,7 @@ cmd_start() {
     fi
     if port_taken; then die "port $PORT already answers but not from a node this script started; set RATESTORE_ENGINE_PORT or OPENSEARCH_URL"; fi
     JAVA_FOR_NODE=$(find_java_home)
-    home="$CACHE_DIR/$ENGINE-$VERSION-$MODULES-$(printf '%s' "$PLUGINS" | cksum | cut -d' ' -f1)"
+    home=$(node_home)
     install_node "$home"
     prefix=$(runner_prefix)
     mkdir -p "$RUN/data" "$RUN/logs"
@@ -238,7 +295,8 @@ cmd_start() {
       "-Epath.data=$RUN/data" "-Epath.logs=$RUN/logs" "-Ecluster.routing.allocation.disk.threshold_enabled=false")
     # Elasticsearch 8 turns security (TLS, passwords) on by default; a local test node runs without it.
     if [ "$ENGINE" = elasticsearch ] && [ "$MAJOR" -ge 8 ]; then args+=("-Expack.security.enabled=false"); fi
-    log "starting $ENGINE $VERSION (java $(java_major "$JAVA_FOR_NODE"), heap $HEAP) on http://127.0.0.1:$PORT, transport $TRANSPORT_PORT${CLUSTER_PORTS:+, cluster of $CLUSTER_PORTS}"
+    for setting in $EXTRA_SETTINGS; do args+=("-E$setting"); done
+    log "starting $ENGINE $VERSION (java $(java_major "$JAVA_FOR_NODE"), heap $HEAP) on $(node_url), transport $TRANSPORT_PORT${CLUSTER_PORTS:+, cluster of $CLUSTER_PORTS}"
     # shellcheck disable=SC2086
     $prefix env OPENSEARCH_JAVA_HOME="$JAVA_FOR_NODE" ES_JAVA_HOME="$JAVA_FOR_NODE" JAVA_HOME="$JAVA_FOR_NODE" \
       OPENSEARCH_PATH_CONF="$home/config" ES_PATH_CONF="$home/config" \
@@ -272,9 +330,9 @@ cmd_status() {
   local pid
   pid=$(node_pid)
   if pid_alive "$pid" && serving; then
-    echo "running pid=$pid engine=$ENGINE version=$(version_line) url=http://127.0.0.1:$PORT"
+    echo "running pid=$pid engine=$ENGINE version=$(version_line) url=$(node_url)"
   elif pid_alive "$pid"; then
-    echo "starting pid=$pid url=http://127.0.0.1:$PORT"
+    echo "starting pid=$pid url=$(node_url)"
   else
     echo "stopped"; return 3
   fi
@@ -288,16 +346,26 @@ main() {
       url) echo "$OPENSEARCH_URL"; return 0 ;;
     esac
   fi
+  case "$SECURITY" in
+    none) ;;
+    demo)
+      [ "$ENGINE" = opensearch ] || die "RATESTORE_OS_SECURITY=demo is for OpenSearch only"
+      [ -n "$ADMIN_PASSWORD" ] || die "RATESTORE_OS_SECURITY=demo needs RATESTORE_OS_ADMIN_PASSWORD (a strong password: the plugin refuses weak ones)"
+      ;;
+    *) die "RATESTORE_OS_SECURITY must be none or demo, not $SECURITY" ;;
+  esac
+  ism_zip_for_version
   ensure_runner_user
   RUN=$(runtime_dir)
   case "$cmd" in
     start|ensure) cmd_start ;;
     stop) cmd_stop ;;
     status) cmd_status ;;
-    url) echo "http://127.0.0.1:$PORT" ;;
+    url) node_url; echo ;;
+    ca) [ "$SECURITY" = demo ] || die "the node has no CA of its own without RATESTORE_OS_SECURITY=demo"; ca_file; echo ;;
     pid) node_pid; echo ;;
     logs) show_log_tail ;;
-    *) die "usage: $0 start|ensure|stop|status|url|pid|logs" ;;
+    *) die "usage: $0 start|ensure|stop|status|url|ca|pid|logs" ;;
   esac
 }
 

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
 import { ProfileOverrideSchema, type ProfileOverride } from "./storage/cluster-profile.js";
+import { RETENTION_MECHANISM_NAMES, type RetentionMechanismName } from "./storage/opensearch/retention/retention-mechanisms.js";
 
 /**
  * All configuration comes from environment variables, optionally seeded from a JSON file named by
@@ -22,6 +23,8 @@ export const ConfigSchema = z.object({
   OPENSEARCH_USERNAME: z.string().optional(),
   OPENSEARCH_PASSWORD: z.string().optional(),
   OPENSEARCH_TLS_VERIFY: z.enum(["true", "false"]).default("true"),
+  /** A PEM file of the CA(s) that signed the cluster's certificate, trusted besides the system's. */
+  OPENSEARCH_CA_FILE: z.string().min(1).optional(),
   OPENSEARCH_REQUEST_TIMEOUT_MS: intFrom(30_000, 100, 600_000),
   /** The local node's port when OPENSEARCH_URL is not set (RATESTORE_OS_PORT is its older name). */
   RATESTORE_ENGINE_PORT: intFrom(9200, 1, 65535).optional(),
@@ -63,7 +66,7 @@ export const ConfigSchema = z.object({
   RATESTORE_CLOUDKITTY_FIELDS: z.enum(["true", "false"]).default("true"),
   RATESTORE_REFRESH_INTERVAL: z.string().regex(/^(-1|\d+(ms|s|m))$/).default("1s"),
   RATESTORE_RETENTION_HOURS: intFrom(2400, 1, 24 * 365 * 100),
-  RATESTORE_RETENTION_MECHANISM: z.enum(["auto", "ism", "ilm", "sweeper", "none"]).default("auto"),
+  RATESTORE_RETENTION_MECHANISM: z.enum(["auto", ...RETENTION_MECHANISM_NAMES]).default("auto"),
   RATESTORE_SWEEP_INTERVAL_SECONDS: intFrom(3600, 1, 7 * 86_400),
   RATESTORE_SWEEP_GRACE_SECONDS: intFrom(600, 0, 7 * 86_400),
   RATESTORE_BULK_MAX_DOCS: intFrom(2000, 1, 100_000),
@@ -87,6 +90,8 @@ export interface OpenSearchConfig {
   readonly username?: string;
   readonly password?: string;
   readonly tlsVerify: boolean;
+  /** The PEM text of OPENSEARCH_CA_FILE: the CA(s) trusted for the cluster's certificate. */
+  readonly ca?: string;
   readonly requestTimeoutMs: number;
   /** Fields of the detected cluster profile replaced by configuration. */
   readonly profile: ProfileOverride;
@@ -113,7 +118,7 @@ export interface StorageConfig {
   readonly cloudkittyFields: boolean;
   readonly retentionHours: number;
   /** auto: the cluster's lifecycle engine (ISM, ILM) where it has one, else the service's sweeper. */
-  readonly retentionMechanism: "auto" | "ism" | "ilm" | "sweeper" | "none";
+  readonly retentionMechanism: "auto" | RetentionMechanismName;
   readonly sweepIntervalSeconds: number;
   /** How long an expired partition stays out of the read alias before the sweeper deletes it. */
   readonly sweepGraceSeconds: number;
@@ -168,6 +173,18 @@ function readConfigFile(path: string): Record<string, string> {
   return Object.fromEntries(Object.entries(result.data).map(([k, v]) => [k, String(v)]));
 }
 
+/** The cluster's CA file, read once at start: a path that cannot be read, or holds no PEM certificate, stops the start here. */
+function readCaFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(`OPENSEARCH_CA_FILE ${path}: ${(err as Error).message}`);
+  }
+  if (!text.includes("-----BEGIN CERTIFICATE-----")) throw new ConfigError(`OPENSEARCH_CA_FILE ${path}: holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  return text;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const fromFile = env.RATESTORE_CONFIG_FILE ? readConfigFile(env.RATESTORE_CONFIG_FILE) : {};
   const merged: Record<string, string | undefined> = { ...fromFile };
@@ -203,6 +220,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         username: c.OPENSEARCH_USERNAME,
         password: c.OPENSEARCH_PASSWORD,
         tlsVerify: c.OPENSEARCH_TLS_VERIFY === "true",
+        ...(c.OPENSEARCH_CA_FILE ? { ca: readCaFile(c.OPENSEARCH_CA_FILE) } : {}),
         requestTimeoutMs: c.OPENSEARCH_REQUEST_TIMEOUT_MS,
         profile: c.RATESTORE_CLUSTER_PROFILE ?? {},
       },

@@ -40,7 +40,7 @@ commands:
       --rejects FILE          documents that cannot be stored exactly (default ratestore-migrate-rejects.ndjson)
       --checkpoint FILE       days done (default ratestore-migrate.checkpoint.json); --restart ignores it
       --verify-only           only compare the totals; --no-verify skips the comparison
-  partitions           list partitions: period, documents, size, policy, deletion date (--json)
+  partitions           list partitions: period, documents, size, policy, its state, when retention takes it out of reads (--json)
   sweep                delete expired partitions now (clusters without ISM; safe beside running services)
   dashboards import    import dashboards/ratestore.ndjson into OpenSearch Dashboards or Kibana
       --url URL [--username U --password P] (or DASHBOARDS_USERNAME / DASHBOARDS_PASSWORD)
@@ -253,8 +253,8 @@ async function cmdPartitions(args: string[]): Promise<number> {
     console.log(JSON.stringify(rows, null, 2));
     return 0;
   }
-  const table = [["partition", "period start", "period end", "docs", "size", "policy", "deleted after"]];
-  for (const r of rows) table.push([r.index, day(r.periodStart), day(r.periodEnd), String(r.docs), `${(r.bytes / 1048576).toFixed(1)} MiB`, r.policy, day(r.deletesAt)]);
+  const table = [["partition", "period start", "period end", "docs", "size", "policy", "state", "out of reads"]];
+  for (const r of rows) table.push([r.index, day(r.periodStart), day(r.periodEnd), String(r.docs), `${(r.bytes / 1048576).toFixed(1)} MiB`, r.policy, r.state ?? "-", day(r.deletesAt)]);
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   for (const row of table) console.log(row.map((c, i) => c.padEnd(widths[i]!)).join("  "));
   return 0;

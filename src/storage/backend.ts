@@ -204,8 +204,11 @@ export interface PartitionInfo {
   readonly periodEnd?: number;
   readonly docs: number;
   readonly bytes: number;
-  /** The lifecycle policy managing it (ISM), or the mechanism that will delete it. */
+  /** The lifecycle policy managing it (ISM, ILM), or the mechanism that will delete it ("sweeper"), or "none". */
   readonly policy: string;
+  /** The lifecycle engine's own state for it (ISM state, ILM phase). */
+  readonly state?: string;
+  /** When retention takes it out of reads, as its mechanism will do it; deleted a grace period later. */
   readonly deletesAt?: number;
 }
 

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { expect } from "chai";
 import type { DataFrame } from "../../src/storage/dataframe.js";
 import { documentJson, periodTexts } from "../../src/storage/opensearch/documents.js";
-import { ilmPolicyBody, ismPolicyBody } from "../../src/storage/opensearch/lifecycle.js";
+import { ilmPolicyBody } from "../../src/storage/opensearch/retention/ilm-retention.js";
+import { ismPolicyBody } from "../../src/storage/opensearch/retention/ism-retention.js";
 import { freshBackend, testStorageConfig } from "../support/cluster.js";
 import { startApi } from "../support/api.js";
 import { runCli } from "../support/cli.js";
@@ -172,7 +173,7 @@ describe("retention on a node without ISM: the service's sweeper", function () {
     expect(row).to.include({ periodStart: today, docs: 1, policy: "sweeper", deletesAt: today + DAY + 48 * 3_600_000 });
     expect(row.bytes).to.be.greaterThan(0);
     const table = await runCli(["partitions"], env, dir);
-    expect(table.stdout).to.match(/partition\s+period start\s+period end\s+docs\s+size\s+policy\s+deleted after/);
+    expect(table.stdout).to.match(/partition\s+period start\s+period end\s+docs\s+size\s+policy\s+state\s+out of reads/);
     const sweep = await runCli(["sweep"], env, dir);
     expect(JSON.parse(sweep.stdout)).to.deep.include({ leader: true });
   });
@@ -190,8 +191,8 @@ describe("retention on a node without ISM: the service's sweeper", function () {
   });
 
   it("the policy files become policies with the configured retention", () => {
-    expect(JSON.stringify(ismPolicyBody(48))).to.include('"min_index_age":"48h"');
-    expect(JSON.stringify(ilmPolicyBody(48))).to.include('"delete":{"min_age":"48h"');
+    expect(JSON.stringify(ismPolicyBody({ detachMs: 48 * 3_600_000, deleteMs: 48 * 3_600_000 + 90_000 }, "p-points"))).to.include('"min_index_age":"48h"').and.include('"min_index_age":"172890s"');
+    expect(JSON.stringify(ilmPolicyBody(48 * 3_600_000))).to.include('"delete":{"min_age":"48h"');
     expect(testStorageConfig().retentionHours).to.equal(2400);
   });
 });

@@ -19,6 +19,8 @@ export interface TestApi {
   /** fetch against the service, as admin unless another key (or null for none) is given. */
   call(path: string, init?: RequestInit & { key?: string | null; json?: unknown }): Promise<Response>;
   close(): Promise<void>;
+  /** Closes the server and the backend and leaves the data (for a user not allowed to drop it). */
+  stop(): Promise<void>;
 }
 
 /** The real service (Express app + OpenSearch backend on a fresh prefix) listening on a random loopback port. */
@@ -53,6 +55,11 @@ export async function startApi(env: Record<string, string> = {}, logger: Logger 
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await backend.drop();
+    },
+    async stop() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await backend.close();
     },
   };
 }

@@ -13,10 +13,17 @@ export class OwnNode {
   constructor(
     readonly port: number,
     private readonly clusterPorts: readonly number[] = [],
+    /** Overrides of the provisioning script's environment: another engine version, plugins, node settings. */
+    private readonly provisioning: Readonly<Record<string, string>> = {},
   ) {}
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.provisioning.RATESTORE_OS_SECURITY === "demo" ? "https" : "http"}://127.0.0.1:${this.port}`;
+  }
+
+  /** The CA file of a node provisioned with RATESTORE_OS_SECURITY=demo. */
+  caFile(): string {
+    return this.script("ca").trim();
   }
 
   private env(): NodeJS.ProcessEnv {
@@ -26,6 +33,7 @@ export class OwnNode {
       RATESTORE_ENGINE_PORT: String(this.port),
       RATESTORE_ENGINE_HEAP: "384m",
       ...(this.clusterPorts.length > 0 ? { RATESTORE_ENGINE_CLUSTER_PORTS: this.clusterPorts.join(",") } : {}),
+      ...this.provisioning,
     };
   }
 

@@ -6,7 +6,9 @@ import { loadConfig } from "../../src/config.js";
 import type { ClusterProfile } from "../../src/storage/cluster-profile.js";
 import { TotalAggregator } from "../../src/storage/opensearch/aggregations.js";
 import { ClusterClient, type ClusterRequest, type ClusterResponse } from "../../src/storage/opensearch/client.js";
-import { ilmPolicyBody, ismPolicyBody, partitionSettings, type RetentionMechanism } from "../../src/storage/opensearch/lifecycle.js";
+import { ilmPolicyBody } from "../../src/storage/opensearch/retention/ilm-retention.js";
+import { IsmRetention, ismPolicyBody } from "../../src/storage/opensearch/retention/ism-retention.js";
+import { Lifecycle, partitionSettings } from "../../src/storage/opensearch/retention/lifecycle.js";
 import { Partitions } from "../../src/storage/opensearch/partitions.js";
 import { pitRequests } from "../../src/storage/opensearch/pit.js";
 import { deriveProfile, type ClusterFacts } from "../../src/storage/opensearch/profile.js";
@@ -72,8 +74,14 @@ async function requestsOf(facts: ClusterFacts): Promise<Record<string, unknown>>
   const profile: ClusterProfile = deriveProfile(facts);
   const config = loadConfig({ OPENSEARCH_URL: "http://127.0.0.1:9200", RATESTORE_INDEX_PREFIX: "ratestore" }).storage;
   const partitions = new Partitions(config.indexPrefix, config.partition);
-  const mechanism: RetentionMechanism = profile.lifecycle === "none" ? "sweeper" : profile.backdating === "none" ? "ism+sweeper" : profile.lifecycle;
   const client = new RecordingClient(config.opensearch);
+  // The mechanism as the service chooses it, in the one place it is chosen.
+  const mechanism = new Lifecycle(client, partitions, config, profile, silent).build();
+  const partition = partitions.indexFor(T0);
+  const range = partitions.rangeOf(partition)!;
+  // A partition first written five days into its period: where it cannot be dated by its data, its
+  // policy's ages count from then.
+  const written = { index: partition, range, createdAt: T0 + 5 * DAY };
   const search = new PointSearch(client, partitions.alias, profile, silent);
   const window = { begin: T0, end: T0 + DAY };
   await new PointReader(search).retrieve({ ...window, filters: { project_id: "p1" }, limit: 100 });
@@ -90,14 +98,14 @@ async function requestsOf(facts: ClusterFacts): Promise<Record<string, unknown>>
   const pit = pitRequests(profile);
   return {
     profile,
-    retention: mechanism,
+    retention: mechanism.name,
     template: { method: "PUT", path: `/_index_template/${partitions.alias}`, body: buildPointsTemplate(loadTemplateFile("points.template.json"), partitions, config) },
-    partition: { method: "PUT", path: `/${partitions.indexFor(T0)}`, body: { settings: partitionSettings(profile, mechanism, "ratestore-retention", partitions.rangeOf(partitions.indexFor(T0))!.end) } },
+    partition: { method: "PUT", path: `/${partition}`, body: { settings: partitionSettings(profile, mechanism, range) } },
     policy:
-      profile.lifecycle === "ism"
-        ? { method: "PUT", path: "/_plugins/_ism/policies/ratestore-retention", body: ismPolicyBody(config.retentionHours) }
-        : profile.lifecycle === "ilm"
-          ? { method: "PUT", path: "/_ilm/policy/ratestore-retention", body: ilmPolicyBody(config.retentionHours) }
+      mechanism instanceof IsmRetention
+        ? { method: "PUT", path: `/_plugins/_ism/policies/${mechanism.policyOf(partition)}`, body: ismPolicyBody(mechanism.agesOf(written), partitions.alias) }
+        : mechanism.name === "ilm"
+          ? { method: "PUT", path: "/_ilm/policy/ratestore-retention", body: ilmPolicyBody(config.retentionHours * 3_600_000) }
           : null,
     pit: pit ? { open: pit.open(partitions.alias), close: pit.close("PIT-ID") } : null,
     retrieveFirstPage: client.sent.slice(0, afterFirstPage),
@@ -139,7 +147,14 @@ describe("golden requests per engine flavour (test/fixtures/requests)", () => {
     const ism = await requestsOf(FLAVOURS["opensearch-3.6.0-ism"]!);
     expect((ism.partition as { body: { settings: Record<string, unknown> } }).body.settings).to.deep.equal({ "index.creation_date": T0 + 31 * DAY });
     expect(ism.retention).to.equal("ism");
-    expect((await requestsOf(FLAVOURS["opensearch-2.19.6-ism"]!)).retention).to.equal("ism+sweeper");
+    expect((ism.policy as { path: string }).path).to.equal("/_plugins/_ism/policies/ratestore-retention");
+    // OpenSearch 2 cannot date a partition: its own policy counts from its real creation to its end + retention.
+    const ism2 = await requestsOf(FLAVOURS["opensearch-2.19.6-ism"]!);
+    expect(ism2.retention).to.equal("ism");
+    expect((ism2.partition as { body: { settings: Record<string, unknown> } }).body.settings).to.deep.equal({});
+    const policy2 = ism2.policy as { path: string; body: { policy: { states: { transitions: { conditions: { min_index_age: string } }[] }[] } } };
+    expect(policy2.path).to.equal("/_plugins/_ism/policies/ratestore-retention-2024.01");
+    expect(policy2.body.policy.states.map((s) => s.transitions[0]?.conditions.min_index_age)).to.deep.equal(["3024h", "10887000s", undefined]); // 26 days + 2,400 h; then the 600 s grace
   });
 });
 

@@ -33,6 +33,8 @@ interface ErrorBody {
 const TRANSIENT_STATUS = new Set([429, 502, 503, 504]);
 
 export function errorReason(body: unknown): string {
+  // The security plugin answers a refused login with a plain-text body ("Unauthorized").
+  if (typeof body === "string" && body.trim() !== "") return body.trim();
   const b = body as ErrorBody | undefined;
   if (!b || b.error === undefined) return "unknown error";
   if (typeof b.error === "string") return b.error;
@@ -49,7 +51,7 @@ export class ClusterClient {
     this.client = new Client({
       nodes: [...config.urls],
       ...(config.username ? { auth: { username: config.username, password: config.password ?? "" } } : {}),
-      ssl: { rejectUnauthorized: config.tlsVerify },
+      ssl: { rejectUnauthorized: config.tlsVerify, ...(config.ca ? { ca: config.ca } : {}) },
       requestTimeout: config.requestTimeoutMs,
       // Retries live in one place, the writer's policy (backoff, metrics, logs); the transport's own
       // silent retries of 502/503/504 would hide them.
@@ -89,7 +91,7 @@ export class ClusterClient {
       try {
         return await this.send<T>(req, accept);
       } catch (err) {
-        if (!(err instanceof errors.ConnectionError) || attempt >= this.config.urls.length) throw translateError(err, `${req.method} ${req.path}`);
+        if (!(err instanceof errors.ConnectionError) || attempt >= this.config.urls.length) throw translateError(err, `${req.method} ${req.path}`, this.config.username);
       }
     }
   }
@@ -113,12 +115,39 @@ export class ClusterClient {
   }
 }
 
-export function translateError(err: unknown, what: string): Error {
+/** Node's TLS verification failures: the cluster's certificate is not trusted, or not for this host. */
+const UNTRUSTED_CERTIFICATE = /certificate|self[- ]signed|altnames/i;
+
+/**
+ * A cluster error as a typed error whose message names the cause and the setting to check. Refused
+ * credentials, a missing permission and an untrusted certificate are not transient: they stop the start
+ * at once (main.ts waits only for an unreachable cluster) and are answered 502, not retried.
+ */
+export function translateError(err: unknown, what: string, user?: string): Error {
   if (err instanceof errors.ResponseError) {
     const status = err.meta.statusCode ?? 0;
     const reason = errorReason(err.meta.body);
     if (TRANSIENT_STATUS.has(status)) return new BackendUnavailableError(`cluster is overloaded or unavailable (${status}) on ${what}: ${reason}`, 5, { cause: err, status });
+    if (status === 401) {
+      const who = user ? `the user ${user} and its password` : "no credentials (the cluster asks for them)";
+      return new BackendError(`cluster refused the credentials (401) on ${what}: sent ${who}; check OPENSEARCH_USERNAME and OPENSEARCH_PASSWORD`, status, { cause: err });
+    }
+    if (status === 403 && /security_exception|no permissions/i.test(reason)) {
+      return new BackendError(
+        `cluster user ${user ?? "(anonymous)"} lacks a permission (403) on ${what}: ${reason}; grant it to the user's role (docs/security.md lists what ratestore needs)`,
+        status,
+        { cause: err },
+      );
+    }
     return new BackendError(`cluster rejected ${what} (${status}): ${reason}`, status, { cause: err });
+  }
+  if (err instanceof errors.ConnectionError && UNTRUSTED_CERTIFICATE.test(err.message)) {
+    return new BackendError(
+      `cluster certificate not trusted on ${what}: ${err.message}; set OPENSEARCH_CA_FILE to the PEM file of the CA that signed it ` +
+        `(OPENSEARCH_TLS_VERIFY=false turns verification off, which lets anyone in the middle read the data and the credentials)`,
+      undefined,
+      { cause: err },
+    );
   }
   if (err instanceof errors.ConnectionError || err instanceof errors.TimeoutError || err instanceof errors.NoLivingConnectionsError) {
     return new BackendUnavailableError(`cluster unreachable on ${what}: ${err.message}`, 5, { cause: err });

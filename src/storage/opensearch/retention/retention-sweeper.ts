@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
-import type { Logger } from "../../logger.js";
-import type { SweepSummary } from "../backend.js";
-import type { ClusterClient } from "./client.js";
+import type { Logger } from "../../../logger.js";
+import type { SweepSummary } from "../../backend.js";
+import type { ClusterClient } from "../client.js";
 import type { Lifecycle } from "./lifecycle.js";
-import type { Partitions } from "./partitions.js";
+import type { Partitions } from "../partitions.js";
 
 interface LeaseDoc {
   holder: string;
