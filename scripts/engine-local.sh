@@ -225,7 +225,6 @@ node_pid() {
   if ! pid_alive "$pid"; then pid=$(pgrep -f -- "-Epath.data=$RUN/data" | head -n1 || true); fi
   printf '%s' "$pid"
 }
-# Serving means a cluster manager is elected: `GET /` answers earlier, and Elasticsearch 8's test zip has none.
 node_url() { if [ "$SECURITY" = demo ]; then printf 'https://127.0.0.1:%s' "$PORT"; else printf 'http://127.0.0.1:%s' "$PORT"; fi; }
 # curl to the node: with the demo security, over TLS (checked against the node's own CA) as admin.
 node_curl() {
@@ -237,7 +236,9 @@ node_curl() {
     curl "$@"
   fi
 }
-serving() { node_curl -fsS --max-time 3 "$(node_url)/_cluster/health" >/dev/null 2>&1; }
+# Serving means a cluster manager is elected and every primary is assigned (the lifecycle plugin's own
+# indices too): `GET /` answers earlier, and Elasticsearch 8's test zip has none.
+serving() { node_curl -fsS --max-time 5 "$(node_url)/_cluster/health?wait_for_status=yellow&timeout=3s" >/dev/null 2>&1; }
 port_taken() { curl -sS --max-time 2 -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/null || curl -ksS --max-time 2 -o /dev/null "https://127.0.0.1:$PORT/" 2>/dev/null; }
 version_line() {
   node_curl -fsS --max-time 3 "$(node_url)/_nodes/_local?filter_path=nodes.*.version" | sed -n 's/.*"version" *: *"\([^"]*\)".*/\1/p' | head -n1

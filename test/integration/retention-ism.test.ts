@@ -87,12 +87,26 @@ async function summaryQty(api: TestApi, begin: number, end: number): Promise<{ s
     let insideMonth: Backend; // this month's partition, retention 2 min: due next month + 2 min
     let dueDay: Backend; // yesterday's day partition (written now, as backfill), due in 3 min
     let dueMonth: Backend; // last month's partition (backfill), due in 3 min, once its retention is shortened
+    let upgraded: Backend; // today's partition under the shared policy of the release before, which deleted it 2 min after creation
     let api: TestApi;
     const reads: { at: number; status: number; qty?: number }[] = [];
     let dueDayAt = 0;
     let dueMonthAt = 0;
 
     before(async function () {
+      // The release before gave OpenSearch 2 one shared policy aged from creation (here 2 min): a
+      // partition it manages, initialised by ISM, is moved onto its own policy by this release's start.
+      const before = await on({ partition: "day", retentionMechanism: "none" });
+      backends.push(before);
+      expect((await before.push([frame(today, today + HOUR, "p", 1)])).stored).to.equal(1);
+      const shared = `${before.config.indexPrefix}-retention`;
+      await before.client.request({
+        method: "PUT",
+        path: `/_plugins/_ism/policies/${shared}`,
+        body: { policy: { description: "ratestore retention [ratestore policy v1, retention 2m]", default_state: "hold", states: [{ name: "hold", actions: [], transitions: [{ state_name: "delete", conditions: { min_index_age: "2m" } }] }, { name: "delete", actions: [{ delete: {} }], transitions: [] }] } },
+      });
+      await before.client.request({ method: "POST", path: `/_plugins/_ism/add/${before.partitions.indexFor(today)}`, body: { policy_id: shared } });
+
       insideDay = await on({ partition: "day", retentionHours: short / HOUR });
       insideMonth = await on({ partition: "month", retentionHours: short / HOUR });
       backends.push(insideDay, insideMonth);
@@ -113,6 +127,14 @@ async function summaryQty(api: TestApi, begin: number, end: number): Promise<{ s
       dueMonthAt = monthStart + dueIn(monthStart, 3 * MIN);
       dueMonth = await on({ partition: "month", indexPrefix: loader.config.indexPrefix, retentionHours: dueIn(monthStart, 3 * MIN) / HOUR });
       backends.push(dueMonth);
+
+      // Once ISM has initialised the old policy on it, as on a cluster that ran the release before.
+      for (let state: string | undefined; state !== "hold"; await new Promise((r) => setTimeout(r, 2000))) {
+        const e = await before.client.request<Record<string, { state?: { name?: string } }>>({ method: "GET", path: `/_plugins/_ism/explain/${before.partitions.indexFor(today)}` });
+        state = e.body[before.partitions.indexFor(today)]?.state?.name;
+      }
+      upgraded = await on({ partition: "day", indexPrefix: before.config.indexPrefix, retentionHours: short / HOUR });
+      backends.push(upgraded);
 
       // A second instance of dueDay's service (same configuration), serving the reads watched below.
       api = await startApi({}, undefined, { ...dueDay.config, opensearch: opensearch() });
@@ -148,6 +170,7 @@ async function summaryQty(api: TestApi, begin: number, end: number): Promise<{ s
         { b: dueDay, index: dueDay.partitions.indexFor(today - DAY), dueAt: dueDayAt },
         { b: dueDay, index: dueDay.partitions.indexFor(today), dueAt: Infinity },
         { b: dueMonth, index: dueMonth.partitions.indexFor(lastMonth), dueAt: dueMonthAt },
+        { b: upgraded, index: upgraded.partitions.indexFor(today), dueAt: Infinity },
       ];
       while (Date.now() < stopAt && gone.size < 2) {
         const read = await summaryQty(api, today - DAY, today + DAY);
@@ -172,10 +195,18 @@ async function summaryQty(api: TestApi, begin: number, end: number): Promise<{ s
       expect((await insideMonth.total({ begin: monthStart, end: monthStart + 32 * DAY })).results[0]!.qty).to.equal(dec(3));
       // Every read answered, and each counted yesterday's partition whole or not at all.
       expect(reads.filter((r) => r.status !== 200), JSON.stringify(reads.filter((r) => r.status !== 200))).to.deep.equal([]);
-      expect([...new Set(reads.map((r) => r.qty))].sort()).to.deep.equal([expectedAfter, expectedBefore]);
+      expect([...new Set(reads.map((r) => r.qty))].sort((a, b) => a! - b!)).to.deep.equal([expectedAfter, expectedBefore]);
       // Yesterday's points left the reads once their retention passed, not before, and before the partition was deleted.
       expect(reads.filter((r) => r.qty === expectedAfter).every((r) => r.at >= dueDayAt)).to.equal(true);
       expect(reads.filter((r) => r.qty === expectedBefore).every((r) => r.at <= gone.get(dueDay.partitions.indexFor(today - DAY))!)).to.equal(true);
+    });
+
+    it("moved the partition of the release before onto its own policy and removed the shared one", async () => {
+      const index = upgraded.partitions.indexFor(today);
+      const e = await upgraded.client.request<Record<string, { policy_id?: string }>>({ method: "GET", path: `/_plugins/_ism/explain/${index}` });
+      expect(e.body[index]?.policy_id).to.equal(`${upgraded.lifecycle.policyId}-${index.slice(upgraded.partitions.alias.length + 1)}`);
+      expect((await upgraded.client.request({ method: "GET", path: `/_plugins/_ism/policies/${upgraded.lifecycle.policyId}` }, [404])).status).to.equal(404);
+      expect((await upgraded.total({ begin: today, end: today + DAY })).results[0]!.qty).to.equal(dec(1));
     });
 
     it("removes the policy of a partition ISM deleted once the next partition is created", async () => {

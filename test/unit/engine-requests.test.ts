@@ -59,8 +59,10 @@ function locateAnswer(req: ClusterRequest): unknown {
 class RecordingClient extends ClusterClient {
   readonly sent: ClusterRequest[] = [];
 
-  override async request<T = unknown>(req: ClusterRequest): Promise<ClusterResponse<T>> {
+  override async request<T = unknown>(req: ClusterRequest, accept: readonly number[] = []): Promise<ClusterResponse<T>> {
     this.sent.push(req);
+    // Lifecycle engines without policies or managed partitions yet: "not found" where that is an answer.
+    if (req.path.startsWith("/_plugins/_ism/") || req.path.includes("/_ilm/")) return accept.includes(404) ? { status: 404, body: {} as T } : { status: 200, body: {} as T };
     const body = req.path.endsWith("/_pit")
       ? { id: "PIT-ID" }
       : req.path.endsWith("/point_in_time")
@@ -95,6 +97,9 @@ async function requestsOf(facts: ClusterFacts): Promise<Record<string, unknown>>
   await new PointReader(search).retrieve({ ...window, offset: 15_000, limit: 100 });
   const afterOffset = client.sent.length;
   await new PointReader(search).retrieve({ ...window, offset: 25_000, limit: 100 });
+  const afterReads = client.sent.length;
+  // The start on a cluster holding a partition made under another mechanism: it is put under this one.
+  await mechanism.install([written]);
   const pit = pitRequests(profile);
   return {
     profile,
@@ -113,7 +118,8 @@ async function requestsOf(facts: ClusterFacts): Promise<Record<string, unknown>>
     totalGrouped: client.sent.slice(afterWalk, afterTotal),
     exportScan: client.sent.slice(afterTotal, afterScan),
     retrieveAtOffset: client.sent.slice(afterScan, afterOffset),
-    retrieveNearGroupEnd: client.sent.slice(afterOffset),
+    retrieveNearGroupEnd: client.sent.slice(afterOffset, afterReads),
+    retentionInstall: client.sent.slice(afterReads),
   };
 }
 
