@@ -120,7 +120,7 @@ export interface StorageConfig {
   /** auto: the cluster's lifecycle engine (ISM, ILM) where it has one, else the service's sweeper. */
   readonly retentionMechanism: "auto" | RetentionMechanismName;
   readonly sweepIntervalSeconds: number;
-  /** How long an expired partition stays out of the read alias before the sweeper deletes it. */
+  /** How long an expired partition stays out of the read alias before it is deleted (by the sweeper or the ISM policy). */
   readonly sweepGraceSeconds: number;
   readonly bulk: {
     readonly maxDocs: number;

@@ -47,7 +47,7 @@ function roleFor(prefix: string, drop: readonly string[] = []): Record<string, u
 
 (ISM_ZIP ? describe : describe.skip)(`a secured OpenSearch ${VERSION}: TLS, basic auth, a least-privilege user`, function () {
   this.timeout(600_000);
-  const node = new OwnNode(Number(process.env.RATESTORE_TEST_OS_PORT ?? 9250) + 60, [], {
+  const node = new OwnNode(Number(process.env.RATESTORE_TEST_OS_PORT ?? 9250) + 80, [], {
     RATESTORE_ENGINE: "opensearch",
     RATESTORE_ENGINE_VERSION: VERSION,
     RATESTORE_ENGINE_HEAP: "512m",

@@ -41,6 +41,15 @@ async function summaryQty(api: TestApi, begin: number, end: number): Promise<{ s
   return { status: 200, qty: Number(body.results[0]?.[at] ?? 0) };
 }
 
+/** Waits until ISM has run a partition's policy once (its first job run after the policy was attached). */
+async function initialised(b: Backend, index: string): Promise<void> {
+  for (;;) {
+    const e = await b.client.request<Record<string, { state?: { name?: string } }>>({ method: "GET", path: `/_plugins/_ism/explain/${index}` });
+    if (e.body[index]?.state?.name) return;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
 (ISM_ZIP ? describe : describe.skip)(`retention by the real ISM plugin on OpenSearch ${ISM_VERSION}`, function () {
   this.timeout(20 * MIN);
   // Its own port beside the shared test node's (the shared node's URL is set only once the global setup ran).
@@ -123,16 +132,15 @@ async function summaryQty(api: TestApi, begin: number, end: number): Promise<{ s
       const loader = await on({ partition: "month", retentionHours: 24 * 400 });
       backends.push(loader);
       expect((await loader.push([frame(lastMonth, lastMonth + HOUR, "p", 6), frame(monthStart - HOUR, monthStart, "p", 7)])).stored).to.equal(2);
+      // The retention changes once ISM runs the partition's policy, as it does long before an operator changes it.
+      await initialised(loader, loader.partitions.indexFor(lastMonth));
       await loader.close();
       dueMonthAt = monthStart + dueIn(monthStart, 3 * MIN);
       dueMonth = await on({ partition: "month", indexPrefix: loader.config.indexPrefix, retentionHours: dueIn(monthStart, 3 * MIN) / HOUR });
       backends.push(dueMonth);
 
       // Once ISM has initialised the old policy on it, as on a cluster that ran the release before.
-      for (let state: string | undefined; state !== "hold"; await new Promise((r) => setTimeout(r, 2000))) {
-        const e = await before.client.request<Record<string, { state?: { name?: string } }>>({ method: "GET", path: `/_plugins/_ism/explain/${before.partitions.indexFor(today)}` });
-        state = e.body[before.partitions.indexFor(today)]?.state?.name;
-      }
+      await initialised(before, before.partitions.indexFor(today));
       upgraded = await on({ partition: "day", indexPrefix: before.config.indexPrefix, retentionHours: short / HOUR });
       backends.push(upgraded);
 

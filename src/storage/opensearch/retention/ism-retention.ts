@@ -178,9 +178,12 @@ export class IsmRetention implements RetentionMechanism {
 
   private async attach(index: string, policy: string): Promise<void> {
     const res = await this.ctx.client.request<AddAnswer>({ method: "POST", path: `/_plugins/_ism/add/${index}`, body: { policy_id: policy } });
-    // Another instance attached it first: the same policy, from the same inputs.
-    const failed = (res.body.failed_indices ?? []).filter((f) => !/already has a policy/i.test(f.reason ?? ""));
+    const managed = (res.body.failed_indices ?? []).filter((f) => /already has a policy/i.test(f.reason ?? ""));
+    const failed = (res.body.failed_indices ?? []).filter((f) => !managed.includes(f));
     if (failed.length > 0) throw new Error(`ISM could not manage partition ${index} with policy ${policy}: ${failed.map((f) => f.reason).join("; ")}`);
+    // Managed already (by another instance, or attached a moment ago: explain lags behind add), maybe by
+    // another version of its policy: moved onto this one, which ISM applies at its next run.
+    if (managed.length > 0) return this.changePolicy(index, policy);
     // With the security plugin, ISM skips an index the user may not manage, and says only that it updated none.
     if (res.body.updated_indices === 0 && (res.body.failed_indices ?? []).length === 0) {
       throw new BackendError(
