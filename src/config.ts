@@ -2,13 +2,19 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
 import { ProfileOverrideSchema, type ProfileOverride } from "./storage/cluster-profile.js";
-import { RETENTION_MECHANISM_NAMES, type RetentionMechanismName } from "./storage/opensearch/retention/retention-mechanisms.js";
 
 /**
  * All configuration comes from environment variables, optionally seeded from a JSON file named by
  * RATESTORE_CONFIG_FILE (an object of the same variable names; the environment wins). The README's
  * configuration table is this schema, variable by variable.
  */
+/**
+ * The retention mechanisms an operator can name (besides `auto`). Each has one implementation, and the
+ * storage layer's registry must cover exactly these (retention-mechanisms.ts is typed against the list).
+ */
+export const RETENTION_MECHANISM_NAMES = ["ism", "ilm", "sweeper", "none"] as const;
+export type RetentionMechanismName = (typeof RETENTION_MECHANISM_NAMES)[number];
+
 const intFrom = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 
 export const ConfigSchema = z.object({
