@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { expect } from "chai";
 import winston from "winston";
@@ -17,10 +17,10 @@ import { PointSearch } from "../../src/storage/opensearch/search.js";
 import { buildPointsTemplate, loadTemplateFile } from "../../src/storage/opensearch/templates.js";
 
 /**
- * Golden request fixtures, one file per engine flavour (as Jaeger pins `*.es7.json`, `*.es8.json`,
- * `*.os.json`): what the service sends to each engine, including to lifecycle engines (ISM, ILM) that
- * cannot run on this machine. A change to any request shows up as a diff of test/fixtures/requests/;
- * `UPDATE_GOLDEN=1` rewrites the files after a deliberate change.
+ * Golden request fixtures per subject and flavour range (as Jaeger pins `*.es8-9.json`): what the
+ * service sends to each engine flavour, including to lifecycle engines (ILM) that cannot run on this
+ * machine, one file per subject for the flavours that send the same. A change to one request is one
+ * hunk of test/fixtures/requests/; `UPDATE_GOLDEN=1` rewrites the files after a deliberate change.
  */
 
 const FLAVOURS: Record<string, ClusterFacts> = {
@@ -123,16 +123,85 @@ async function requestsOf(facts: ClusterFacts): Promise<Record<string, unknown>>
   };
 }
 
-describe("golden requests per engine flavour (test/fixtures/requests)", () => {
-  for (const [name, facts] of Object.entries(FLAVOURS)) {
-    it(name, async () => {
-      const file = resolve("test/fixtures/requests", `${name}.json`);
-      const actual = JSON.parse(JSON.stringify(await requestsOf(facts))) as Record<string, unknown>;
-      if (process.env.UPDATE_GOLDEN === "1" || !existsSync(file)) writeFileSync(file, JSON.stringify(actual, null, 2) + "\n");
-      expect(actual).to.deep.equal(JSON.parse(readFileSync(file, "utf8")));
-    });
-  }
+const GOLDEN_DIR = resolve("test/fixtures/requests");
 
+/**
+ * A name for the flavours that send the same request, as Jaeger's `*.es8-9.json`: per distribution its
+ * version range (`os2.19-3.6`, `es7.10-8.19`), `+ism` / `+ilm` where only flavours with that plugin are
+ * in it; distributions joined by `_`.
+ */
+export function flavourRange(names: readonly string[]): string {
+  const parsed = names.map((n) => {
+    const m = /^(opensearch|elasticsearch)-(\d+)\.(\d+)\.\d+(?:-(\w+))?$/.exec(n);
+    if (!m) throw new Error(`flavour name ${n} is not <distribution>-<version>[-<plugin>]`);
+    return { dist: m[1] === "opensearch" ? "os" : "es", version: [Number(m[2]), Number(m[3])] as const, plugin: m[4] };
+  });
+  return ["es", "os"]
+    .flatMap((dist) => {
+      const of = parsed.filter((p) => p.dist === dist);
+      if (of.length === 0) return [];
+      const versions = [...new Set(of.map((p) => `${p.version[0]}.${p.version[1]}`))].sort((a, b) => {
+        const [a1, a2] = a.split(".").map(Number);
+        const [b1, b2] = b.split(".").map(Number);
+        return a1! - b1! || a2! - b2!;
+      });
+      const plugins = new Set(of.map((p) => p.plugin));
+      const plugin = plugins.size === 1 && !plugins.has(undefined) ? `+${[...plugins][0]}` : "";
+      return [`${dist}${versions[0]}${versions.length > 1 ? `-${versions[versions.length - 1]}` : ""}${plugin}`];
+    })
+    .join("_");
+}
+
+/** The golden files: one per subject and group of flavours that send the same (`<subject>.<range>.json`). */
+async function goldenFiles(): Promise<Map<string, { value: unknown; flavours: string[] }>> {
+  const all = await Promise.all(Object.entries(FLAVOURS).map(async ([name, facts]) => [name, JSON.parse(JSON.stringify(await requestsOf(facts))) as Record<string, unknown>] as const));
+  const files = new Map<string, { value: unknown; flavours: string[] }>();
+  for (const subject of Object.keys(all[0]![1])) {
+    const groups = new Map<string, string[]>();
+    for (const [name, requests] of all) {
+      const key = JSON.stringify(requests[subject]);
+      groups.set(key, [...(groups.get(key) ?? []), name]);
+    }
+    for (const [key, flavours] of groups) {
+      const file = `${subject}.${flavourRange(flavours)}.json`;
+      if (files.has(file)) throw new Error(`two groups of flavours would both be ${file}: ${files.get(file)!.flavours.join(", ")} and ${flavours.join(", ")}`);
+      files.set(file, { value: JSON.parse(key) as unknown, flavours });
+    }
+  }
+  return files;
+}
+
+describe("golden requests per subject and flavour range (test/fixtures/requests)", () => {
+  it("names flavour ranges as Jaeger does", () => {
+    expect(flavourRange(["opensearch-2.19.6", "opensearch-3.6.0", "elasticsearch-8.19.21", "elasticsearch-7.10.2"])).to.equal("es7.10-8.19_os2.19-3.6");
+    expect(flavourRange(["opensearch-3.6.0-ism"])).to.equal("os3.6+ism");
+    expect(flavourRange(["opensearch-3.6.0", "opensearch-3.6.0-ism"])).to.equal("os3.6");
+  });
+
+  let files: Map<string, { value: unknown; flavours: string[] }>;
+  before(async () => {
+    files = await goldenFiles();
+    if (process.env.UPDATE_GOLDEN === "1") {
+      for (const f of readdirSync(GOLDEN_DIR)) if (f.endsWith(".json")) rmSync(resolve(GOLDEN_DIR, f));
+      for (const [file, { value }] of files) writeFileSync(resolve(GOLDEN_DIR, file), JSON.stringify(value, null, 2) + "\n");
+    }
+  });
+
+  it("every request is as pinned, one file per subject and flavour range", () => {
+    for (const [file, { value, flavours }] of files) {
+      const path = resolve(GOLDEN_DIR, file);
+      expect(existsSync(path), `${file} (${flavours.join(", ")}) is missing: run UPDATE_GOLDEN=1 npm run test:unit after a deliberate change`).to.equal(true);
+      expect(value, `${file} (${flavours.join(", ")})`).to.deep.equal(JSON.parse(readFileSync(path, "utf8")));
+    }
+  });
+
+  it("no pinned file is left that no flavour sends", () => {
+    const stale = readdirSync(GOLDEN_DIR).filter((f) => f.endsWith(".json") && !files.has(f));
+    expect(stale, "stale golden files: run UPDATE_GOLDEN=1 npm run test:unit").to.deep.equal([]);
+  });
+});
+
+describe("what each engine flavour sends", () => {
   it("each flavour speaks its own dialect", async () => {
     const es8 = await requestsOf(FLAVOURS["elasticsearch-8.19.21"]!);
     expect(es8.pit).to.deep.equal({ open: { method: "POST", path: "/ratestore-points/_pit", querystring: { keep_alive: "2m" } }, close: { method: "DELETE", path: "/_pit", body: { id: "PIT-ID" } } });
