@@ -16,7 +16,15 @@ import { scopeQuery } from "../src/storage/opensearch/query.js";
 import { buildPointsTemplate, loadTemplateFile } from "../src/storage/opensearch/templates.js";
 
 /** The month of the rollup issue: 720 hourly periods of 2,000 resources in 100 projects, 1.44 M points. */
-export const MONTH: GenerateOptions = { points: 1_440_000, projects: 100, resourcesPerProject: 20, metadataCardinality: 5, periodSeconds: 3600, start: Date.parse("2024-06-01T00:00:00Z"), seed: 11 };
+export const MONTH: GenerateOptions = {
+  points: 1_440_000,
+  projects: 100,
+  resourcesPerProject: 20,
+  metadataCardinality: 5,
+  periodSeconds: 3600,
+  start: Date.parse("2024-06-01T00:00:00Z"),
+  seed: 11,
+};
 
 /** The sums of the release before, over the whole and nano parts of each amount. */
 const FOUR_SUMS = {
@@ -38,7 +46,9 @@ function parts(n: bigint): [number, number] {
 
 /** The document of the release before: the same document with whole and nano parts instead of limbs. */
 function legacyDocumentJson(df: DataFrame, p: DataFrame["points"][number], id: string): string {
-  const doc = Object.fromEntries(Object.entries(JSON.parse(documentJson(periodTexts(df), p, id)) as Record<string, unknown>).filter(([k]) => !/_e\d+$/.test(k)));
+  const doc = Object.fromEntries(
+    Object.entries(JSON.parse(documentJson(periodTexts(df), p, id)) as Record<string, unknown>).filter(([k]) => !/_e\d+$/.test(k)),
+  );
   [doc.qty_units, doc.qty_nanos] = parts(p.qty);
   [doc.price_units, doc.price_nanos] = parts(p.price);
   return JSON.stringify(doc);
@@ -50,7 +60,13 @@ interface Say {
 
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-export async function exactSumsBench(raw: Client, base: StorageConfig, say: Say, gen: GenerateOptions = MONTH, runs = 7): Promise<Record<string, unknown>> {
+export async function exactSumsBench(
+  raw: Client,
+  base: StorageConfig,
+  say: Say,
+  gen: GenerateOptions = MONTH,
+  runs = 7,
+): Promise<Record<string, unknown>> {
   const logger = createLogger("warn");
   const exact = new OpenSearchBackend({ ...base, indexPrefix: "bench-exact" }, logger);
   const legacy = new OpenSearchBackend({ ...base, indexPrefix: "bench-legacy" }, logger);
@@ -63,8 +79,13 @@ export async function exactSumsBench(raw: Client, base: StorageConfig, say: Say,
   const file = loadTemplateFile("points.template.json");
   const properties: Record<string, unknown> = {};
   for (const [field, mapping] of Object.entries(file.template.mappings.properties)) if (!/_e\d+$/.test(field)) properties[field] = mapping;
-  for (const field of Object.keys(FOUR_SUMS).map((k) => ({ qu: "qty_units", qn: "qty_nanos", pu: "price_units", pn: "price_nanos" })[k]!)) properties[field] = { type: "long", index: false };
-  const v4 = buildPointsTemplate({ ...file, version: 4, template: { ...file.template, mappings: { ...file.template.mappings, properties } } }, legacy.partitions, legacy.config);
+  for (const field of Object.keys(FOUR_SUMS).map((k) => ({ qu: "qty_units", qn: "qty_nanos", pu: "price_units", pn: "price_nanos" })[k]!))
+    properties[field] = { type: "long", index: false };
+  const v4 = buildPointsTemplate(
+    { ...file, version: 4, template: { ...file.template, mappings: { ...file.template.mappings, properties } } },
+    legacy.partitions,
+    legacy.config,
+  );
   await raw.transport.request({ method: "PUT", path: `/_index_template/${legacy.partitions.alias}`, body: v4 });
 
   // Both copies by raw `_bulk` of the same points with the same ids, 2,000 documents a request.
@@ -89,26 +110,48 @@ export async function exactSumsBench(raw: Client, base: StorageConfig, say: Say,
     await raw.transport.request({ method: "POST", path: `/${b.partitions.alias}/_refresh` });
     // One segment each and no request cache: both copies are read alike, and every run is computed.
     await raw.transport.request({ method: "POST", path: `/${b.partitions.alias}/_forcemerge`, querystring: { max_num_segments: 1 } });
-    await raw.transport.request({ method: "PUT", path: `/${b.partitions.pattern}/_settings`, body: { "index.requests.cache.enable": false } });
+    await raw.transport.request({
+      method: "PUT",
+      path: `/${b.partitions.pattern}/_settings`,
+      body: { "index.requests.cache.enable": false },
+    });
   }
   const sizes = async (b: OpenSearchBackend) => {
-    const rows = (await raw.transport.request({ method: "GET", path: `/_cat/indices/${b.partitions.pattern}`, querystring: { format: "json", bytes: "b", h: "pri.store.size" } })).body as { "pri.store.size": string }[];
+    const rows = (
+      await raw.transport.request({
+        method: "GET",
+        path: `/_cat/indices/${b.partitions.pattern}`,
+        querystring: { format: "json", bytes: "b", h: "pri.store.size" },
+      })
+    ).body as { "pri.store.size": string }[];
     return rows.reduce((n, r) => n + Number(r["pri.store.size"]), 0) / 2 ** 20;
   };
   const loadSeconds = (performance.now() - started) / 1000;
 
-  const window = { begin: gen.start, end: gen.start + Math.ceil(gen.points / (gen.projects * gen.resourcesPerProject)) * gen.periodSeconds * 1000 };
+  const window = {
+    begin: gen.start,
+    end: gen.start + Math.ceil(gen.points / (gen.projects * gen.resourcesPerProject)) * gen.periodSeconds * 1000,
+  };
   // The query the service sends for the window, so that the requests differ only by their sums.
   const query = scopeQuery(window);
   const search = async (alias: string, body: object) =>
-    (await raw.transport.request({ method: "POST", path: `/${alias}/_search`, body })).body as { aggregations?: { g?: { after_key?: unknown; buckets: unknown[] } } };
+    (await raw.transport.request({ method: "POST", path: `/${alias}/_search`, body })).body as {
+      aggregations?: { g?: { after_key?: unknown; buckets: unknown[] } };
+    };
   /** Every composite page of 10,000 groups, as a full walk reads them. */
   const rawTotal = async (alias: string, groupby: readonly string[], aggs: object) => {
     if (groupby.length === 0) return void (await search(alias, { size: 0, track_total_hits: false, query, aggs }));
-    const sources = groupby.map((g, i) => ({ [`g${i}`]: { terms: { field: g === "type" ? "type" : `groupby.${g}`, missing_bucket: g !== "type" } } }));
+    const sources = groupby.map((g, i) => ({
+      [`g${i}`]: { terms: { field: g === "type" ? "type" : `groupby.${g}`, missing_bucket: g !== "type" } },
+    }));
     let after: unknown;
     for (;;) {
-      const res = await search(alias, { size: 0, track_total_hits: false, query, aggs: { g: { composite: { size: 10_000, sources, ...(after ? { after } : {}) }, aggs } } });
+      const res = await search(alias, {
+        size: 0,
+        track_total_hits: false,
+        query,
+        aggs: { g: { composite: { size: 10_000, sources, ...(after ? { after } : {}) }, aggs } },
+      });
       after = res.aggregations?.g?.after_key;
       if (!after || (res.aggregations?.g?.buckets.length ?? 0) < 10_000) return;
     }
@@ -124,7 +167,9 @@ export async function exactSumsBench(raw: Client, base: StorageConfig, say: Say,
     `Loaded twice by raw \`_bulk\` (${loadSeconds.toFixed(0)} s for both), one segment each: in this release's documents (limb fields, ${(await sizes(exact)).toFixed(1)} MB) and in the release before's (whole and nano parts, ${(await sizes(legacy)).toFixed(1)} MB).`,
   );
   say();
-  say("| groupby | groups | ratestore `total()` (exact) | its request straight to the node (8 limb sums + 4 of the release before) | the release before's four sums straight to the node (its documents) | no sums | exact over four sums |");
+  say(
+    "| groupby | groups | ratestore `total()` (exact) | its request straight to the node (8 limb sums + 4 of the release before) | the release before's four sums straight to the node (its documents) | no sums | exact over four sums |",
+  );
   say("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
   const out: Record<string, unknown> = { points, loadSeconds };
   for (const groupby of [["project_id"], ["project_id", "type"], [], ["id"]]) {
@@ -143,7 +188,9 @@ export async function exactSumsBench(raw: Client, base: StorageConfig, say: Say,
     }
     const m = { service: median(ms.service), exactRaw: median(ms.exactRaw), fourSums: median(ms.fourSums), bare: median(ms.bare) };
     out[groupby.join(",") || "(none)"] = { groups, ...m, runs: ms };
-    say(`| ${groupby.join(", ") || "(none)"} | ${groups.toLocaleString("en-US")} | ${m.service.toFixed(0)} | ${m.exactRaw.toFixed(0)} | ${m.fourSums.toFixed(0)} | ${m.bare.toFixed(0)} | ${(m.service / m.fourSums).toFixed(2)} |`);
+    say(
+      `| ${groupby.join(", ") || "(none)"} | ${groups.toLocaleString("en-US")} | ${m.service.toFixed(0)} | ${m.exactRaw.toFixed(0)} | ${m.fourSums.toFixed(0)} | ${m.bare.toFixed(0)} | ${(m.service / m.fourSums).toFixed(2)} |`,
+    );
   }
   say();
   for (const b of [exact, legacy]) await b.close();

@@ -68,12 +68,19 @@ function rewriteBlock(name: string, text: readonly string[]): void {
   const md = readFileSync("BENCHMARKS.md", "utf8");
   const start = `<!-- ${name}:start -->`;
   const end = `<!-- ${name}:end -->`;
-  if (md.includes(start) && md.includes(end)) writeFileSync("BENCHMARKS.md", md.slice(0, md.indexOf(start) + start.length) + "\n" + text.join("\n") + "\n" + md.slice(md.indexOf(end)));
+  if (md.includes(start) && md.includes(end))
+    writeFileSync(
+      "BENCHMARKS.md",
+      md.slice(0, md.indexOf(start) + start.length) + "\n" + text.join("\n") + "\n" + md.slice(md.indexOf(end)),
+    );
 }
 
 function stopProvisioned(): void {
   if (!process.env.OPENSEARCH_URL && process.env.BENCH_KEEP_OPENSEARCH !== "1") {
-    execFileSync("bash", ["scripts/engine-local.sh", "stop"], { env: { ...process.env, RATESTORE_ENGINE_PORT: String(PORT) }, stdio: "inherit" });
+    execFileSync("bash", ["scripts/engine-local.sh", "stop"], {
+      env: { ...process.env, RATESTORE_ENGINE_PORT: String(PORT) },
+      stdio: "inherit",
+    });
   }
 }
 
@@ -120,7 +127,10 @@ const offsetOfRun = (offset: number, run: number) => offset + run * OFFSET_STEP;
 
 function provision(): string {
   if (process.env.OPENSEARCH_URL) return process.env.OPENSEARCH_URL;
-  execFileSync("bash", ["scripts/engine-local.sh", "start"], { env: { ...process.env, RATESTORE_ENGINE_PORT: String(PORT), RATESTORE_ENGINE_HEAP: process.env.BENCH_OS_HEAP ?? "2g" }, stdio: "inherit" });
+  execFileSync("bash", ["scripts/engine-local.sh", "start"], {
+    env: { ...process.env, RATESTORE_ENGINE_PORT: String(PORT), RATESTORE_ENGINE_HEAP: process.env.BENCH_OS_HEAP ?? "2g" },
+    stdio: "inherit",
+  });
   return `http://127.0.0.1:${PORT}`;
 }
 
@@ -159,9 +169,11 @@ function bulkBodies(frames: readonly DataFrame[], index: (begin: number) => stri
 
 async function withConcurrency<T>(items: readonly T[], k: number, fn: (t: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: k }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: k }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 function startService(url: string, storage: StorageConfig): Promise<ChildProcess> {
@@ -207,8 +219,15 @@ function startService(url: string, storage: StorageConfig): Promise<ChildProcess
  * venv: it loads the same generated dataset into an index of its own on the same node with its own
  * push(), then the same questions are timed on both sides (each side's p50 over the same runs).
  */
-async function cloudkittyBaseline(url: string, ours: OpenSearchBackend, window: { begin: number; end: number }): Promise<Record<string, unknown>> {
-  const python = execFileSync("bash", ["scripts/python-venv.sh", "integrations/cloudkitty/test-requirements.txt"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+async function cloudkittyBaseline(
+  url: string,
+  ours: OpenSearchBackend,
+  window: { begin: number; end: number },
+): Promise<Record<string, unknown>> {
+  const python = execFileSync("bash", ["scripts/python-venv.sh", "integrations/cloudkitty/test-requirements.txt"], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  }).trim();
   const dataset = join(mkdtempSync(join(tmpdir(), "ratestore-bench-")), "dataset.ndjson");
   const fd = openSync(dataset, "w");
   for (const frame of generateFrames(GEN)) writeSync(fd, JSON.stringify(frame) + "\n");
@@ -231,29 +250,77 @@ async function cloudkittyBaseline(url: string, ours: OpenSearchBackend, window: 
     // identical aggregations were answered from the shard request cache (a 336 ms composite page took
     // 16 ms), and its summaries measured the cache, not its backend.
     await ours.client.request({ method: "PUT", path: "/bench-cloudkitty/_settings", body: { "index.requests.cache.enable": false } });
-    say(`## Against CloudKitty's own backend (cloudkitty 25.0.0 \`OpenSearchStorage\`, same node, same ${fmt(Number(load.points))} points)`);
+    say(
+      `## Against CloudKitty's own backend (cloudkitty 25.0.0 \`OpenSearchStorage\`, same node, same ${fmt(Number(load.points))} points)`,
+    );
     say();
-    say(`CloudKitty's \`push()\` loaded them into its own index in ${f1(Number(load.seconds))} s. Latency in ms, p50 over the same number of runs on each side.`);
+    say(
+      `CloudKitty's \`push()\` loaded them into its own index in ${f1(Number(load.seconds))} s. Latency in ms, p50 over the same number of runs on each side.`,
+    );
     say();
     say("| question | ratestore p50 | CloudKitty p50 | CloudKitty / ratestore | goal | met |");
     say("| --- | ---: | ---: | ---: | ---: | --- |");
     const rows: Record<string, unknown> = { load };
-    const compare = async (name: string, goal: number, runs: number, oursFn: (run: number) => Promise<unknown>, theirs: Record<string, unknown>) => {
+    const compare = async (
+      name: string,
+      goal: number,
+      runs: number,
+      oursFn: (run: number) => Promise<unknown>,
+      theirs: Record<string, unknown>,
+    ) => {
       const a = await repeat(runs, oursFn);
       const { op: call, ...args } = theirs;
       const b = (await ask({ op: "timed", call, runs, ...args })) as { ms: number[] };
       const ck = stats(b.ms).p50;
-      const r = ratio(`cloudkitty_over_ratestore.${name.replace(/[^a-z0-9]+/gi, "_").replace(/^_|_$/g, "").toLowerCase()}`, ck / a.p50, goal);
+      const r = ratio(
+        `cloudkitty_over_ratestore.${name
+          .replace(/[^a-z0-9]+/gi, "_")
+          .replace(/^_|_$/g, "")
+          .toLowerCase()}`,
+        ck / a.p50,
+        goal,
+      );
       rows[name] = { ratestore: a, cloudkitty: stats(b.ms), ratio: r, goal };
       say(`| ${name} | ${f1(a.p50)} | ${f1(ck)} | ${r.toFixed(2)} | ≥ ${goal} | ${r >= goal ? "yes" : "**no**"} |`);
     };
-    await compare("summary by project_id, type: every group", 3, 3, () => ours.total({ ...window, groupby: ["project_id", "type"], paginate: false }), { op: "total", ...span, groupby: ["project_id", "type"], paginate: false, limit: 1000 });
-    await compare("summary by project_id, type: first page of 100", 1, 5, () => ours.total({ ...window, groupby: ["project_id", "type"], limit: 100 }), { op: "total", ...span, groupby: ["project_id", "type"], paginate: true, limit: 100 });
-    await compare("retrieve page 1 (limit 100)", 1, 10, () => ours.retrieve({ ...window, limit: 100 }), { op: "retrieve", ...span, offset: 0, limit: 100, paginate: true });
+    await compare(
+      "summary by project_id, type: every group",
+      3,
+      3,
+      () => ours.total({ ...window, groupby: ["project_id", "type"], paginate: false }),
+      { op: "total", ...span, groupby: ["project_id", "type"], paginate: false, limit: 1000 },
+    );
+    await compare(
+      "summary by project_id, type: first page of 100",
+      1,
+      5,
+      () => ours.total({ ...window, groupby: ["project_id", "type"], limit: 100 }),
+      { op: "total", ...span, groupby: ["project_id", "type"], paginate: true, limit: 100 },
+    );
+    await compare("retrieve page 1 (limit 100)", 1, 10, () => ours.retrieve({ ...window, limit: 100 }), {
+      op: "retrieve",
+      ...span,
+      offset: 0,
+      limit: 100,
+      paginate: true,
+    });
     // Deep pages: run k of each side asks at offset + k * OFFSET_STEP (see offsetOfRun).
-    await compare("retrieve at offset 10,000", 10, 5, (run) => ours.retrieve({ ...window, offset: offsetOfRun(10_000, run), limit: 100 }), { op: "retrieve", ...span, offset: 10_000, step: OFFSET_STEP, limit: 100, paginate: true });
+    await compare("retrieve at offset 10,000", 10, 5, (run) => ours.retrieve({ ...window, offset: offsetOfRun(10_000, run), limit: 100 }), {
+      op: "retrieve",
+      ...span,
+      offset: 10_000,
+      step: OFFSET_STEP,
+      limit: 100,
+      paginate: true,
+    });
     if (Number(load.points) > offsetOfRun(100_000, 3) + 100) {
-      await compare("retrieve at offset 100,000", 10, 3, (run) => ours.retrieve({ ...window, offset: offsetOfRun(100_000, run), limit: 100 }), { op: "retrieve", ...span, offset: 100_000, step: OFFSET_STEP, limit: 100, paginate: true });
+      await compare(
+        "retrieve at offset 100,000",
+        10,
+        3,
+        (run) => ours.retrieve({ ...window, offset: offsetOfRun(100_000, run), limit: 100 }),
+        { op: "retrieve", ...span, offset: 100_000, step: OFFSET_STEP, limit: 100, paginate: true },
+      );
     }
     say();
     rows.migration = await migrationBench(url, ours.config, "bench-cloudkitty", Number(load.points));
@@ -277,12 +344,20 @@ async function migrationBench(url: string, config: StorageConfig, index: string,
   await raw.transport.request({ method: "PUT", path: `/${copy}`, body: { settings: { number_of_shards: 1, number_of_replicas: 0 } } });
   const [rawMs, copied] = await timed(async () => {
     let n = 0;
-    let res = (await raw.transport.request({ method: "POST", path: `/${index}/_search`, querystring: { scroll: "5m" }, body: { size: 5000, sort: ["_doc"] } })).body as { _scroll_id: string; hits: { hits: { _source: unknown }[] } };
+    let res = (
+      await raw.transport.request({
+        method: "POST",
+        path: `/${index}/_search`,
+        querystring: { scroll: "5m" },
+        body: { size: 5000, sort: ["_doc"] },
+      })
+    ).body as { _scroll_id: string; hits: { hits: { _source: unknown }[] } };
     while (res.hits.hits.length > 0) {
       const body = res.hits.hits.map((h) => `{"index":{}}\n${JSON.stringify(h._source)}\n`).join("");
       await raw.transport.request({ method: "POST", path: `/${copy}/_bulk`, bulkBody: body });
       n += res.hits.hits.length;
-      res = (await raw.transport.request({ method: "POST", path: "/_search/scroll", body: { scroll: "5m", scroll_id: res._scroll_id } })).body as typeof res;
+      res = (await raw.transport.request({ method: "POST", path: "/_search/scroll", body: { scroll: "5m", scroll_id: res._scroll_id } }))
+        .body as typeof res;
     }
     await raw.transport.request({ method: "POST", path: `/${copy}/_refresh` });
     return n;
@@ -292,17 +367,41 @@ async function migrationBench(url: string, config: StorageConfig, index: string,
     const prefix = `bm-mig-${fields ? "ck" : "plain"}`;
     await raw.transport.request({ method: "DELETE", path: `/${prefix}-*` }, { ignore: [404] });
     await raw.transport.request({ method: "DELETE", path: `/_index_template/${prefix}-points` }, { ignore: [404] });
-    const target = new OpenSearchBackend({ ...config, indexPrefix: prefix, cloudkittyFields: fields, retentionMechanism: "none" }, createLogger("warn"));
+    const target = new OpenSearchBackend(
+      { ...config, indexPrefix: prefix, cloudkittyFields: fields, retentionMechanism: "none" },
+      createLogger("warn"),
+    );
     await target.init();
     const dir = mkdtempSync(join(tmpdir(), "ratestore-bench-migrate-"));
     const source = openCloudKittySource({ ...config.opensearch, urls: [url] }, index);
-    const [ms, summary] = await timed(() => migrate({ source, index, target, window: {}, rejectPath: join(dir, "rejects.ndjson"), restart: true, batchPoints: 5000, progress: false }));
+    const [ms, summary] = await timed(() =>
+      migrate({
+        source,
+        index,
+        target,
+        window: {},
+        rejectPath: join(dir, "rejects.ndjson"),
+        restart: true,
+        batchPoints: 5000,
+        progress: false,
+      }),
+    );
     // One segment per partition, flushed, and the primaries' store read once the merged-away files are gone.
-    await raw.transport.request({ method: "POST", path: `/${prefix}-points-*/_forcemerge`, querystring: { max_num_segments: 1, flush: true } });
+    await raw.transport.request({
+      method: "POST",
+      path: `/${prefix}-points-*/_forcemerge`,
+      querystring: { max_num_segments: 1, flush: true },
+    });
     await raw.transport.request({ method: "POST", path: `/${prefix}-points-*/_flush`, querystring: { force: true } });
     await new Promise((r) => setTimeout(r, 2000));
-    const store = (await raw.transport.request({ method: "GET", path: `/${prefix}-points-*/_stats/store` })).body as { _all: { primaries: { store: { size_in_bytes: number } } } };
-    ours[fields ? "withCloudKittyFields" : "withoutCloudKittyFields"] = { seconds: ms / 1000, stored: summary.stored, bytes: store._all.primaries.store.size_in_bytes };
+    const store = (await raw.transport.request({ method: "GET", path: `/${prefix}-points-*/_stats/store` })).body as {
+      _all: { primaries: { store: { size_in_bytes: number } } };
+    };
+    ours[fields ? "withCloudKittyFields" : "withoutCloudKittyFields"] = {
+      seconds: ms / 1000,
+      stored: summary.stored,
+      bytes: store._all.primaries.store.size_in_bytes,
+    };
     await source.close();
     await target.close();
   }
@@ -315,13 +414,26 @@ async function migrationBench(url: string, config: StorageConfig, index: string,
   say();
   say("| path | seconds | points/s | ratio to raw scroll + `_bulk` | partition size after force-merge |");
   say("| --- | ---: | ---: | ---: | ---: |");
-  say(`| raw: scroll of the CloudKitty index + \`_bulk\` of its documents as they are | ${f1(rawMs / 1000)} | ${fmt(copied / (rawMs / 1000))} | 1.00 | |`);
-  say(`| \`ratestore migrate\` (with \`.keyword\` sub-fields, the default) | ${f1(withFields.seconds)} | ${fmt(withFields.stored / withFields.seconds)} | ${migrateRatio.toFixed(2)} | ${f1(withFields.bytes / 2 ** 20)} MiB |`);
-  say(`| \`ratestore migrate\`, \`RATESTORE_CLOUDKITTY_FIELDS=false\` | ${f1(without.seconds)} | ${fmt(without.stored / without.seconds)} | ${(rawMs / 1000 / without.seconds).toFixed(2)} | ${f1(without.bytes / 2 ** 20)} MiB |`);
+  say(
+    `| raw: scroll of the CloudKitty index + \`_bulk\` of its documents as they are | ${f1(rawMs / 1000)} | ${fmt(copied / (rawMs / 1000))} | 1.00 | |`,
+  );
+  say(
+    `| \`ratestore migrate\` (with \`.keyword\` sub-fields, the default) | ${f1(withFields.seconds)} | ${fmt(withFields.stored / withFields.seconds)} | ${migrateRatio.toFixed(2)} | ${f1(withFields.bytes / 2 ** 20)} MiB |`,
+  );
+  say(
+    `| \`ratestore migrate\`, \`RATESTORE_CLOUDKITTY_FIELDS=false\` | ${f1(without.seconds)} | ${fmt(without.stored / without.seconds)} | ${(rawMs / 1000 / without.seconds).toFixed(2)} | ${f1(without.bytes / 2 ** 20)} MiB |`,
+  );
   say();
-  say(`The \`.keyword\` sub-fields (doc values only) cost ${(((withFields.bytes - without.bytes) / without.bytes) * 100).toFixed(1)} % of the partitions' size here. Migration includes the verification's source scan only when run from the CLI; here it is the copy alone.`);
+  say(
+    `The \`.keyword\` sub-fields (doc values only) cost ${(((withFields.bytes - without.bytes) / without.bytes) * 100).toFixed(1)} % of the partitions' size here. Migration includes the verification's source scan only when run from the CLI; here it is the copy alone.`,
+  );
   say();
-  return { raw: { seconds: rawMs / 1000, documents: copied }, ...ours, ratioToRawScrollAndBulk: migrateRatio, cloudkittyFieldsSizeCost: (withFields.bytes - without.bytes) / without.bytes };
+  return {
+    raw: { seconds: rawMs / 1000, documents: copied },
+    ...ours,
+    ratioToRawScrollAndBulk: migrateRatio,
+    cloudkittyFieldsSizeCost: (withFields.bytes - without.bytes) / without.bytes,
+  };
 }
 
 function rssOf(pid: number): { rssMb: number; peakMb: number } {
@@ -337,7 +449,12 @@ async function main(): Promise<void> {
   const info = (await raw.info()).body as { version: { number: string; distribution?: string } };
   const indexSort = process.env.BENCH_INDEX_SORT === "true" ? "true" : "false";
   const indexCodec = process.env.BENCH_INDEX_CODEC === "best_compression" ? "best_compression" : "default";
-  const base = loadConfig({ OPENSEARCH_URL: url, RATESTORE_RETENTION_HOURS: String(24 * 365 * 50), RATESTORE_INDEX_SORT: indexSort, RATESTORE_INDEX_CODEC: indexCodec }).storage;
+  const base = loadConfig({
+    OPENSEARCH_URL: url,
+    RATESTORE_RETENTION_HOURS: String(24 * 365 * 50),
+    RATESTORE_INDEX_SORT: indexSort,
+    RATESTORE_INDEX_CODEC: indexCodec,
+  }).storage;
   // Every path runs on the service's default index settings (refresh 1s...), the ones operators get.
   if (process.env.BENCH_ONLY === "exact-sums") {
     await exactSums(raw, base);
@@ -358,9 +475,15 @@ async function main(): Promise<void> {
 
   say(`# ratestore benchmark, ${new Date().toISOString().slice(0, 10)}`);
   say();
-  say(`Index sorting: ${indexSort === "true" ? "on (RATESTORE_INDEX_SORT=true)" : "off (the default)"}. Stored-fields codec: ${indexCodec}${indexCodec === "default" ? " (the default)" : " (RATESTORE_INDEX_CODEC=best_compression)"}.`);
-  say(`Machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB; ${info.version.distribution ?? "elasticsearch"} ${info.version.number} single node, heap ${process.env.BENCH_OS_HEAP ?? "2g"}, on the same machine.`);
-  say(`Dataset: ${fmt(POINTS)} points from \`ratestore generate\` (seed ${GEN.seed}): ${GEN.projects} projects, ${fmt(GEN.projects * GEN.resourcesPerProject)} resources (distinct \`id\`), 7 metric types, hourly periods of ${fmt(GEN.projects * GEN.resourcesPerProject)} points.`);
+  say(
+    `Index sorting: ${indexSort === "true" ? "on (RATESTORE_INDEX_SORT=true)" : "off (the default)"}. Stored-fields codec: ${indexCodec}${indexCodec === "default" ? " (the default)" : " (RATESTORE_INDEX_CODEC=best_compression)"}.`,
+  );
+  say(
+    `Machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB; ${info.version.distribution ?? "elasticsearch"} ${info.version.number} single node, heap ${process.env.BENCH_OS_HEAP ?? "2g"}, on the same machine.`,
+  );
+  say(
+    `Dataset: ${fmt(POINTS)} points from \`ratestore generate\` (seed ${GEN.seed}): ${GEN.projects} projects, ${fmt(GEN.projects * GEN.resourcesPerProject)} resources (distinct \`id\`), 7 metric types, hourly periods of ${fmt(GEN.projects * GEN.resourcesPerProject)} points.`,
+  );
   say();
 
   // ---- Ingest: interleaved rounds, so drift on the node hits every path alike.
@@ -379,7 +502,10 @@ async function main(): Promise<void> {
       slice.push(next.value);
     }
     const points = slice.reduce((n, b) => n + b.points, 0);
-    const bodies = bulkBodies(slice.flatMap((b) => b.frames), (t) => rawB.partitions.indexFor(t));
+    const bodies = bulkBodies(
+      slice.flatMap((b) => b.frames),
+      (t) => rawB.partitions.indexFor(t),
+    );
     const [rawMs] = await timed(() =>
       withConcurrency(bodies, 2, async (body) => {
         const res = await raw.transport.request({ method: "POST", path: "/_bulk", bulkBody: body });
@@ -389,7 +515,11 @@ async function main(): Promise<void> {
     const [pushMs] = await timed(() => withConcurrency(slice, 2, async (b) => void (await pushB.push(b.frames))));
     const [httpMs] = await timed(() =>
       withConcurrency(slice, 2, async (b) => {
-        const res = await fetch(`http://127.0.0.1:${SERVICE_PORT}/v2/dataframes`, { method: "POST", headers: { "content-type": "application/json" }, body: b.wire });
+        const res = await fetch(`http://127.0.0.1:${SERVICE_PORT}/v2/dataframes`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: b.wire,
+        });
         if (res.status !== 204) throw new Error(`POST /v2/dataframes answered ${res.status}: ${await res.text()}`);
       }),
     );
@@ -399,7 +529,11 @@ async function main(): Promise<void> {
   }
   for (const b of [rawB, pushB, httpB]) await b.client.request({ method: "POST", path: `/${b.partitions.alias}/_refresh` });
   // Repeated identical aggregations would otherwise be answered from the shard request cache.
-  await pushB.client.request({ method: "PUT", path: `/${pushB.partitions.pattern}/_settings`, body: { "index.requests.cache.enable": false } });
+  await pushB.client.request({
+    method: "PUT",
+    path: `/${pushB.partitions.pattern}/_settings`,
+    body: { "index.requests.cache.enable": false },
+  });
   const med = (xs: number[]) => stats(xs).p50;
   const ingest = {
     rounds: ROUNDS,
@@ -429,7 +563,10 @@ async function main(): Promise<void> {
   // raw_split: the same body as two requests of 500 sent at once, as the service sends a 1,000-point push.
   const modes = ["raw", "raw_split", "raw_refresh", "default", "true", "wait_for"] as const;
   type Mode = (typeof modes)[number];
-  const rywSource = batches({ ...GEN, points: RYW_PUSHES * modes.length * RYW_POINTS, start: Date.parse("2025-01-01T00:00:00Z"), seed: 11 }, RYW_POINTS);
+  const rywSource = batches(
+    { ...GEN, points: RYW_PUSHES * modes.length * RYW_POINTS, start: Date.parse("2025-01-01T00:00:00Z"), seed: 11 },
+    RYW_POINTS,
+  );
   const latency = Object.fromEntries(modes.map((m) => [m, [] as number[]])) as Record<Mode, number[]>;
   const rywPoints = Object.fromEntries(modes.map((m) => [m, 0])) as Record<Mode, number>;
   // What the reads pay instead: a page of the pushed period read right after a default push (the read
@@ -449,12 +586,17 @@ async function main(): Promise<void> {
         const bodies = bulkBodies(b.value.frames, indexOf, mode === "raw_split" ? RYW_POINTS / 2 : RYW_POINTS);
         const [ms] = await timed(async () => {
           await Promise.all(bodies.map((body) => raw.transport.request({ method: "POST", path: "/_bulk", bulkBody: body })));
-          if (mode === "raw_refresh") await raw.transport.request({ method: "POST", path: `/${indexOf(b.value.frames[0]!.begin)}/_refresh` });
+          if (mode === "raw_refresh")
+            await raw.transport.request({ method: "POST", path: `/${indexOf(b.value.frames[0]!.begin)}/_refresh` });
         });
         latency[mode].push(ms);
       } else {
         const [ms] = await timed(async () => {
-          const res = await fetch(`http://127.0.0.1:${SERVICE_PORT}/v2/dataframes${mode === "default" ? "" : `?refresh=${mode}`}`, { method: "POST", headers: { "content-type": "application/json" }, body: b.value.wire });
+          const res = await fetch(`http://127.0.0.1:${SERVICE_PORT}/v2/dataframes${mode === "default" ? "" : `?refresh=${mode}`}`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: b.value.wire,
+          });
           if (res.status !== 204) throw new Error(`POST /v2/dataframes answered ${res.status}: ${await res.text()}`);
         });
         latency[mode].push(ms);
@@ -479,9 +621,13 @@ async function main(): Promise<void> {
   const ryw: Record<string, unknown> = {};
   say(`## Read-your-writes: what it costs (${RYW_PUSHES} pushes of ${RYW_POINTS} points per mode, one at a time, modes interleaved)`);
   say();
-  say("Reads through the API see every push that answered before they started, on any instance, in every mode: each read first refreshes the partitions it reads. `refresh` says when readers of the indices outside the API (Dashboards, Kibana) see the points.");
+  say(
+    "Reads through the API see every push that answered before they started, on any instance, in every mode: each read first refreshes the partitions it reads. `refresh` says when readers of the indices outside the API (Dashboards, Kibana) see the points.",
+  );
   say();
-  say("| path | visible to the API's reads | visible to direct readers of the indices | p50 ms | p99 ms | points/s | ratio to raw `_bulk` |");
+  say(
+    "| path | visible to the API's reads | visible to direct readers of the indices | p50 ms | p99 ms | points/s | ratio to raw `_bulk` |",
+  );
   say("| --- | --- | --- | ---: | ---: | ---: | ---: |");
   const label: Record<Mode, string> = {
     raw: "raw `_bulk` (prepared body, one request)",
@@ -510,7 +656,9 @@ async function main(): Promise<void> {
     const st = stats(latency[mode]);
     const r = mode === "raw" ? 1 : ratio(key[mode], tputOf(mode) / tputOf("raw"), mode === "default" ? 0.85 : undefined);
     ryw[mode] = { ...st, pointsPerSecond: tputOf(mode), ratioToRawBulk: r };
-    say(`| ${label[mode]} | ${visible[mode][0]} | ${visible[mode][1]} | ${f1(st.p50)} | ${f1(st.p99)} | ${fmt(tputOf(mode))} | ${r.toFixed(2)} |`);
+    say(
+      `| ${label[mode]} | ${visible[mode][0]} | ${visible[mode][1]} | ${f1(st.p50)} | ${f1(st.p99)} | ${fmt(tputOf(mode))} | ${r.toFixed(2)} |`,
+    );
   }
   // The default push against the raw body sent the way the service sends it (two requests at once).
   ratio("http_push_read_your_writes_over_raw_bulk_two_requests", tputOf("default") / tputOf("raw_split"));
@@ -541,7 +689,8 @@ async function main(): Promise<void> {
   say();
   say("| request | p50 | p95 | p99 | n | p50 / page 1 |");
   say("| --- | ---: | ---: | ---: | ---: | ---: |");
-  const row = (name: string, s: ReturnType<typeof stats>) => say(`| ${name} | ${f1(s.p50)} | ${f1(s.p95)} | ${f1(s.p99)} | ${s.n} | ${(s.p50 / page1.p50).toFixed(2)} |`);
+  const row = (name: string, s: ReturnType<typeof stats>) =>
+    say(`| ${name} | ${f1(s.p50)} | ${f1(s.p95)} | ${f1(s.p99)} | ${s.n} | ${(s.p50 / page1.p50).toFixed(2)} |`);
   row("page 1", page1);
   for (const depth of depths) {
     const cursor: PointCursor = (await pushB.retrieve({ ...window, offset: depth - 1, limit: 1 })).next!;
@@ -553,7 +702,9 @@ async function main(): Promise<void> {
     // which is how CloudKitty's backend reaches a page. Its own code is measured against ratestore in
     // cloudkittyBaseline (offsets 10,000 and 100,000); this scroll is not it.
     const scrollStats = await repeat(depth > 200_000 ? 2 : 3, async () => {
-      let res = (await raw.search({ index: pushB.partitions.alias, scroll: "1m", body: { size: 10_000, query: { match_all: {} }, sort: ["_doc"] } })).body as { _scroll_id: string; hits: { hits: unknown[] } };
+      let res = (
+        await raw.search({ index: pushB.partitions.alias, scroll: "1m", body: { size: 10_000, query: { match_all: {} }, sort: ["_doc"] } })
+      ).body as { _scroll_id: string; hits: { hits: unknown[] } };
       let seen = res.hits.hits.length;
       while (seen < depth + 100 && res.hits.hits.length > 0) {
         res = (await raw.scroll({ body: { scroll_id: res._scroll_id, scroll: "1m" } })).body as typeof res;
@@ -572,19 +723,37 @@ async function main(): Promise<void> {
   // ---- Summary.
   say("## Summary (`total`; latency in ms)");
   say();
-  say("| groupby | groups | first page (limit 100) p50 / p95 | full walk p50 | the same first page without the exact count p50 | exact count's share of first page |");
+  say(
+    "| groupby | groups | first page (limit 100) p50 / p95 | full walk p50 | the same first page without the exact count p50 | exact count's share of first page |",
+  );
   say("| --- | ---: | ---: | ---: | ---: | ---: |");
   const summary: Record<string, unknown> = {};
-  for (const [key, runs] of [["type", 10], ["project_id", 10], ["id", 3]] as const) {
+  for (const [key, runs] of [
+    ["type", 10],
+    ["project_id", 10],
+    ["id", 3],
+  ] as const) {
     const first = await repeat(runs, () => pushB.total({ ...window, groupby: [key], limit: 100 }));
     const groups = (await pushB.total({ ...window, groupby: [key], limit: 1 })).total;
     const walk = await repeat(key === "id" ? 2 : 5, () => pushB.total({ ...window, groupby: [key], paginate: false }));
     const field = key === "type" ? "type" : `groupby.${key}`;
     const bare = await repeat(runs, () =>
-      pushB.client.request({ method: "POST", path: `/${pushB.partitions.alias}/_search`, body: { size: 0, query: { bool: { filter: [{ range: { start: { gte: window.begin } } }] } }, aggs: { g: { composite: { size: 100, sources: [{ k: { terms: { field, missing_bucket: key !== "type" } } }] }, aggs: SUM_AGGREGATIONS } } } }),
+      pushB.client.request({
+        method: "POST",
+        path: `/${pushB.partitions.alias}/_search`,
+        body: {
+          size: 0,
+          query: { bool: { filter: [{ range: { start: { gte: window.begin } } }] } },
+          aggs: {
+            g: { composite: { size: 100, sources: [{ k: { terms: { field, missing_bucket: key !== "type" } } }] }, aggs: SUM_AGGREGATIONS },
+          },
+        },
+      }),
     );
     summary[key] = { groups, first, walk, bareFirstPage: bare };
-    say(`| ${key} | ${fmt(groups)} | ${f1(first.p50)} / ${f1(first.p95)} | ${f1(walk.p50)} | ${f1(bare.p50)} | ${Math.max(0, 1 - bare.p50 / first.p50).toFixed(2)} |`);
+    say(
+      `| ${key} | ${fmt(groups)} | ${f1(first.p50)} / ${f1(first.p95)} | ${f1(walk.p50)} | ${f1(bare.p50)} | ${Math.max(0, 1 - bare.p50 / first.p50).toFixed(2)} |`,
+    );
   }
   results.summary = summary;
   say();
@@ -607,7 +776,9 @@ async function main(): Promise<void> {
       const text = carry + decoder.decode(chunk as Uint8Array, { stream: true });
       const parts = text.split("\n");
       carry = parts.pop()!;
-      for (const line of parts) if (line) points += Object.values((JSON.parse(line) as { usage: Record<string, unknown[]> }).usage).reduce((n, l) => n + l.length, 0);
+      for (const line of parts)
+        if (line)
+          points += Object.values((JSON.parse(line) as { usage: Record<string, unknown[]> }).usage).reduce((n, l) => n + l.length, 0);
     }
     return points;
   });
@@ -632,11 +803,31 @@ async function main(): Promise<void> {
   service.kill("SIGTERM");
   // The floor: a raw point-in-time scan of the same partitions in `_shard_doc` order, sources included.
   const [rawScanMs, scanned] = await timed(async () => {
-    const pit = ((await raw.transport.request({ method: "POST", path: `/${pushB.partitions.alias}/_search/point_in_time`, querystring: { keep_alive: "2m" } })).body as { pit_id: string }).pit_id;
+    const pit = (
+      (
+        await raw.transport.request({
+          method: "POST",
+          path: `/${pushB.partitions.alias}/_search/point_in_time`,
+          querystring: { keep_alive: "2m" },
+        })
+      ).body as { pit_id: string }
+    ).pit_id;
     let after: unknown[] | undefined;
     let n = 0;
     for (;;) {
-      const res = (await raw.transport.request({ method: "POST", path: "/_search", body: { size: 5000, pit: { id: pit, keep_alive: "2m" }, sort: [{ _shard_doc: "asc" }], track_total_hits: false, ...(after ? { search_after: after } : {}) } })).body as { hits: { hits: { sort: unknown[] }[] } };
+      const res = (
+        await raw.transport.request({
+          method: "POST",
+          path: "/_search",
+          body: {
+            size: 5000,
+            pit: { id: pit, keep_alive: "2m" },
+            sort: [{ _shard_doc: "asc" }],
+            track_total_hits: false,
+            ...(after ? { search_after: after } : {}),
+          },
+        })
+      ).body as { hits: { hits: { sort: unknown[] }[] } };
       n += res.hits.hits.length;
       if (res.hits.hits.length < 5000) break;
       after = res.hits.hits[res.hits.hits.length - 1]!.sort;
@@ -646,10 +837,21 @@ async function main(): Promise<void> {
   });
   const exportRatio = ratio("export_over_raw_pit_scan", rawScanMs / exportMs, 0.8);
   ratio("export_peak_rss_under_150_mb", 150 / after.peakMb, 1);
-  results.export = { points: exported, seconds: exportMs / 1000, rssBeforeMb: before.rssMb, peakRssDuringExportMb: after.peakMb, sampledMaxRssMb: sampledMax, peakRssBeforeExportMb: before.peakMb, rawPitScan: { points: scanned, seconds: rawScanMs / 1000 }, ratioToRawPitScan: exportRatio };
+  results.export = {
+    points: exported,
+    seconds: exportMs / 1000,
+    rssBeforeMb: before.rssMb,
+    peakRssDuringExportMb: after.peakMb,
+    sampledMaxRssMb: sampledMax,
+    peakRssBeforeExportMb: before.peakMb,
+    rawPitScan: { points: scanned, seconds: rawScanMs / 1000 },
+    ratioToRawPitScan: exportRatio,
+  };
   say("## Memory: export of every point through `GET /v2/dataframes/export` (service process)");
   say();
-  say(`Exported ${fmt(exported)} points in ${f1(exportMs / 1000)} s (${fmt(exported / (exportMs / 1000))} points/s); a raw point-in-time scan of the same partitions in \`_shard_doc\` order read ${fmt(scanned)} in ${f1(rawScanMs / 1000)} s: the export runs at ${exportRatio.toFixed(2)} of it (goal ≥ 0.8).`);
+  say(
+    `Exported ${fmt(exported)} points in ${f1(exportMs / 1000)} s (${fmt(exported / (exportMs / 1000))} points/s); a raw point-in-time scan of the same partitions in \`_shard_doc\` order read ${fmt(scanned)} in ${f1(rawScanMs / 1000)} s: the export runs at ${exportRatio.toFixed(2)} of it (goal ≥ 0.8).`,
+  );
   say();
   say("| service process | RSS (MB) |");
   say("| --- | ---: |");
@@ -662,7 +864,8 @@ async function main(): Promise<void> {
   say();
   say("| request | answer (MB) | seconds | peak RSS (MB) |");
   say("| --- | ---: | ---: | ---: |");
-  for (const p of pages) say(`| \`${p.path.replace(/begin=[^&]*&end=[^&]*&?/, "")}\` | ${f1(p.megabytes)} | ${f1(p.seconds)} | ${f1(p.peakRssMb)} |`);
+  for (const p of pages)
+    say(`| \`${p.path.replace(/begin=[^&]*&end=[^&]*&?/, "")}\` | ${f1(p.megabytes)} | ${f1(p.seconds)} | ${f1(p.peakRssMb)} |`);
   results.largePages = pages;
   say();
   await exactSums(raw, base);
@@ -670,7 +873,9 @@ async function main(): Promise<void> {
 
   results.ratios = ratios;
   const missed = Object.entries(ratios).filter(([, r]) => r.met === false);
-  say(`Goals: ${Object.values(ratios).filter((r) => r.met).length} met, ${missed.length} missed${missed.length ? `: ${missed.map(([k, r]) => `${k} ${r.value.toFixed(2)} < ${r.goal}`).join("; ")}` : ""}.`);
+  say(
+    `Goals: ${Object.values(ratios).filter((r) => r.met).length} met, ${missed.length} missed${missed.length ? `: ${missed.map(([k, r]) => `${k} ${r.value.toFixed(2)} < ${r.goal}`).join("; ")}` : ""}.`,
+  );
   for (const [k, r] of missed) console.error(`bench: ${k} misses its goal: ${r.value.toFixed(2)} < ${r.goal}`);
   mkdirSync("bench/results", { recursive: true });
   writeFileSync(QUICK ? "bench/results/quick.json" : "bench/results/latest.json", JSON.stringify(results, null, 2));

@@ -23,8 +23,18 @@ export const ConfigSchema = z.object({
   /** One URL, or several separated by commas: requests fail over between them. */
   OPENSEARCH_URL: z
     .string()
-    .transform((v) => v.split(",").map((u) => u.trim()).filter((u) => u !== ""))
-    .pipe(z.array(z.url({ protocol: /^https?$/, error: "each cluster URL must be an http(s) URL" })).min(1, "at least one cluster URL").max(64))
+    .transform((v) =>
+      v
+        .split(",")
+        .map((u) => u.trim())
+        .filter((u) => u !== ""),
+    )
+    .pipe(
+      z
+        .array(z.url({ protocol: /^https?$/, error: "each cluster URL must be an http(s) URL" }))
+        .min(1, "at least one cluster URL")
+        .max(64),
+    )
     .optional(),
   OPENSEARCH_USERNAME: z.string().optional(),
   OPENSEARCH_PASSWORD: z.string().optional(),
@@ -70,7 +80,10 @@ export const ConfigSchema = z.object({
   RATESTORE_INDEX_CODEC: z.enum(["default", "best_compression"]).default("default"),
   /** `.keyword` sub-fields on `type` and `groupby.*`, which CloudKitty's own backends aggregate on. */
   RATESTORE_CLOUDKITTY_FIELDS: z.enum(["true", "false"]).default("true"),
-  RATESTORE_REFRESH_INTERVAL: z.string().regex(/^(-1|\d+(ms|s|m))$/).default("1s"),
+  RATESTORE_REFRESH_INTERVAL: z
+    .string()
+    .regex(/^(-1|\d+(ms|s|m))$/)
+    .default("1s"),
   RATESTORE_RETENTION_HOURS: intFrom(2400, 1, 24 * 365 * 100),
   RATESTORE_RETENTION_MECHANISM: z.enum(["auto", ...RETENTION_MECHANISM_NAMES]).default("auto"),
   RATESTORE_SWEEP_INTERVAL_SECONDS: intFrom(3600, 1, 7 * 86_400),
@@ -82,7 +95,10 @@ export const ConfigSchema = z.object({
   RATESTORE_AUTH: z.enum(["auto", "keys", "none"]).default("auto"),
   RATESTORE_API_KEYS: z.string().optional(),
   RATESTORE_API_KEYS_FILE: z.string().optional(),
-  RATESTORE_SCOPE_KEY: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_@-]{0,127}$/).default("project_id"),
+  RATESTORE_SCOPE_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9_][A-Za-z0-9_@-]{0,127}$/)
+    .default("project_id"),
   RATESTORE_CURSOR_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
   RATESTORE_MAX_BODY_BYTES: intFrom(16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
   RATESTORE_LOG_LEVEL: z.enum(["error", "warn", "info", "http", "verbose", "debug"]).default("info"),
@@ -141,7 +157,10 @@ export const ApiKeySchema = z
   .strictObject({
     name: z.string().min(1).max(128),
     key: z.string().min(16, "API keys must be at least 16 characters").optional(),
-    key_sha256: z.string().regex(/^[0-9a-f]{64}$/, "a hex SHA-256 digest").optional(),
+    key_sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, "a hex SHA-256 digest")
+      .optional(),
     role: z.enum(["admin", "project"]),
     scope: z.string().min(1).max(1024).optional(),
   })
@@ -187,7 +206,8 @@ function readCaFile(path: string): string {
   } catch (err) {
     throw new ConfigError(`OPENSEARCH_CA_FILE ${path}: ${(err as Error).message}`);
   }
-  if (!text.includes("-----BEGIN CERTIFICATE-----")) throw new ConfigError(`OPENSEARCH_CA_FILE ${path}: holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  if (!text.includes("-----BEGIN CERTIFICATE-----"))
+    throw new ConfigError(`OPENSEARCH_CA_FILE ${path}: holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
   return text;
 }
 
@@ -204,9 +224,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const keys = loadApiKeys(c.RATESTORE_API_KEYS, c.RATESTORE_API_KEYS_FILE);
   const auth = c.RATESTORE_AUTH === "auto" ? (keys.length > 0 ? "keys" : "none") : c.RATESTORE_AUTH;
   if (auth === "none" && !isLoopback(c.HOST)) {
-    throw new ConfigError(`no-auth mode is refused unless the service listens on loopback (HOST=${c.HOST}); configure RATESTORE_API_KEYS or RATESTORE_API_KEYS_FILE`);
+    throw new ConfigError(
+      `no-auth mode is refused unless the service listens on loopback (HOST=${c.HOST}); configure RATESTORE_API_KEYS or RATESTORE_API_KEYS_FILE`,
+    );
   }
-  if (auth === "keys" && keys.length === 0) throw new ConfigError("RATESTORE_AUTH=keys but no key is configured (RATESTORE_API_KEYS or RATESTORE_API_KEYS_FILE)");
+  if (auth === "keys" && keys.length === 0)
+    throw new ConfigError("RATESTORE_AUTH=keys but no key is configured (RATESTORE_API_KEYS or RATESTORE_API_KEYS_FILE)");
   return {
     port: c.PORT,
     host: c.HOST,
@@ -277,7 +300,8 @@ function loadApiKeys(inline: string | undefined, file: string | undefined): ApiK
     }
     const parsed = z.array(ApiKeySchema).safeParse(json);
     // Messages name the entry and field, never a key's value.
-    if (!parsed.success) throw new ConfigError(`${where}: ${parsed.error.issues.map((i) => `[${i.path.join(".")}] ${i.message}`).join("; ")}`);
+    if (!parsed.success)
+      throw new ConfigError(`${where}: ${parsed.error.issues.map((i) => `[${i.path.join(".")}] ${i.message}`).join("; ")}`);
     keys.push(...parsed.data);
   }
   const names = new Set<string>();

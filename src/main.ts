@@ -23,7 +23,10 @@ async function main(): Promise<void> {
       break;
     } catch (err) {
       if (!(err instanceof BackendUnavailableError) || Date.now() > deadline) throw err;
-      logger.warn("cluster not reachable yet; retrying", { error: err.message, gives_up_in_seconds: Math.max(0, Math.round((deadline - Date.now()) / 1000)) });
+      logger.warn("cluster not reachable yet; retrying", {
+        error: err.message,
+        gives_up_in_seconds: Math.max(0, Math.round((deadline - Date.now()) / 1000)),
+      });
       await sleep(2000);
     }
   }
@@ -40,7 +43,12 @@ async function main(): Promise<void> {
   if (!config.api.cursorSecret) logger.warn("RATESTORE_CURSOR_SECRET is not set: page cursors are valid for this process only");
   logger.info("authentication", { mode: config.api.auth, keys: config.api.keys.length, scope_key: config.api.scopeKey });
   const server: Server = await serve(app, config.port, config.host);
-  logger.info("ratestore listening", { host: config.host, port: config.port, backend: backend.name, retention_hours: backend.getRetention().hours });
+  logger.info("ratestore listening", {
+    host: config.host,
+    port: config.port,
+    backend: backend.name,
+    retention_hours: backend.getRetention().hours,
+  });
 
   const shutdown = (signal: string) => {
     logger.info("shutting down", { signal });

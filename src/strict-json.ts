@@ -140,7 +140,8 @@ export function strictJsonIssues(text: string): FieldIssue[] {
       if (c === '"') {
         const value = readString();
         if (value === undefined) break;
-        if (LONE_SURROGATE_RE.test(value)) report("is a string with a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape), which cannot be stored as sent");
+        if (LONE_SURROGATE_RE.test(value))
+          report("is a string with a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape), which cannot be stored as sent");
         expectValue = false;
         continue;
       }
@@ -200,8 +201,10 @@ export function strictJsonIssues(text: string): FieldIssue[] {
     const key = readString();
     if (key === undefined) return false;
     top.key = key;
-    if (LONE_SURROGATE_RE.test(key)) report("is a key with a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape), which cannot be stored as sent");
-    if (seen(top, key)) report("is given twice in one object; JSON keeps only the last, so the request is refused rather than read without the first");
+    if (LONE_SURROGATE_RE.test(key))
+      report("is a key with a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape), which cannot be stored as sent");
+    if (seen(top, key))
+      report("is given twice in one object; JSON keeps only the last, so the request is refused rather than read without the first");
     skipSpace();
     if (text[i] !== ":") return false;
     i++;

@@ -56,7 +56,12 @@ export function reservedKeyIssues(value: unknown, prefix: readonly PropertyKey[]
 }
 
 /** Parses or throws a ValidationError that names every bad field. */
-export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, what: string, prefix: readonly PropertyKey[] = []): z.output<S> {
+export function parseOrThrow<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  what: string,
+  prefix: readonly PropertyKey[] = [],
+): z.output<S> {
   const reserved = reservedKeyIssues(input, prefix);
   if (reserved.length > 0) throw new ValidationError(`Invalid ${what}: ${reserved[0]!.path}: ${reserved[0]!.message}`, reserved);
   const result = schema.safeParse(input);

@@ -47,7 +47,11 @@ function observe(ctx: AppContext) {
 function refuseAlteredBody(_req: Request, _res: Response, body: Buffer): void {
   if (!isUtf8(body)) throw Object.assign(new Error("request body is not valid UTF-8"), { status: 400, type: "encoding.invalid" });
   const issues = strictJsonIssues(body.toString("utf8"));
-  if (issues.length > 0) throw new ValidationError(`Invalid request body: ${issues[0]!.path}: ${issues[0]!.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ""}`, issues);
+  if (issues.length > 0)
+    throw new ValidationError(
+      `Invalid request body: ${issues[0]!.path}: ${issues[0]!.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ""}`,
+      issues,
+    );
 }
 
 /**
@@ -59,7 +63,9 @@ function refuseAlteredQuery(url: string): void {
   if (q < 0) return;
   for (const run of url.slice(q + 1).match(/(?:%[0-9A-Fa-f]{2})+/g) ?? []) {
     if (!isUtf8(Buffer.from(run.replace(/%/g, ""), "hex"))) {
-      throw new HttpError(400, "bad_request", "the query string is not valid UTF-8 once percent-decoded", [{ path: "(query)", message: `${run} is not UTF-8` }]);
+      throw new HttpError(400, "bad_request", "the query string is not valid UTF-8 once percent-decoded", [
+        { path: "(query)", message: `${run} is not UTF-8` },
+      ]);
     }
   }
 }
@@ -74,13 +80,21 @@ export function createApp(ctx: AppContext, version = "0.1.0"): Express {
   app.set("query parser", "simple");
   app.use(observe(ctx));
   app.use((req: Request, _res: Response, next: NextFunction) => {
-    if (req.originalUrl.length > MAX_URL_LENGTH) throw new HttpError(414, "uri_too_long", `the request target is longer than ${MAX_URL_LENGTH} characters; narrow the query`);
+    if (req.originalUrl.length > MAX_URL_LENGTH)
+      throw new HttpError(414, "uri_too_long", `the request target is longer than ${MAX_URL_LENGTH} characters; narrow the query`);
     refuseAlteredQuery(req.originalUrl);
     next();
   });
   app.use(healthRouter(ctx, version));
   app.use("/v2", authenticate(new KeyStore(ctx.config.api)));
-  app.use(express.json({ limit: ctx.config.api.maxBodyBytes, strict: false, type: ["application/json", "application/*+json"], verify: refuseAlteredBody }));
+  app.use(
+    express.json({
+      limit: ctx.config.api.maxBodyBytes,
+      strict: false,
+      type: ["application/json", "application/*+json"],
+      verify: refuseAlteredBody,
+    }),
+  );
   app.use(dataframesRouter(ctx));
   app.use(summaryRouter(ctx));
   app.use((req: Request) => {

@@ -5,7 +5,8 @@ import { UnauthorizedError } from "../errors.js";
 import type { Filters, PointScope } from "../storage/backend.js";
 
 /** Who is calling: an admin sees everything; a project key sees only its own scope. */
-export type Principal = { readonly name: string; readonly role: "admin" } | { readonly name: string; readonly role: "project"; readonly scope: string };
+export type Principal =
+  { readonly name: string; readonly role: "admin" } | { readonly name: string; readonly role: "project"; readonly scope: string };
 
 const ANONYMOUS_ADMIN: Principal = { name: "anonymous (no-auth mode)", role: "admin" };
 
@@ -18,7 +19,8 @@ export class KeyStore {
   constructor(private readonly config: ApiConfig) {
     for (const k of config.keys) {
       const digest = k.key_sha256 ? Buffer.from(k.key_sha256, "hex") : sha256(k.key!);
-      const principal: Principal = k.role === "admin" ? { name: k.name, role: "admin" } : { name: k.name, role: "project", scope: k.scope! };
+      const principal: Principal =
+        k.role === "admin" ? { name: k.name, role: "admin" } : { name: k.name, role: "project", scope: k.scope! };
       this.byDigest.set(digest.toString("hex"), { digest, principal });
     }
   }

@@ -47,7 +47,8 @@ export class CursorCodec {
       throw bad("is not a cursor returned by this service");
     }
     if (payload.kind !== kind) throw bad(`belongs to the other endpoint (${payload.kind})`);
-    if (payload.query !== query) throw bad("belongs to a query with other parameters; repeat the cursor with the parameters of the first page");
+    if (payload.query !== query)
+      throw bad("belongs to a query with other parameters; repeat the cursor with the parameters of the first page");
     return payload;
   }
 }

@@ -65,7 +65,8 @@ interface BodyParserError {
 export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof ValidationError) return new HttpError(400, "bad_request", err.message, [...err.issues]);
-  if (err instanceof UnauthorizedError) return new HttpError(401, "unauthorized", err.message, [], { "WWW-Authenticate": 'Bearer realm="ratestore"' });
+  if (err instanceof UnauthorizedError)
+    return new HttpError(401, "unauthorized", err.message, [], { "WWW-Authenticate": 'Bearer realm="ratestore"' });
   if (err instanceof ForbiddenError) return new HttpError(403, "forbidden", err.message, [...err.issues]);
   if (err instanceof NotFoundError) return new HttpError(404, "not_found", err.message);
   if (err instanceof PushInterruptedError) return pushFailure(err.transient ? 503 : 502, "push_interrupted", err.message, err.result);
@@ -80,14 +81,17 @@ export function toHttpError(err: unknown): HttpError {
     case "entity.parse.failed":
       return new HttpError(400, "bad_request", "request body is not valid JSON", [{ path: "(body)", message: "malformed JSON" }]);
     case "encoding.invalid":
-      return new HttpError(400, "bad_request", "request body is not valid UTF-8", [{ path: "(body)", message: "contains bytes that are not UTF-8" }]);
+      return new HttpError(400, "bad_request", "request body is not valid UTF-8", [
+        { path: "(body)", message: "contains bytes that are not UTF-8" },
+      ]);
     case "encoding.unsupported":
     case "charset.unsupported":
       return new HttpError(415, "unsupported_media_type", "unsupported content encoding or charset");
     case "request.aborted":
       return new HttpError(400, "bad_request", "request aborted by the client");
   }
-  if (typeof bp?.status === "number" && bp.status >= 400 && bp.status < 500) return new HttpError(bp.status, "bad_request", (err as Error).message);
+  if (typeof bp?.status === "number" && bp.status >= 400 && bp.status < 500)
+    return new HttpError(bp.status, "bad_request", (err as Error).message);
   return new HttpError(500, "internal_error", "internal error");
 }
 
@@ -95,13 +99,17 @@ export function errorHandler(logger: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const http = toHttpError(err);
     const meta = { request_id: res.locals.requestId as string | undefined, method: req.method, path: req.path, status: http.status };
-    if (http.status >= 500 && http.status !== 503) logger.error("request failed", { ...meta, error: err instanceof Error ? err.stack : String(err) });
+    if (http.status >= 500 && http.status !== 503)
+      logger.error("request failed", { ...meta, error: err instanceof Error ? err.stack : String(err) });
     else logger.info("request refused", { ...meta, error: http.error, message: http.message });
     if (res.headersSent) {
       // A streamed answer that failed midway: the client sees a truncated body; nothing more can be said.
       res.destroy();
       return;
     }
-    res.status(http.status).set(http.headers).json({ error: http.error, message: http.message, details: http.details, ...http.extra } satisfies ErrorBody);
+    res
+      .status(http.status)
+      .set(http.headers)
+      .json({ error: http.error, message: http.message, details: http.details, ...http.extra } satisfies ErrorBody);
   };
 }

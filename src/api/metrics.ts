@@ -20,7 +20,12 @@ export class Metrics implements StorageObserver {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "ratestore_" });
-    this.http = this.histogram("ratestore_http_request_duration_seconds", "HTTP request latency by route, method and status.", ["route", "method", "status"], HTTP_BUCKETS);
+    this.http = this.histogram(
+      "ratestore_http_request_duration_seconds",
+      "HTTP request latency by route, method and status.",
+      ["route", "method", "status"],
+      HTTP_BUCKETS,
+    );
     this.bulk = this.histogram(
       "ratestore_bulk_request_duration_seconds",
       "Latency of each _bulk request sent to the cluster, by outcome (ok, items_retried, failed).",
@@ -33,7 +38,12 @@ export class Metrics implements StorageObserver {
       ["cause"],
       REFRESH_BUCKETS,
     );
-    this.bulkPoints = new Counter({ name: "ratestore_bulk_points_total", help: "Points sent in _bulk requests, by the request's outcome.", labelNames: ["outcome"], registers: [this.registry] });
+    this.bulkPoints = new Counter({
+      name: "ratestore_bulk_points_total",
+      help: "Points sent in _bulk requests, by the request's outcome.",
+      labelNames: ["outcome"],
+      registers: [this.registry],
+    });
     for (const [name, help, pick] of [
       ["ratestore_points_stored_total", "Points newly stored.", (s: Readonly<WriteStats>) => s.stored],
       ["ratestore_points_duplicate_total", "Points pushed again and not stored twice.", (s: Readonly<WriteStats>) => s.duplicates],

@@ -69,7 +69,10 @@ export function buildOpenApi(version: string): JsonSchema {
             "403": error("A project key pushed points outside its scope"),
             "413": error("Body larger than RATESTORE_MAX_BODY_BYTES"),
             "415": error("Not application/json"),
-            "502": json(PushFailureSchema, "The cluster failed part-way for a reason that is not transient; `details` lists each point not stored or unknown"),
+            "502": json(
+              PushFailureSchema,
+              "The cluster failed part-way for a reason that is not transient; `details` lists each point not stored or unknown",
+            ),
             "503": json(
               PushFailureSchema,
               "Some points hit a transient failure, or the cluster failed part-way; `details` lists each point `not_stored` or `unknown`. An `unknown` point was sent in a request that got no answer and may still be written after this answer: push the same dataframes again (nothing is stored twice). Retry after `Retry-After` seconds",
@@ -83,7 +86,11 @@ export function buildOpenApi(version: string): JsonSchema {
         delete: {
           summary: "Delete the matching points (admin keys only)",
           parameters: queryParameters(DeleteQuerySchema),
-          responses: { "200": json(DeleteResponseSchema, "How many points were deleted; reads no longer see them"), ...common, "403": error("Not an admin key") },
+          responses: {
+            "200": json(DeleteResponseSchema, "How many points were deleted; reads no longer see them"),
+            ...common,
+            "403": error("Not an admin key"),
+          },
         },
         get: {
           summary: "Retrieve dataframes",
@@ -93,8 +100,13 @@ export function buildOpenApi(version: string): JsonSchema {
       },
       "/v2/refresh": {
         post: {
-          summary: "Make every stored point visible now to readers of the indices outside this API (Dashboards, Kibana); reads through the API always see them",
-          responses: { "204": { description: "Every point stored so far is visible to every reader of the indices" }, "401": common["401"], "503": common["503"] },
+          summary:
+            "Make every stored point visible now to readers of the indices outside this API (Dashboards, Kibana); reads through the API always see them",
+          responses: {
+            "204": { description: "Every point stored so far is visible to every reader of the indices" },
+            "401": common["401"],
+            "503": common["503"],
+          },
         },
       },
       "/v2/dataframes/export": {
@@ -109,15 +121,36 @@ export function buildOpenApi(version: string): JsonSchema {
           summary: "Grouped totals",
           parameters: queryParameters(SummaryQuerySchema),
           responses: {
-            "200": { description: "Totals", content: { "application/json": { schema: { oneOf: [schemaOf(SummaryTableSchema, "output"), schemaOf(SummaryObjectSchema, "output")] } } } },
+            "200": {
+              description: "Totals",
+              content: {
+                "application/json": {
+                  schema: { oneOf: [schemaOf(SummaryTableSchema, "output"), schemaOf(SummaryObjectSchema, "output")] },
+                },
+              },
+            },
             ...common,
-            "500": error("`inexact_total`: a total cannot be given to the nano-unit (points written before index template version 5 whose sums pass 2^53); it is refused, never rounded"),
+            "500": error(
+              "`inexact_total`: a total cannot be given to the nano-unit (points written before index template version 5 whose sums pass 2^53); it is refused, never rounded",
+            ),
           },
         },
       },
       "/healthz": { get: { summary: "The process is alive", security: [], responses: { "200": json(HealthSchema, "Alive") } } },
-      "/readyz": { get: { summary: "The cluster is reachable and set up", security: [], responses: { "200": json(ReadySchema, "Ready"), "503": json(ReadySchema, "Not ready") } } },
-      "/metrics": { get: { summary: "Prometheus metrics", security: [], responses: { "200": { description: "Prometheus text format", content: { "text/plain": {} } } } } },
+      "/readyz": {
+        get: {
+          summary: "The cluster is reachable and set up",
+          security: [],
+          responses: { "200": json(ReadySchema, "Ready"), "503": json(ReadySchema, "Not ready") },
+        },
+      },
+      "/metrics": {
+        get: {
+          summary: "Prometheus metrics",
+          security: [],
+          responses: { "200": { description: "Prometheus text format", content: { "text/plain": {} } } },
+        },
+      },
     },
   };
 }

@@ -22,7 +22,8 @@ export function parseWindow(begin?: string, end?: string): { begin?: number; end
     if (!t.ok) throw ValidationError.forField(name, t.reason);
     out[name] = t.ms;
   }
-  if (out.begin !== undefined && out.end !== undefined && out.begin >= out.end) throw ValidationError.forField("end", "must be after begin");
+  if (out.begin !== undefined && out.end !== undefined && out.begin >= out.end)
+    throw ValidationError.forField("end", "must be after begin");
   return out;
 }
 
@@ -31,7 +32,10 @@ export function parseWindow(begin?: string, end?: string): { begin?: number; end
  * CloudKitty, except the scope key (`project_id`), which matches groupby only: a point's metadata is the
  * pusher's to write, so a metadata `project_id` must not put one project's points into another's figures.
  */
-export function parseFilters(raw: string | string[] | undefined, scopeKey?: string): { filters?: Filters; groupFilters?: Filters; metricTypes?: string[] } {
+export function parseFilters(
+  raw: string | string[] | undefined,
+  scopeKey?: string,
+): { filters?: Filters; groupFilters?: Filters; metricTypes?: string[] } {
   const filters: Record<string, string[]> = {};
   const groupFilters: Record<string, string[]> = {};
   const types: string[] = [];
@@ -40,7 +44,8 @@ export function parseFilters(raw: string | string[] | undefined, scopeKey?: stri
     if (sep <= 0) throw ValidationError.forField("filters", `${JSON.stringify(pair)} must be key:value`);
     const key = pair.slice(0, sep).trim();
     const value = pair.slice(sep + 1).trim();
-    if (!LABEL_KEY_RE.test(key)) throw ValidationError.forField(`filters.${key}`, "is not a valid key (letters, digits, '_', '-', '@'; no dots, wildcards or spaces)");
+    if (!LABEL_KEY_RE.test(key))
+      throw ValidationError.forField(`filters.${key}`, "is not a valid key (letters, digits, '_', '-', '@'; no dots, wildcards or spaces)");
     if (key === "type") types.push(value);
     else if (key === scopeKey) (groupFilters[key] ??= []).push(value);
     else (filters[key] ??= []).push(value);

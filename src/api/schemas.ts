@@ -33,7 +33,9 @@ const Limit = z.coerce
   .default(100)
   .meta({ description: `Results per page (1-${MAX_LIMIT}); large pages are streamed, so memory does not grow with the limit` });
 const Paginate = z.enum(["true", "false"]).default("true");
-const Cursor = z.string().max(4096).meta({ description: "The `next` value of the previous page: continues with no offset cost. Repeat the other parameters of the first page." });
+const Cursor = z.string().max(4096).meta({
+  description: "The `next` value of the previous page: continues with no offset cost. Repeat the other parameters of the first page.",
+});
 
 export const DataframesQuerySchema = z.strictObject({
   begin: Timestamp.optional(),
@@ -57,44 +59,54 @@ export const DeleteQuerySchema = ExportQuerySchema.meta({
 });
 
 export const PushQuerySchema = z.strictObject({
-  refresh: z.enum(["true", "false", "wait_for"]).default("false").meta({
-    description:
-      "Reads through this API see the points as soon as the push answers, on every instance, whatever this says (each read first refreshes what it reads). " +
-      "This is for readers of the indices that do not go through the API (Dashboards, Kibana). false (default): they see the points within the refresh interval. " +
-      "true: before the answer. wait_for: the answer waits for the next scheduled refresh.",
-  }),
+  refresh: z
+    .enum(["true", "false", "wait_for"])
+    .default("false")
+    .meta({
+      description:
+        "Reads through this API see the points as soon as the push answers, on every instance, whatever this says (each read first refreshes what it reads). " +
+        "This is for readers of the indices that do not go through the API (Dashboards, Kibana). false (default): they see the points within the refresh interval. " +
+        "true: before the answer. wait_for: the answer waits for the next scheduled refresh.",
+    }),
 });
 
 export const SummaryQuerySchema = z.strictObject({
   begin: Timestamp.optional(),
   end: Timestamp.optional(),
-  groupby: z.union([z.string().meta({ pattern: GROUPBY_PATTERN }), z.array(z.string().meta({ pattern: GROUPBY_PATTERN }))]).optional().meta({
-    description: "Comma-separated or repeated: groupby keys, `type`, `time` (each period), `time-d`, `time-w`, `time-m`, `time-y` (calendar buckets)",
-    example: "type,project_id",
-  }),
+  groupby: z
+    .union([z.string().meta({ pattern: GROUPBY_PATTERN }), z.array(z.string().meta({ pattern: GROUPBY_PATTERN }))])
+    .optional()
+    .meta({
+      description:
+        "Comma-separated or repeated: groupby keys, `type`, `time` (each period), `time-d`, `time-w`, `time-m`, `time-y` (calendar buckets)",
+      example: "type,project_id",
+    }),
   filters: Filters.optional(),
   offset: Offset,
   limit: Limit,
   cursor: Cursor.optional(),
   paginate: Paginate.meta({ description: "false: every group, streamed (offset and limit are ignored)" }),
   response_format: z.enum(["table", "object"]).default("table"),
-  custom_fields: z
-    .string()
-    .max(1024)
-    .optional()
-    .meta({
-      description: "Which sums to return: `qty`, `rate` (CloudKitty's `SUM(qty) AS qty, SUM(price) AS rate` is accepted too)",
-      pattern: "^ *(qty|rate|price|SUM\\(qty\\) AS qty|SUM\\(price\\) AS rate) *(, *(qty|rate|price|SUM\\(qty\\) AS qty|SUM\\(price\\) AS rate) *)*$",
-    }),
+  custom_fields: z.string().max(1024).optional().meta({
+    description: "Which sums to return: `qty`, `rate` (CloudKitty's `SUM(qty) AS qty, SUM(price) AS rate` is accepted too)",
+    pattern:
+      "^ *(qty|rate|price|SUM\\(qty\\) AS qty|SUM\\(price\\) AS rate) *(, *(qty|rate|price|SUM\\(qty\\) AS qty|SUM\\(price\\) AS rate) *)*$",
+  }),
 });
 export type SummaryQuery = z.output<typeof SummaryQuerySchema>;
 
 export const PushBodySchema = z.strictObject({
-  dataframes: z.array(DataFrameInputSchema).min(1, "Parameter dataframes must not be empty.").meta({ description: "CloudKitty dataframes; each point of each is stored once, whatever the retries" }),
+  dataframes: z
+    .array(DataFrameInputSchema)
+    .min(1, "Parameter dataframes must not be empty.")
+    .meta({ description: "CloudKitty dataframes; each point of each is stored once, whatever the retries" }),
 });
 
 const ScalarOut = z.union([z.string(), z.number(), z.boolean(), z.null()]);
-const Amount = z.number().meta({ description: "The exact stored decimal (at most 9 decimal places), written as a JSON number literal: parse it as a decimal to get it exactly" });
+const Amount = z.number().meta({
+  description:
+    "The exact stored decimal (at most 9 decimal places), written as a JSON number literal: parse it as a decimal to get it exactly",
+});
 const PointOut = z.object({
   vol: z.object({ unit: z.string(), qty: Amount }),
   rating: z.object({ price: Amount }),
@@ -124,11 +136,16 @@ export const SummaryObjectSchema = z.object({
 
 const Issue = z.object({ path: z.string(), message: z.string() });
 export const ErrorResponseSchema = z.object({ error: z.string(), message: z.string(), details: z.array(Issue) });
-export const DeleteResponseSchema = z.object({ deleted: z.number().int().meta({ description: "Points deleted; reads see their absence at once" }) });
+export const DeleteResponseSchema = z.object({
+  deleted: z.number().int().meta({ description: "Points deleted; reads see their absence at once" }),
+});
 export const PushFailureSchema = ErrorResponseSchema.extend({
   details: z.array(
     Issue.extend({
-      outcome: z.enum(["not_stored", "unknown"]).meta({ description: "not_stored: known not stored; unknown: sent in a request the cluster never answered (push again: nothing is stored twice)" }),
+      outcome: z.enum(["not_stored", "unknown"]).meta({
+        description:
+          "not_stored: known not stored; unknown: sent in a request the cluster never answered (push again: nothing is stored twice)",
+      }),
     }),
   ),
   stored: z.number().int().meta({ description: "Points newly stored by this request" }),
@@ -136,9 +153,14 @@ export const PushFailureSchema = ErrorResponseSchema.extend({
   not_stored: z.number().int().meta({ description: "Points known not stored (listed in details)" }),
   unknown: z.number().int().meta({ description: "Points whose outcome is unknown (listed in details)" }),
 });
-export const HealthSchema = z.object({ status: z.literal("ok"), cluster: z.object({ name: z.string().optional(), version: z.string().optional(), distribution: z.string().optional() }) });
+export const HealthSchema = z.object({
+  status: z.literal("ok"),
+  cluster: z.object({ name: z.string().optional(), version: z.string().optional(), distribution: z.string().optional() }),
+});
 export const ReadySchema = z.object({
-  status: z.enum(["ready", "read_only", "not_ready"]).meta({ description: "`read_only`: reads are served, but the cluster refuses writes (a write block); see `writes`" }),
+  status: z
+    .enum(["ready", "read_only", "not_ready"])
+    .meta({ description: "`read_only`: reads are served, but the cluster refuses writes (a write block); see `writes`" }),
   writes: z.object({ accepted: z.boolean(), reason: z.string().optional() }),
   backend: z.string(),
   cluster: z.object({
@@ -146,7 +168,9 @@ export const ReadySchema = z.object({
     name: z.string().optional(),
     version: z.string().optional(),
     health: z.string().optional(),
-    profile: ClusterProfileSchema.optional().meta({ description: "What the cluster can do, detected once at start (fields named in `overridden` come from RATESTORE_CLUSTER_PROFILE)" }),
+    profile: ClusterProfileSchema.optional().meta({
+      description: "What the cluster can do, detected once at start (fields named in `overridden` come from RATESTORE_CLUSTER_PROFILE)",
+    }),
   }),
   templates_installed: z.boolean(),
   retention: z.object({ hours: z.number(), mechanism: z.string() }),

@@ -9,7 +9,12 @@ export const MAX_HEADER_BYTES = MAX_URL_LENGTH + 48 * 1024;
 /** What Node's HTTP parser answers by itself, before the app sees the request, in the service's JSON error shape. */
 function parserErrorResponse(code: string | undefined): { status: number; reason: string; error: string; message: string } {
   if (code === "HPE_HEADER_OVERFLOW") {
-    return { status: 431, reason: "Request Header Fields Too Large", error: "headers_too_large", message: `request line and headers exceed ${MAX_HEADER_BYTES} bytes` };
+    return {
+      status: 431,
+      reason: "Request Header Fields Too Large",
+      error: "headers_too_large",
+      message: `request line and headers exceed ${MAX_HEADER_BYTES} bytes`,
+    };
   }
   return { status: 400, reason: "Bad Request", error: "bad_request", message: "malformed HTTP request" };
 }
@@ -21,7 +26,9 @@ export function serve(app: Express, port: number, host: string): Promise<Server>
     if (!socket.writable) return socket.destroy();
     const r = parserErrorResponse(err.code);
     const body = JSON.stringify({ error: r.error, message: r.message, details: [] });
-    socket.end(`HTTP/1.1 ${r.status} ${r.reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${r.status} ${r.reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);

@@ -29,19 +29,28 @@ function isMappingDocument(s: Record<string, unknown>): boolean {
 
 /** `origin` identifies the document in its source (index and id): a copy run again stores nothing twice. */
 export function readCloudKittyDocument(source: unknown, origin: string): CloudKittyDocument {
-  if (typeof source !== "object" || source === null || Array.isArray(source)) return { kind: "unreadable", reason: "_source is not an object" };
+  if (typeof source !== "object" || source === null || Array.isArray(source))
+    return { kind: "unreadable", reason: "_source is not an object" };
   const s = source as PointSource & Record<string, unknown>;
   if (isMappingDocument(s)) return { kind: "mapping" };
   if (typeof s.type !== "string") return { kind: "unreadable", reason: "type: missing or not a string" };
   const wire = {
     period: { begin: s.start, end: s.end },
-    usage: { [s.type]: [{ vol: { unit: s.unit, qty: s.qty }, rating: { price: s.price }, groupby: s.groupby ?? {}, metadata: s.metadata ?? {} }] },
+    usage: {
+      [s.type]: [{ vol: { unit: s.unit, qty: s.qty }, rating: { price: s.price }, groupby: s.groupby ?? {}, metadata: s.metadata ?? {} }],
+    },
   };
   const reserved = reservedKeyIssues(wire);
   if (reserved.length > 0) return { kind: "unreadable", reason: reserved.map((i) => `${i.path}: ${i.message}`).join("; ") };
   const parsed = DataFrameInputSchema.safeParse(wire);
   if (!parsed.success) {
-    const fields: Record<string, string> = { "period.begin": "start", "period.end": "end", "vol.unit": "unit", "vol.qty": "qty", "rating.price": "price" };
+    const fields: Record<string, string> = {
+      "period.begin": "start",
+      "period.end": "end",
+      "vol.unit": "unit",
+      "vol.qty": "qty",
+      "rating.price": "price",
+    };
     const reason = issuesOf(parsed.error)
       .map((i) => {
         // Name the fields as they are in the CloudKitty document.

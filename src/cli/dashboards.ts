@@ -46,9 +46,17 @@ export interface ImportResult {
   errors?: unknown[];
 }
 
-export async function importSavedObjects(url: string, objects: readonly SavedObject[], auth?: { username: string; password: string }): Promise<ImportResult> {
+export async function importSavedObjects(
+  url: string,
+  objects: readonly SavedObject[],
+  auth?: { username: string; password: string },
+): Promise<ImportResult> {
   const form = new FormData();
-  form.append("file", new Blob([objects.map((o) => JSON.stringify(o)).join("\n") + "\n"], { type: "application/ndjson" }), "ratestore.ndjson");
+  form.append(
+    "file",
+    new Blob([objects.map((o) => JSON.stringify(o)).join("\n") + "\n"], { type: "application/ndjson" }),
+    "ratestore.ndjson",
+  );
   const res = await fetch(new URL("/api/saved_objects/_import?overwrite=true", url), {
     method: "POST",
     // OpenSearch Dashboards wants osd-xsrf, Kibana kbn-xsrf: send both.

@@ -50,7 +50,16 @@ export async function ingest(opts: IngestOptions): Promise<IngestSummary> {
   const started = Date.now();
   const checkpoint = new Checkpoint(opts.checkpointPath);
   const rejects = openSink(opts.rejectPath, checkpoint.resuming);
-  const summary: IngestSummary = { records: 0, skippedRecords: 0, invalidRecords: 0, points: 0, stored: 0, duplicates: 0, rejectedPoints: 0, seconds: 0 };
+  const summary: IngestSummary = {
+    records: 0,
+    skippedRecords: 0,
+    invalidRecords: 0,
+    points: 0,
+    stored: 0,
+    duplicates: 0,
+    rejectedPoints: 0,
+    seconds: 0,
+  };
   const io = { bytesRead: 0, totalBytes: 0 as number | undefined };
   const progress = new Progress(() => ({
     points: summary.points,
@@ -71,7 +80,14 @@ export async function ingest(opts: IngestOptions): Promise<IngestSummary> {
     summary.rejectedPoints += result.failed.length + result.unknown.length;
     for (const f of [...result.failed, ...result.unknown]) {
       const rec = batch.meta[f.dataframe]!;
-      await reject({ source: batch.source, line: rec.line, record: rec.index, path: `usage.${f.type}[${f.index}]`, status: f.status, reason: f.reason });
+      await reject({
+        source: batch.source,
+        line: rec.line,
+        record: rec.index,
+        path: `usage.${f.type}[${f.index}]`,
+        status: f.status,
+        reason: f.reason,
+      });
     }
     for (const rec of batch.meta) checkpoint.finished(batch.source, rec.index);
     checkpoint.save();
@@ -111,7 +127,13 @@ export async function ingest(opts: IngestOptions): Promise<IngestSummary> {
           json = JSON.parse(rec.text);
         } catch (err) {
           summary.invalidRecords++;
-          await reject({ source: key, line: rec.line, record: rec.index, reason: `invalid JSON: ${(err as Error).message}`, text: rec.text });
+          await reject({
+            source: key,
+            line: rec.line,
+            record: rec.index,
+            reason: `invalid JSON: ${(err as Error).message}`,
+            text: rec.text,
+          });
           checkpoint.finished(key, rec.index);
           continue;
         }
@@ -120,7 +142,14 @@ export async function ingest(opts: IngestOptions): Promise<IngestSummary> {
         if (!parsed?.success) {
           summary.invalidRecords++;
           const details = parsed ? issuesOf(parsed.error) : refused;
-          await reject({ source: key, line: rec.line, record: rec.index, reason: details.map((d) => `${d.path}: ${d.message}`).join("; "), details, text: rec.text });
+          await reject({
+            source: key,
+            line: rec.line,
+            record: rec.index,
+            reason: details.map((d) => `${d.path}: ${d.message}`).join("; "),
+            details,
+            text: rec.text,
+          });
           checkpoint.finished(key, rec.index);
           continue;
         }

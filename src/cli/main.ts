@@ -146,14 +146,25 @@ async function cmdGenerate(args: string[]): Promise<number> {
 }
 
 async function cmdExport(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { begin: { type: "string" }, end: { type: "string" }, filters: { type: "string", multiple: true }, out: { type: "string", default: "-" } } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      begin: { type: "string" },
+      end: { type: "string" },
+      filters: { type: "string", multiple: true },
+      out: { type: "string", default: "-" },
+    },
+  });
   const config = loadConfig();
   const backend = createBackend(config.storage, createLogger(process.env.RATESTORE_LOG_LEVEL ?? "warn"));
   const sink = openSink(values.out);
   let n = 0;
   try {
     await backend.connect();
-    for await (const page of backend.scanPoints({ ...parseWindow(values.begin, values.end), ...parseFilters(values.filters, config.api.scopeKey) })) {
+    for await (const page of backend.scanPoints({
+      ...parseWindow(values.begin, values.end),
+      ...parseFilters(values.filters, config.api.scopeKey),
+    })) {
       await sink.write(dataFramesNdjson(framesOfPage(page)));
       n += page.length;
     }
@@ -236,7 +247,12 @@ async function cmdMigrate(args: string[]): Promise<number> {
     const v = await verifyMigration(source, values.index, backend, window);
     for (const d of v.differences) console.error(`verify: DIFFERENCE ${describeDifference(d)}`);
     console.error(`verify: ${v.groups} (type, project_id) groups, ${v.sourcePoints} source points, ${v.differences.length} differences`);
-    console.log(JSON.stringify({ verify: { groups: v.groups, sourcePoints: v.sourcePoints, differences: v.differences.length } }, (_k, val: unknown) => (typeof val === "bigint" ? formatNanos(val) : val)));
+    console.log(
+      JSON.stringify(
+        { verify: { groups: v.groups, sourcePoints: v.sourcePoints, differences: v.differences.length } },
+        (_k, val: unknown) => (typeof val === "bigint" ? formatNanos(val) : val),
+      ),
+    );
     return v.differences.length > 0 ? 3 : rejected > 0 ? 2 : 0;
   } finally {
     await source.close();
@@ -254,7 +270,17 @@ async function cmdPartitions(args: string[]): Promise<number> {
     return 0;
   }
   const table = [["partition", "period start", "period end", "docs", "size", "policy", "state", "out of reads"]];
-  for (const r of rows) table.push([r.index, day(r.periodStart), day(r.periodEnd), String(r.docs), `${(r.bytes / 1048576).toFixed(1)} MiB`, r.policy, r.state ?? "-", day(r.deletesAt)]);
+  for (const r of rows)
+    table.push([
+      r.index,
+      day(r.periodStart),
+      day(r.periodEnd),
+      String(r.docs),
+      `${(r.bytes / 1048576).toFixed(1)} MiB`,
+      r.policy,
+      r.state ?? "-",
+      day(r.deletesAt),
+    ]);
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   for (const row of table) console.log(row.map((c, i) => c.padEnd(widths[i]!)).join("  "));
   return 0;
@@ -267,8 +293,13 @@ async function cmdSweep(): Promise<number> {
 }
 
 async function cmdDashboards(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { url: { type: "string" }, username: { type: "string" }, password: { type: "string" } } });
-  if (positionals[0] !== "import" || !values.url) throw ValidationError.forField("dashboards", "usage: ratestore dashboards import --url URL");
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { url: { type: "string" }, username: { type: "string" }, password: { type: "string" } },
+  });
+  if (positionals[0] !== "import" || !values.url)
+    throw ValidationError.forField("dashboards", "usage: ratestore dashboards import --url URL");
   const username = values.username ?? process.env.DASHBOARDS_USERNAME;
   const password = values.password ?? process.env.DASHBOARDS_PASSWORD ?? "";
   const objects = loadSavedObjects(loadConfig().storage.indexPrefix);
@@ -298,7 +329,10 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await run(rest);
   } catch (err) {
-    const message = err instanceof RatestoreError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") ? (err as Error).message : String((err as Error).stack ?? err);
+    const message =
+      err instanceof RatestoreError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
+        ? (err as Error).message
+        : String((err as Error).stack ?? err);
     console.error(`ratestore ${command}: ${message}`);
     return 1;
   }

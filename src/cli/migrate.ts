@@ -49,16 +49,42 @@ export async function migrate(opts: MigrateOptions): Promise<MigrateSummary> {
   const started = Date.now();
   const checkpoint = new Checkpoint(opts.restart ? undefined : opts.checkpointPath);
   const rejects = openSink(opts.rejectPath, checkpoint.resuming);
-  const summary: MigrateSummary = { days: 0, skippedDays: 0, documents: 0, mappingDocuments: 0, points: 0, stored: 0, duplicates: 0, rejected: 0, seconds: 0 };
+  const summary: MigrateSummary = {
+    days: 0,
+    skippedDays: 0,
+    documents: 0,
+    mappingDocuments: 0,
+    points: 0,
+    stored: 0,
+    duplicates: 0,
+    rejected: 0,
+    seconds: 0,
+  };
   const days = await opts.source.days(opts.window);
   const totalDocuments = days.reduce((n, d) => n + d.documents, 0);
   const progress = new Progress(
-    () => ({ points: summary.points, stored: summary.stored + summary.duplicates, rejected: summary.rejected, bytesRead: summary.documents, totalBytes: totalDocuments, unit: "documents" }),
+    () => ({
+      points: summary.points,
+      stored: summary.stored + summary.duplicates,
+      rejected: summary.rejected,
+      bytesRead: summary.documents,
+      totalBytes: totalDocuments,
+      unit: "documents",
+    }),
     "migrate",
   );
   if (opts.progress) progress.start();
   const reject = (doc: { id: string; source?: unknown }, reason: string, status?: number) =>
-    rejects.write(JSON.stringify({ source: opts.source.name, index: opts.index, id: doc.id, ...(status !== undefined ? { status } : {}), reason, document: doc.source }) + "\n");
+    rejects.write(
+      JSON.stringify({
+        source: opts.source.name,
+        index: opts.index,
+        id: doc.id,
+        ...(status !== undefined ? { status } : {}),
+        reason,
+        document: doc.source,
+      }) + "\n",
+    );
   try {
     for (const day of days) {
       const key = `${opts.source.name}#${new Date(day.start).toISOString()}`;

@@ -48,7 +48,9 @@ export class Progress {
       process.stderr.write(`\r[${bar}] ${this.line()}\u001b[K`);
     } else if (Date.now() - this.lastLog >= this.intervalMs) {
       this.lastLog = Date.now();
-      process.stderr.write(`${JSON.stringify({ level: "info", message: `${this.what} progress`, detail: this.line(), time: new Date().toISOString() })}\n`);
+      process.stderr.write(
+        `${JSON.stringify({ level: "info", message: `${this.what} progress`, detail: this.line(), time: new Date().toISOString() })}\n`,
+      );
     }
   }
 

@@ -69,9 +69,17 @@ export class ApiTarget implements PushTarget {
         const points_ = (outcome: string) =>
           (failure.details ?? []).flatMap((d) => {
             const m = POINT_PATH_RE.exec(d.path);
-            return m && (d.outcome ?? "not_stored") === outcome ? [{ dataframe: Number(m[1]), type: m[2]!, index: Number(m[3]), status: res.status, reason: d.message }] : [];
+            return m && (d.outcome ?? "not_stored") === outcome
+              ? [{ dataframe: Number(m[1]), type: m[2]!, index: Number(m[3]), status: res.status, reason: d.message }]
+              : [];
           });
-        return { points, stored: failure.stored ?? 0, duplicates: failure.duplicates ?? 0, failed: points_("not_stored"), unknown: points_("unknown") };
+        return {
+          points,
+          stored: failure.stored ?? 0,
+          duplicates: failure.duplicates ?? 0,
+          failed: points_("not_stored"),
+          unknown: points_("unknown"),
+        };
       }
       // The whole request was refused (403 scope, 400...): every point of it is rejected, with the reason.
       const reason = `${res.status}: ${failure.message ?? res.statusText}`;
@@ -79,15 +87,23 @@ export class ApiTarget implements PushTarget {
         points,
         stored: 0,
         duplicates: 0,
-        failed: frames.flatMap((f, i) => [...pointsWithIndex(f)].map(([p, index]) => ({ dataframe: i, type: p.type, index, status: res.status, reason }))),
+        failed: frames.flatMap((f, i) =>
+          [...pointsWithIndex(f)].map(([p, index]) => ({ dataframe: i, type: p.type, index, status: res.status, reason })),
+        ),
         unknown: [],
       };
     }
   }
 
   async refresh(): Promise<void> {
-    const res = await fetch(new URL("/v2/refresh", this.url), { method: "POST", headers: this.key ? { authorization: `Bearer ${this.key}` } : {} });
-    if (!res.ok) throw new BackendUnavailableError(`POST /v2/refresh answered ${res.status}: the points are stored and become visible within the refresh interval`);
+    const res = await fetch(new URL("/v2/refresh", this.url), {
+      method: "POST",
+      headers: this.key ? { authorization: `Bearer ${this.key}` } : {},
+    });
+    if (!res.ok)
+      throw new BackendUnavailableError(
+        `POST /v2/refresh answered ${res.status}: the points are stored and become visible within the refresh interval`,
+      );
   }
 
   async close(): Promise<void> {}

@@ -31,7 +31,8 @@ export interface Verification {
   readonly differences: readonly Difference[];
 }
 
-const keyOf = (type: unknown, project: unknown) => JSON.stringify([typeof type === "string" ? type : null, project === undefined || project === null ? null : String(project)]);
+const keyOf = (type: unknown, project: unknown) =>
+  JSON.stringify([typeof type === "string" ? type : null, project === undefined || project === null ? null : String(project)]);
 
 function figures(map: Map<string, GroupFigures>, key: string): GroupFigures {
   let g = map.get(key);
@@ -40,7 +41,11 @@ function figures(map: Map<string, GroupFigures>, key: string): GroupFigures {
 }
 
 /** Sums the source, and the window its points span (start of the first, end of the last). */
-export async function sourceFigures(source: CloudKittySource, index: string, window: { begin?: number; end?: number }): Promise<{ groups: Map<string, GroupFigures>; window?: { begin: number; end: number } }> {
+export async function sourceFigures(
+  source: CloudKittySource,
+  index: string,
+  window: { begin?: number; end?: number },
+): Promise<{ groups: Map<string, GroupFigures>; window?: { begin: number; end: number } }> {
   const groups = new Map<string, GroupFigures>();
   let begin = Number.POSITIVE_INFINITY;
   let end = Number.NEGATIVE_INFINITY;
@@ -76,7 +81,12 @@ export async function targetFigures(target: StorageBackend, window: { begin: num
   return groups;
 }
 
-export async function verifyMigration(source: CloudKittySource, index: string, target: StorageBackend, window: { begin?: number; end?: number }): Promise<Verification> {
+export async function verifyMigration(
+  source: CloudKittySource,
+  index: string,
+  target: StorageBackend,
+  window: { begin?: number; end?: number },
+): Promise<Verification> {
   const src = await sourceFigures(source, index, window);
   const tgt = src.window ? await targetFigures(target, src.window) : new Map<string, GroupFigures>();
   const differences: Difference[] = [];
@@ -95,6 +105,7 @@ export async function verifyMigration(source: CloudKittySource, index: string, t
 /** One line per difference, for the terminal. */
 export function describeDifference(d: Difference): string {
   const side = (g?: GroupFigures) => (g ? `qty ${formatNanos(g.qty)} price ${formatNanos(g.price)}` : "absent");
-  const unreadable = d.source && d.source.unreadable > 0 ? ` (${d.source.unreadable} source documents not stored: see the reject file)` : "";
+  const unreadable =
+    d.source && d.source.unreadable > 0 ? ` (${d.source.unreadable} source documents not stored: see the reject file)` : "";
   return `type=${d.type ?? "(none)"} project_id=${d.projectId ?? "(none)"}: source ${side(d.source)}${unreadable}; ratestore ${side(d.target)}`;
 }

@@ -42,4 +42,3 @@ export type ClusterProfile = z.infer<typeof ClusterProfileSchema>;
 /** A configuration override: any subset of the profile, applied over what was detected. */
 export const ProfileOverrideSchema = ClusterProfileSchema.omit({ identifiedBy: true, overridden: true }).partial();
 export type ProfileOverride = z.infer<typeof ProfileOverrideSchema>;
-

@@ -15,13 +15,31 @@ export function dataFrameJson(df: DataFrame): string {
   const byType = new Map<string, string>();
   for (const p of df.points) {
     const item =
-      '{"vol":{"unit":' + JSON.stringify(p.unit) + ',"qty":' + formatNanos(p.qty) + '},"rating":{"price":' + formatNanos(p.price) + '},"groupby":' + JSON.stringify(p.groupby) + ',"metadata":' + JSON.stringify(p.metadata) + "}";
+      '{"vol":{"unit":' +
+      JSON.stringify(p.unit) +
+      ',"qty":' +
+      formatNanos(p.qty) +
+      '},"rating":{"price":' +
+      formatNanos(p.price) +
+      '},"groupby":' +
+      JSON.stringify(p.groupby) +
+      ',"metadata":' +
+      JSON.stringify(p.metadata) +
+      "}";
     const items = byType.get(p.type);
     byType.set(p.type, items === undefined ? item : items + "," + item);
   }
   let usage = "";
   for (const [type, items] of byType) usage += (usage ? "," : "") + JSON.stringify(type) + ":[" + items + "]";
-  return '{"period":{"begin":' + JSON.stringify(formatTimestamp(df.begin)) + ',"end":' + JSON.stringify(formatTimestamp(df.end)) + '},"usage":{' + usage + "}}";
+  return (
+    '{"period":{"begin":' +
+    JSON.stringify(formatTimestamp(df.begin)) +
+    ',"end":' +
+    JSON.stringify(formatTimestamp(df.end)) +
+    '},"usage":{' +
+    usage +
+    "}}"
+  );
 }
 
 /** Dataframes as NDJSON: one dataFrameJson line each, every line ended. */

@@ -50,23 +50,24 @@ export const labelsSchema = (maxKeys: number) =>
   // A check over the parsed JSON object as it is, not z.record: that copies every map entry by entry,
   // and label maps are two of a push's four largest costs per point (profiled).
   z
-  .custom<Record<string, unknown>>(isPlainObject, { error: "must be an object: groupby and metadata are flat maps" })
-  .superRefine((obj, ctx) => {
-    const count = Object.keys(obj).length;
-    if (count > maxKeys) ctx.addIssue({ code: "custom", message: `has ${count} keys; at most ${maxKeys} are accepted` });
-    for (const key in obj) {
-      if (!LABEL_KEY_RE.test(key)) ctx.addIssue({ code: "custom", path: [key], message: `key ${JSON.stringify(key)} ${LABEL_KEY_MESSAGE}` });
-      if (!isLabelValue(obj[key])) ctx.addIssue({ code: "custom", path: [key], message: LABEL_VALUE_MESSAGE });
-    }
-  })
-  .transform((obj) => obj as Labels)
-  .meta({
-    description: `Flat map of scalars, at most ${maxKeys} keys; keys are letters, digits, '_', '-' or '@'`,
-    type: "object",
-    propertyNames: { pattern: LABEL_KEY_RE.source, not: { const: "__proto__" } },
-    maxProperties: maxKeys,
-    additionalProperties: { type: ["string", "number", "boolean", "null"], maxLength: MAX_LABEL_VALUE_LENGTH },
-  });
+    .custom<Record<string, unknown>>(isPlainObject, { error: "must be an object: groupby and metadata are flat maps" })
+    .superRefine((obj, ctx) => {
+      const count = Object.keys(obj).length;
+      if (count > maxKeys) ctx.addIssue({ code: "custom", message: `has ${count} keys; at most ${maxKeys} are accepted` });
+      for (const key in obj) {
+        if (!LABEL_KEY_RE.test(key))
+          ctx.addIssue({ code: "custom", path: [key], message: `key ${JSON.stringify(key)} ${LABEL_KEY_MESSAGE}` });
+        if (!isLabelValue(obj[key])) ctx.addIssue({ code: "custom", path: [key], message: LABEL_VALUE_MESSAGE });
+      }
+    })
+    .transform((obj) => obj as Labels)
+    .meta({
+      description: `Flat map of scalars, at most ${maxKeys} keys; keys are letters, digits, '_', '-' or '@'`,
+      type: "object",
+      propertyNames: { pattern: LABEL_KEY_RE.source, not: { const: "__proto__" } },
+      maxProperties: maxKeys,
+      additionalProperties: { type: ["string", "number", "boolean", "null"], maxLength: MAX_LABEL_VALUE_LENGTH },
+    });
 
 /** The bound in nano-units, compared exactly (the OpenAPI pattern allows 15 whole digits). */
 const MAX_NANOS = BigInt(MAX_ABS) * SCALE;
@@ -76,7 +77,7 @@ export const DecimalSchema = z
   .union([z.number(), z.string()], { error: "must be a finite decimal number or decimal string" })
   .meta({
     description:
-      "A decimal as a string such as \"0.000123\" (at most 9 decimal places, magnitude below 1e15), or a JSON number; " +
+      'A decimal as a string such as "0.000123" (at most 9 decimal places, magnitude below 1e15), or a JSON number; ' +
       "finer amounts are refused, never rounded. A JSON number is accepted when a double keeps it as written; one with more significant digits than a double holds is refused: send it as a string.",
     anyOf: [
       { type: "string", pattern: DECIMAL_STRING_PATTERN },
@@ -84,18 +85,18 @@ export const DecimalSchema = z
     ],
   })
   .transform((v, ctx): Nanos => {
-  const parsed = parseExactDecimal(v);
-  if (!parsed.ok) {
-    ctx.addIssue({ code: "custom", message: parsed.reason });
-    return z.NEVER;
-  }
-  const n = parsed.nanos;
-  if (n >= MAX_NANOS || n <= -MAX_NANOS) {
-    ctx.addIssue({ code: "custom", message: `must be below ${MAX_ABS} in magnitude` });
-    return z.NEVER;
-  }
-  return n;
-});
+    const parsed = parseExactDecimal(v);
+    if (!parsed.ok) {
+      ctx.addIssue({ code: "custom", message: parsed.reason });
+      return z.NEVER;
+    }
+    const n = parsed.nanos;
+    if (n >= MAX_NANOS || n <= -MAX_NANOS) {
+      ctx.addIssue({ code: "custom", message: `must be below ${MAX_ABS} in magnitude` });
+      return z.NEVER;
+    }
+    return n;
+  });
 
 /** An instant as ISO 8601, `20190723T122810Z` or epoch seconds; parsed to epoch milliseconds. */
 export const TimestampSchema = z
@@ -109,13 +110,13 @@ export const TimestampSchema = z
     ],
   })
   .transform((v, ctx): number => {
-  const t = parseTimestamp(v);
-  if (!t.ok) {
-    ctx.addIssue({ code: "custom", message: t.reason });
-    return z.NEVER;
-  }
-  return t.ms;
-});
+    const t = parseTimestamp(v);
+    if (!t.ok) {
+      ctx.addIssue({ code: "custom", message: t.reason });
+      return z.NEVER;
+    }
+    return t.ms;
+  });
 
 export const PointInputSchema = z.strictObject({
   vol: z.strictObject({
@@ -136,7 +137,8 @@ export const DataFrameInputSchema = z
       .record(z.string(), z.array(PointInputSchema))
       .superRefine((usage, ctx) => {
         for (const type of Object.keys(usage)) {
-          if (!METRIC_TYPE_RE.test(type)) ctx.addIssue({ code: "custom", path: [type], message: `metric type ${JSON.stringify(type)} ${METRIC_TYPE_MESSAGE}` });
+          if (!METRIC_TYPE_RE.test(type))
+            ctx.addIssue({ code: "custom", path: [type], message: `metric type ${JSON.stringify(type)} ${METRIC_TYPE_MESSAGE}` });
         }
       })
       .meta({ description: "Points by metric type", propertyNames: { pattern: METRIC_TYPE_RE.source, not: { const: "__proto__" } } }),
@@ -177,7 +179,8 @@ function toDataFrame(df: {
 }): DataFrame {
   const points: RatedPoint[] = [];
   for (const [type, list] of Object.entries(df.usage)) {
-    for (const p of list) points.push({ type, unit: p.vol.unit, qty: p.vol.qty, price: p.rating.price, groupby: p.groupby, metadata: p.metadata });
+    for (const p of list)
+      points.push({ type, unit: p.vol.unit, qty: p.vol.qty, price: p.rating.price, groupby: p.groupby, metadata: p.metadata });
   }
   return { begin: df.period.begin, end: df.period.end, points };
 }
@@ -197,4 +200,3 @@ export function* pointsWithIndex(df: DataFrame): Generator<[RatedPoint, number]>
 
 /** Where a point sits in a push, in CloudKitty's wire form: how refusals and failures name it. */
 export const pointPath = (dataframe: number, type: string, index: number): string => `dataframes[${dataframe}].usage.${type}[${index}]`;
-

@@ -60,7 +60,11 @@ const signed = (sign: bigint, whole: bigint): Nanos => (whole === 0n ? 0n : sign
 export function parseExactDecimal(input: string | number): { ok: true; nanos: Nanos } | { ok: false; reason: string } {
   const s = split(input);
   if (!s) return { ok: false, reason: "must be a finite decimal number or decimal string" };
-  if (/[1-9]/.test(s.rest)) return { ok: false, reason: `has more than ${DECIMALS} decimal places (${String(input)}): round it before sending, since it cannot be stored exactly` };
+  if (/[1-9]/.test(s.rest))
+    return {
+      ok: false,
+      reason: `has more than ${DECIMALS} decimal places (${String(input)}): round it before sending, since it cannot be stored exactly`,
+    };
   return { ok: true, nanos: signed(s.sign, s.whole) };
 }
 

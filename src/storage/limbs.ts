@@ -78,7 +78,13 @@ export function joinLimbs(sums: readonly number[]): Nanos {
   const [s0 = 0, s6 = 0, s12 = 0, s18 = 0] = sums;
   // Below 9,006 units every product and sum is an exact double: one BigInt instead of eight, and
   // reading a stored point is the export's inner loop.
-  if (sums.length <= LIMB_EXPONENTS.length && s18 === 0 && Math.abs(s12) <= SAFE_E12 && Math.abs(s6) < LIMB_BASE && Math.abs(s0) < LIMB_BASE) {
+  if (
+    sums.length <= LIMB_EXPONENTS.length &&
+    s18 === 0 &&
+    Math.abs(s12) <= SAFE_E12 &&
+    Math.abs(s6) < LIMB_BASE &&
+    Math.abs(s0) < LIMB_BASE
+  ) {
     return BigInt(s12 * 1e12 + s6 * 1e6 + s0);
   }
   let total = 0n;

@@ -19,7 +19,9 @@ export function registeredBackends(): string[] {
 export function createBackend(config: StorageConfig, logger: Logger, observer: StorageObserver = NO_OBSERVER): StorageBackend {
   const factory = factories.get(config.backend);
   if (!factory) {
-    throw new UnknownBackendError(`no storage backend named ${JSON.stringify(config.backend)}; registered: ${registeredBackends().join(", ")}`);
+    throw new UnknownBackendError(
+      `no storage backend named ${JSON.stringify(config.backend)}; registered: ${registeredBackends().join(", ")}`,
+    );
   }
   return factory(config, logger, observer);
 }

@@ -39,7 +39,8 @@ function millisOf(frac: string): number | undefined {
   return Number(frac.slice(0, 3).padEnd(3, "0"));
 }
 
-const SUB_MILLISECOND = "has a fraction of a second finer than a millisecond, which cannot be stored exactly: round it to milliseconds before sending";
+const SUB_MILLISECOND =
+  "has a fraction of a second finer than a millisecond, which cannot be stored exactly: round it to milliseconds before sending";
 
 function fromParts(y: string, mo: string, d: string, h = "0", mi = "0", s = "0", frac = ""): number | undefined {
   const [Y, M, D, H, Mi, S] = [y, mo, d, h, mi, s].map(Number) as [number, number, number, number, number, number];

@@ -22,7 +22,11 @@ describe("API: keys and scopes", () => {
         done();
       },
     });
-    const logger = winston.createLogger({ level: "debug", format: winston.format.json(), transports: [new winston.transports.Stream({ stream: sink })] });
+    const logger = winston.createLogger({
+      level: "debug",
+      format: winston.format.json(),
+      transports: [new winston.transports.Stream({ stream: sink })],
+    });
     api = await startApi({}, logger);
     const frames = ["proj-a", "proj-b", "proj-c"].map((p, i) => frame(`2020-05-01T0${i}:00:00Z`, `2020-05-01T0${i + 1}:00:00Z`, p));
     expect((await api.call("/v2/dataframes", { json: { dataframes: frames } })).status).to.equal(204);
@@ -44,14 +48,23 @@ describe("API: keys and scopes", () => {
   });
 
   it("a project key never sees another project's points or totals, whatever filters it sends", async () => {
-    const attempts = ["", "&filters=project_id:proj-b", "&filters=project_id:proj-a,project_id:proj-b", "&filters=owner:proj-b", "&filters=type:cpu"];
+    const attempts = [
+      "",
+      "&filters=project_id:proj-b",
+      "&filters=project_id:proj-a,project_id:proj-b",
+      "&filters=owner:proj-b",
+      "&filters=type:cpu",
+    ];
     for (const extra of attempts) {
-      const sum = (await (await api.call(`/v2/summary?${WINDOW}&groupby=project_id${extra}`, { key: PROJECT_A_KEY })).json()) as { results: unknown[][] };
+      const sum = (await (await api.call(`/v2/summary?${WINDOW}&groupby=project_id${extra}`, { key: PROJECT_A_KEY })).json()) as {
+        results: unknown[][];
+      };
       for (const row of sum.results) expect(row[4], extra).to.equal("proj-a");
       const df = await api.call(`/v2/dataframes?${WINDOW}${extra}`, { key: PROJECT_A_KEY });
       if (df.status === 200) {
         const body = (await df.json()) as { dataframes: { usage: Record<string, { groupby: { project_id: string } }[]> }[] };
-        for (const d of body.dataframes) for (const p of Object.values(d.usage).flat()) expect(p.groupby.project_id, extra).to.equal("proj-a");
+        for (const d of body.dataframes)
+          for (const p of Object.values(d.usage).flat()) expect(p.groupby.project_id, extra).to.equal("proj-a");
       } else {
         expect(df.status, extra).to.equal(404);
       }
@@ -64,11 +77,17 @@ describe("API: keys and scopes", () => {
   });
 
   it("403 when a project key pushes data for another scope, naming the points; its own scope is fine", async () => {
-    const res = await api.call("/v2/dataframes", { key: PROJECT_B_KEY, json: { dataframes: [frame("2020-05-01T05:00:00Z", "2020-05-01T06:00:00Z", "proj-a")] } });
+    const res = await api.call("/v2/dataframes", {
+      key: PROJECT_B_KEY,
+      json: { dataframes: [frame("2020-05-01T05:00:00Z", "2020-05-01T06:00:00Z", "proj-a")] },
+    });
     expect(res.status).to.equal(403);
     const body = (await res.json()) as { details: { path: string }[] };
     expect(body.details.map((d) => d.path)).to.deep.equal(["dataframes[0].usage.cpu[0].groupby.project_id"]);
-    const own = await api.call("/v2/dataframes", { key: PROJECT_B_KEY, json: { dataframes: [frame("2020-05-01T05:00:00Z", "2020-05-01T06:00:00Z", "proj-b")] } });
+    const own = await api.call("/v2/dataframes", {
+      key: PROJECT_B_KEY,
+      json: { dataframes: [frame("2020-05-01T05:00:00Z", "2020-05-01T06:00:00Z", "proj-b")] },
+    });
     expect(own.status).to.equal(204);
   });
 
@@ -84,7 +103,9 @@ describe("API: keys and scopes", () => {
     expect(() => loadConfig({ HOST: "0.0.0.0", RATESTORE_AUTH: "none" })).to.throw(ConfigError, /loopback/);
     expect(() => loadConfig({ HOST: "0.0.0.0" })).to.throw(ConfigError, /loopback/);
     expect(loadConfig({ HOST: "127.0.0.1" }).api.auth).to.equal("none");
-    expect(loadConfig({ HOST: "0.0.0.0", RATESTORE_API_KEYS: JSON.stringify([{ name: "a", key: ADMIN_KEY, role: "admin" }]) }).api.auth).to.equal("keys");
+    expect(
+      loadConfig({ HOST: "0.0.0.0", RATESTORE_API_KEYS: JSON.stringify([{ name: "a", key: ADMIN_KEY, role: "admin" }]) }).api.auth,
+    ).to.equal("keys");
   });
 });
 
@@ -95,7 +116,14 @@ describe("API: cursor paging over 10,000 points", function () {
     api = await startApi();
     const dataframes = Array.from({ length: 10 }, (_, h) => ({
       period: { begin: `2021-01-01T0${h}:00:00Z`, end: h === 9 ? "2021-01-01T10:00:00Z" : `2021-01-01T0${h + 1}:00:00Z` },
-      usage: { cpu: Array.from({ length: 1000 }, (_, i) => ({ vol: { unit: "h", qty: 1 }, rating: { price: "0.01" }, groupby: { project_id: `p${i % 7}`, id: `${h}-${i}` }, metadata: {} })) },
+      usage: {
+        cpu: Array.from({ length: 1000 }, (_, i) => ({
+          vol: { unit: "h", qty: 1 },
+          rating: { price: "0.01" },
+          groupby: { project_id: `p${i % 7}`, id: `${h}-${i}` },
+          metadata: {},
+        })),
+      },
     }));
     expect((await api.call("/v2/dataframes", { json: { dataframes } })).status).to.equal(204);
     await api.backend.client.request({ method: "POST", path: `/${api.backend.partitions.alias}/_refresh` });
@@ -129,7 +157,9 @@ describe("API: cursor paging over 10,000 points", function () {
     const rows: unknown[][] = [];
     let next: string | undefined;
     do {
-      const body = (await (await api.call(`/v2/summary?${Q}&groupby=id&limit=3000${next ? `&cursor=${encodeURIComponent(next)}` : ""}`)).json()) as { total: number; next?: string; results: unknown[][] };
+      const body = (await (
+        await api.call(`/v2/summary?${Q}&groupby=id&limit=3000${next ? `&cursor=${encodeURIComponent(next)}` : ""}`)
+      ).json()) as { total: number; next?: string; results: unknown[][] };
       expect(body.total).to.equal(10_000);
       rows.push(...body.results);
       next = body.next;
@@ -155,7 +185,10 @@ describe("API: cursor paging over 10,000 points", function () {
   });
 
   it("paginate=false streams every point in CloudKitty's format", async () => {
-    const body = (await (await api.call(`/v2/dataframes?${Q}&paginate=false`)).json()) as { total: number; dataframes: { usage: { cpu: unknown[] } }[] };
+    const body = (await (await api.call(`/v2/dataframes?${Q}&paginate=false`)).json()) as {
+      total: number;
+      dataframes: { usage: { cpu: unknown[] } }[];
+    };
     expect(body.total).to.equal(10_000);
     expect(body.dataframes.reduce((n, d) => n + d.usage.cpu.length, 0)).to.equal(10_000);
   });

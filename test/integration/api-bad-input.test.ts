@@ -25,29 +25,150 @@ interface Case {
 const CASES: Case[] = [
   { what: "malformed JSON", method: "POST", path: "/v2/dataframes", body: '{"dataframes": [', status: 400, detailPath: "(body)" },
   { what: "JSON that is not an object", method: "POST", path: "/v2/dataframes", body: "[1,2]", status: 400 },
-  { what: "dataframes is a string", method: "POST", path: "/v2/dataframes", body: '{"dataframes":"x"}', status: 400, detailPath: "dataframes" },
-  { what: "unknown top-level field", method: "POST", path: "/v2/dataframes", body: JSON.stringify({ dataframes: [{ period, usage: {} }], extra: 1 }), status: 400 },
-  { what: "qty is a word", method: "POST", path: "/v2/dataframes", body: JSON.stringify(withPoint({ vol: { unit: "h", qty: "lots" } })), status: 400, detailPath: "dataframes[0].usage.cpu[0].vol.qty" },
-  { what: "qty is 1e400 (parses to Infinity)", method: "POST", path: "/v2/dataframes", body: '{"dataframes":[{"period":{"begin":"2022-01-01T00:00:00Z","end":"2022-01-01T01:00:00Z"},"usage":{"cpu":[{"vol":{"unit":"h","qty":1e400},"rating":{"price":1},"groupby":{}}]}}]}', status: 400, detailPath: "dataframes[0].usage.cpu[0].vol.qty" },
-  { what: "qty is 1e300 (huge)", method: "POST", path: "/v2/dataframes", body: JSON.stringify(withPoint({ vol: { unit: "h", qty: 1e300 } })), status: 400, detailPath: "dataframes[0].usage.cpu[0].vol.qty" },
-  { what: 'price is "NaN"', method: "POST", path: "/v2/dataframes", body: JSON.stringify(withPoint({ rating: { price: "NaN" } })), status: 400, detailPath: "dataframes[0].usage.cpu[0].rating.price" },
-  { what: "price is a boolean", method: "POST", path: "/v2/dataframes", body: JSON.stringify(withPoint({ rating: { price: true } })), status: 400, detailPath: "dataframes[0].usage.cpu[0].rating.price" },
-  { what: "begin in year 0001", method: "POST", path: "/v2/dataframes", body: JSON.stringify({ dataframes: [{ period: { ...period, begin: "0001-01-01T00:00:00Z" }, usage: {} }] }), status: 400, detailPath: "dataframes[0].period.begin" },
-  { what: "end in year 20000", method: "POST", path: "/v2/dataframes", body: JSON.stringify({ dataframes: [{ period: { ...period, end: "20000-01-01T00:00:00Z" } , usage: {} }] }), status: 400, detailPath: "dataframes[0].period.end" },
-  { what: "end before begin", method: "POST", path: "/v2/dataframes", body: JSON.stringify({ dataframes: [{ period: { begin: period.end, end: period.begin }, usage: {} }] }), status: 400, detailPath: "dataframes[0].period.end" },
-  { what: "groupby key with a dot", method: "POST", path: "/v2/dataframes", body: JSON.stringify(withPoint({ groupby: { "a.b": "x" } })), status: 400, detailPath: "dataframes[0].usage.cpu[0].groupby.a.b" },
-  { what: "groupby key with *", method: "POST", path: "/v2/dataframes", body: JSON.stringify(withPoint({ groupby: { "a*": "x" } })), status: 400, detailPath: "dataframes[0].usage.cpu[0].groupby.a*" },
-  { what: "groupby key with a space", method: "POST", path: "/v2/dataframes", body: JSON.stringify(withPoint({ groupby: { "a b": "x" } })), status: 400, detailPath: "dataframes[0].usage.cpu[0].groupby.a b" },
-  { what: "nested object in metadata", method: "POST", path: "/v2/dataframes", body: JSON.stringify(withPoint({ metadata: { x: { y: 1 } } })), status: 400, detailPath: "dataframes[0].usage.cpu[0].metadata.x" },
-  { what: "script-like metric name", method: "POST", path: "/v2/dataframes", body: JSON.stringify({ dataframes: [{ period, usage: { "<script>alert(1)</script>": [point] } }] }), status: 400 },
-  { what: "wrong content type", method: "POST", path: "/v2/dataframes", body: "dataframes=1", contentType: "application/x-www-form-urlencoded", status: 415 },
-  { what: "oversized body (over the limit)", method: "POST", path: "/v2/dataframes", body: JSON.stringify({ dataframes: [], pad: "x".repeat(3 * 1024 * 1024) }), status: 413 },
+  {
+    what: "dataframes is a string",
+    method: "POST",
+    path: "/v2/dataframes",
+    body: '{"dataframes":"x"}',
+    status: 400,
+    detailPath: "dataframes",
+  },
+  {
+    what: "unknown top-level field",
+    method: "POST",
+    path: "/v2/dataframes",
+    body: JSON.stringify({ dataframes: [{ period, usage: {} }], extra: 1 }),
+    status: 400,
+  },
+  {
+    what: "qty is a word",
+    method: "POST",
+    path: "/v2/dataframes",
+    body: JSON.stringify(withPoint({ vol: { unit: "h", qty: "lots" } })),
+    status: 400,
+    detailPath: "dataframes[0].usage.cpu[0].vol.qty",
+  },
+  {
+    what: "qty is 1e400 (parses to Infinity)",
+    method: "POST",
+    path: "/v2/dataframes",
+    body: '{"dataframes":[{"period":{"begin":"2022-01-01T00:00:00Z","end":"2022-01-01T01:00:00Z"},"usage":{"cpu":[{"vol":{"unit":"h","qty":1e400},"rating":{"price":1},"groupby":{}}]}}]}',
+    status: 400,
+    detailPath: "dataframes[0].usage.cpu[0].vol.qty",
+  },
+  {
+    what: "qty is 1e300 (huge)",
+    method: "POST",
+    path: "/v2/dataframes",
+    body: JSON.stringify(withPoint({ vol: { unit: "h", qty: 1e300 } })),
+    status: 400,
+    detailPath: "dataframes[0].usage.cpu[0].vol.qty",
+  },
+  {
+    what: 'price is "NaN"',
+    method: "POST",
+    path: "/v2/dataframes",
+    body: JSON.stringify(withPoint({ rating: { price: "NaN" } })),
+    status: 400,
+    detailPath: "dataframes[0].usage.cpu[0].rating.price",
+  },
+  {
+    what: "price is a boolean",
+    method: "POST",
+    path: "/v2/dataframes",
+    body: JSON.stringify(withPoint({ rating: { price: true } })),
+    status: 400,
+    detailPath: "dataframes[0].usage.cpu[0].rating.price",
+  },
+  {
+    what: "begin in year 0001",
+    method: "POST",
+    path: "/v2/dataframes",
+    body: JSON.stringify({ dataframes: [{ period: { ...period, begin: "0001-01-01T00:00:00Z" }, usage: {} }] }),
+    status: 400,
+    detailPath: "dataframes[0].period.begin",
+  },
+  {
+    what: "end in year 20000",
+    method: "POST",
+    path: "/v2/dataframes",
+    body: JSON.stringify({ dataframes: [{ period: { ...period, end: "20000-01-01T00:00:00Z" }, usage: {} }] }),
+    status: 400,
+    detailPath: "dataframes[0].period.end",
+  },
+  {
+    what: "end before begin",
+    method: "POST",
+    path: "/v2/dataframes",
+    body: JSON.stringify({ dataframes: [{ period: { begin: period.end, end: period.begin }, usage: {} }] }),
+    status: 400,
+    detailPath: "dataframes[0].period.end",
+  },
+  {
+    what: "groupby key with a dot",
+    method: "POST",
+    path: "/v2/dataframes",
+    body: JSON.stringify(withPoint({ groupby: { "a.b": "x" } })),
+    status: 400,
+    detailPath: "dataframes[0].usage.cpu[0].groupby.a.b",
+  },
+  {
+    what: "groupby key with *",
+    method: "POST",
+    path: "/v2/dataframes",
+    body: JSON.stringify(withPoint({ groupby: { "a*": "x" } })),
+    status: 400,
+    detailPath: "dataframes[0].usage.cpu[0].groupby.a*",
+  },
+  {
+    what: "groupby key with a space",
+    method: "POST",
+    path: "/v2/dataframes",
+    body: JSON.stringify(withPoint({ groupby: { "a b": "x" } })),
+    status: 400,
+    detailPath: "dataframes[0].usage.cpu[0].groupby.a b",
+  },
+  {
+    what: "nested object in metadata",
+    method: "POST",
+    path: "/v2/dataframes",
+    body: JSON.stringify(withPoint({ metadata: { x: { y: 1 } } })),
+    status: 400,
+    detailPath: "dataframes[0].usage.cpu[0].metadata.x",
+  },
+  {
+    what: "script-like metric name",
+    method: "POST",
+    path: "/v2/dataframes",
+    body: JSON.stringify({ dataframes: [{ period, usage: { "<script>alert(1)</script>": [point] } }] }),
+    status: 400,
+  },
+  {
+    what: "wrong content type",
+    method: "POST",
+    path: "/v2/dataframes",
+    body: "dataframes=1",
+    contentType: "application/x-www-form-urlencoded",
+    status: 415,
+  },
+  {
+    what: "oversized body (over the limit)",
+    method: "POST",
+    path: "/v2/dataframes",
+    body: JSON.stringify({ dataframes: [], pad: "x".repeat(3 * 1024 * 1024) }),
+    status: 413,
+  },
   { what: "begin not a date", path: "/v2/summary?begin=yesterday", status: 400, detailPath: "begin" },
   { what: "begin after end", path: "/v2/summary?begin=2022-02-01&end=2022-01-01", status: 400, detailPath: "end" },
   { what: "far date in query", path: "/v2/dataframes?begin=99999-01-01", status: 400, detailPath: "begin" },
   { what: "filter without a colon", path: "/v2/summary?filters=project_id", status: 400, detailPath: "filters" },
   { what: "filter key with *", path: "/v2/summary?filters=proj*:x", status: 400, detailPath: "filters.proj*" },
-  { what: "filter key with a dot", path: "/v2/summary?filters=groupby.project_id:x", status: 400, detailPath: "filters.groupby.project_id" },
+  {
+    what: "filter key with a dot",
+    path: "/v2/summary?filters=groupby.project_id:x",
+    status: 400,
+    detailPath: "filters.groupby.project_id",
+  },
   { what: "filter key with a space", path: "/v2/summary?filters=project%20id:x", status: 400, detailPath: "filters.project id" },
   { what: "groupby key with a dot", path: "/v2/summary?groupby=a.b", status: 400, detailPath: "groupby" },
   { what: "unknown time option", path: "/v2/summary?groupby=time-h", status: 400, detailPath: "groupby" },
@@ -74,11 +195,21 @@ describe("API: bad input gets a clear 4xx, never a 500", () => {
     it(`${c.what} -> ${c.status}`, async () => {
       const res = await fetch(api.url + c.path, {
         method: c.method ?? "GET",
-        headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(c.body !== undefined ? { "content-type": c.contentType ?? "application/json" } : {}) },
+        headers: {
+          authorization: `Bearer ${ADMIN_KEY}`,
+          ...(c.body !== undefined ? { "content-type": c.contentType ?? "application/json" } : {}),
+        },
         ...(c.body !== undefined ? { body: c.body } : {}),
       });
       const body = (await res.json()) as { error: string; message: string; details: { path: string; message: string }[] };
-      table.push(`| ${c.what} | ${res.status} ${body.error} | ${body.details.map((d) => `\`${d.path}\`: ${d.message}`).join("; ").slice(0, 160) || body.message.slice(0, 120)} |`);
+      table.push(
+        `| ${c.what} | ${res.status} ${body.error} | ${
+          body.details
+            .map((d) => `\`${d.path}\`: ${d.message}`)
+            .join("; ")
+            .slice(0, 160) || body.message.slice(0, 120)
+        } |`,
+      );
       expect(res.status, body.message).to.equal(c.status);
       expect(body.error).to.be.a("string");
       expect(body.message).to.be.a("string").with.length.greaterThan(0);
@@ -100,7 +231,11 @@ describe("API: while OpenSearch is unreachable", () => {
       expect(summary.status).to.equal(503);
       expect(summary.headers.get("retry-after")).to.equal("5");
       expect(((await summary.json()) as { error: string }).error).to.equal("backend_unavailable");
-      const push = await fetch(`${url}/v2/dataframes`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ dataframes: [{ period, usage: { cpu: [point] } }] }) });
+      const push = await fetch(`${url}/v2/dataframes`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ dataframes: [{ period, usage: { cpu: [point] } }] }),
+      });
       expect(push.status).to.equal(503);
       const ready = await fetch(`${url}/readyz`);
       expect(ready.status).to.equal(503);

@@ -7,7 +7,12 @@ const frame = (begin: string, end: string, project: string, price: number) => ({
   usage: {
     metric_one: [
       { vol: { unit: "GiB", qty: 1.2 }, rating: { price }, groupby: { project_id: project, id: "r1" }, metadata: { flavor: "small" } },
-      { vol: { unit: "GiB", qty: 5 }, rating: { price: price * 2 }, groupby: { project_id: project, id: "r2" }, metadata: { flavor: "large" } },
+      {
+        vol: { unit: "GiB", qty: 5 },
+        rating: { price: price * 2 },
+        groupby: { project_id: project, id: "r2" },
+        metadata: { flavor: "large" },
+      },
     ],
     metric_two: [{ vol: { unit: "MB", qty: 200 }, rating: { price: 4 }, groupby: { project_id: project, id: "r3" }, metadata: {} }],
   },
@@ -47,12 +52,21 @@ describe("API: CloudKitty v2 scenarios", () => {
     it("rejects points missing rating or groupby, naming each", async () => {
       const bad = {
         period: FRAMES[0]!.period,
-        usage: { metric_one: [{ vol: { unit: "u", qty: 1 }, rating: { price: 1 }, groupby: {} }, { vol: { unit: "u", qty: 1 }, groupby: {} }, { vol: { unit: "u", qty: 1 }, rating: { price: 1 } }] },
+        usage: {
+          metric_one: [
+            { vol: { unit: "u", qty: 1 }, rating: { price: 1 }, groupby: {} },
+            { vol: { unit: "u", qty: 1 }, groupby: {} },
+            { vol: { unit: "u", qty: 1 }, rating: { price: 1 } },
+          ],
+        },
       };
       const res = await api.call("/v2/dataframes", { json: { dataframes: [FRAMES[0], bad] } });
       expect(res.status).to.equal(400);
       const body = (await res.json()) as { details: { path: string }[] };
-      expect(body.details.map((d) => d.path)).to.deep.equal(["dataframes[1].usage.metric_one[1].rating", "dataframes[1].usage.metric_one[2].groupby"]);
+      expect(body.details.map((d) => d.path)).to.deep.equal([
+        "dataframes[1].usage.metric_one[1].rating",
+        "dataframes[1].usage.metric_one[2].groupby",
+      ]);
     });
 
     it("stores nothing twice when a client retries", async () => {
@@ -72,13 +86,20 @@ describe("API: CloudKitty v2 scenarios", () => {
       expect(body.total).to.equal(6);
       expect(body.dataframes.map((d) => d.period.begin)).to.deep.equal(["2019-01-01T00:00:00+00:00", "2019-01-01T01:00:00+00:00"]);
       expect(body.dataframes[0]!.usage.metric_one).to.have.length(2);
-      expect(body.dataframes[0]!.usage.metric_one).to.deep.include({ vol: { unit: "GiB", qty: 1.2 }, rating: { price: 1 }, groupby: { project_id: "proj-a", id: "r1" }, metadata: { flavor: "small" } });
+      expect(body.dataframes[0]!.usage.metric_one).to.deep.include({
+        vol: { unit: "GiB", qty: 1.2 },
+        rating: { price: 1 },
+        groupby: { project_id: "proj-a", id: "r1" },
+        metadata: { flavor: "small" },
+      });
     });
 
     it("selects metric types with the type filter and other keys with filters", async () => {
       const types = (await (await api.call(`/v2/dataframes?${WINDOW}&filters=type:metric_two`)).json()) as { total: number };
       expect(types.total).to.equal(2);
-      const flavor = (await (await api.call(`/v2/dataframes?${WINDOW}&filters=flavor:large,project_id:proj-b`)).json()) as { total: number };
+      const flavor = (await (await api.call(`/v2/dataframes?${WINDOW}&filters=flavor:large,project_id:proj-b`)).json()) as {
+        total: number;
+      };
       expect(flavor.total).to.equal(1);
       const either = (await (await api.call(`/v2/dataframes?${WINDOW}&filters=id:r1&filters=id:r3`)).json()) as { total: number };
       expect(either.total).to.equal(4);
@@ -91,7 +112,10 @@ describe("API: CloudKitty v2 scenarios", () => {
     });
 
     it("pages by offset and limit", async () => {
-      const page = (await (await api.call(`/v2/dataframes?${WINDOW}&offset=4&limit=4`)).json()) as { total: number; dataframes: { usage: Record<string, unknown[]> }[] };
+      const page = (await (await api.call(`/v2/dataframes?${WINDOW}&offset=4&limit=4`)).json()) as {
+        total: number;
+        dataframes: { usage: Record<string, unknown[]> }[];
+      };
       expect(page.total).to.equal(6);
       expect(page.dataframes.flatMap((d) => Object.values(d.usage).flat())).to.have.length(2);
     });
@@ -146,7 +170,12 @@ describe("API: CloudKitty v2 scenarios", () => {
 
     it("for a period with no data: no groups; ungrouped, one row of zeros in both formats, as CloudKitty's OpenSearch backend", async () => {
       const res = await api.call("/v2/summary?begin=2018-01-01T00:00:00Z&end=2018-01-02T00:00:00Z&groupby=project_id");
-      expect(await res.json()).to.deep.equal({ columns: ["begin", "end", "qty", "rate", "project_id"], results: [], total: 0, format: "table" });
+      expect(await res.json()).to.deep.equal({
+        columns: ["begin", "end", "qty", "rate", "project_id"],
+        results: [],
+        total: 0,
+        format: "table",
+      });
       const table = await api.call("/v2/summary?begin=2018-01-01T00:00:00Z&end=2018-01-02T00:00:00Z");
       expect(await table.json()).to.deep.equal({
         columns: ["begin", "end", "qty", "rate"],
@@ -175,7 +204,12 @@ describe("API: CloudKitty v2 scenarios", () => {
       const res = await api.call(`/v2/summary?${WINDOW}&groupby=project_id&response_format=object&custom_fields=SUM(price) AS rate`);
       const body = (await res.json()) as { results: Record<string, unknown>[]; format: string };
       expect(body.format).to.equal("object");
-      expect(body.results[0]).to.deep.equal({ begin: "2019-01-01T00:00:00+00:00", end: "2019-01-01T02:00:00+00:00", rate: 7, project_id: "proj-a" });
+      expect(body.results[0]).to.deep.equal({
+        begin: "2019-01-01T00:00:00+00:00",
+        end: "2019-01-01T02:00:00+00:00",
+        rate: 7,
+        project_id: "proj-a",
+      });
     });
 
     it("rejects an unknown format or time option with 400", async () => {
@@ -192,11 +226,20 @@ describe("API: CloudKitty v2 scenarios", () => {
       const ready = await api.call("/readyz", { key: null });
       expect(ready.status).to.equal(200);
       expect(((await ready.json()) as { templates_installed: boolean }).templates_installed).to.equal(true);
-      const doc = (await (await api.call("/openapi.json", { key: null })).json()) as { paths: Record<string, Record<string, { parameters?: { name: string }[] }>> };
+      const doc = (await (await api.call("/openapi.json", { key: null })).json()) as {
+        paths: Record<string, Record<string, { parameters?: { name: string }[] }>>;
+      };
       expect(Object.keys(doc.paths)).to.include.members(["/v2/dataframes", "/v2/summary", "/v2/dataframes/export"]);
-      expect(doc.paths["/v2/summary"]!.get!.parameters!.map((p) => p.name)).to.include.members(["groupby", "filters", "response_format", "cursor"]);
+      expect(doc.paths["/v2/summary"]!.get!.parameters!.map((p) => p.name)).to.include.members([
+        "groupby",
+        "filters",
+        "response_format",
+        "cursor",
+      ]);
       const metrics = await (await api.call("/metrics", { key: null })).text();
-      expect(metrics).to.match(/ratestore_http_request_duration_seconds_bucket\{le="0.1",route="\/v2\/summary",method="GET",status="200"\} \d+/);
+      expect(metrics).to.match(
+        /ratestore_http_request_duration_seconds_bucket\{le="0.1",route="\/v2\/summary",method="GET",status="200"\} \d+/,
+      );
       expect(metrics).to.match(/ratestore_bulk_request_duration_seconds_count\{outcome="ok"\} [1-9]/);
       expect(metrics).to.match(/ratestore_bulk_points_total\{outcome="ok"\} 12/);
       // The summaries read above each refreshed their partitions first.

@@ -34,7 +34,8 @@ describe("API integrity: reject, never alter", function () {
     const res = await api.call(`/v2/dataframes?${W}&limit=1000${query}`, { key });
     return res.status === 404 ? 0 : ((await res.json()) as { total: number }).total;
   };
-  const pushRaw = (body: string | Buffer) => api.call("/v2/dataframes", { method: "POST", body, headers: { "content-type": "application/json" } });
+  const pushRaw = (body: string | Buffer) =>
+    api.call("/v2/dataframes", { method: "POST", body, headers: { "content-type": "application/json" } });
   /** Pushes each body and expects a 400 naming exactly its path, with a message matching `message`. */
   const expectRefused = async (cases: readonly (readonly [body: string, path: string])[], message: RegExp) => {
     for (const [body, path] of cases) {
@@ -47,18 +48,29 @@ describe("API integrity: reject, never alter", function () {
   };
 
   it("B1: a usage key __proto__ holding points is a 400 naming it; nothing is stored", async () => {
-    const res = await pushRaw(`{"dataframes":[{"period":{"begin":"${iso(B)}","end":"${iso(B + HOUR)}"},"usage":{"__proto__":[${JSON.stringify(point("proj-a"))}],"cpu":[${JSON.stringify(point("proj-a"))}]}}]}`);
+    const res = await pushRaw(
+      `{"dataframes":[{"period":{"begin":"${iso(B)}","end":"${iso(B + HOUR)}"},"usage":{"__proto__":[${JSON.stringify(point("proj-a"))}],"cpu":[${JSON.stringify(point("proj-a"))}]}}]}`,
+    );
     expect(res.status).to.equal(400);
     const body = (await res.json()) as ErrorBody;
-    expect(body.details).to.deep.equal([{ path: "dataframes[0].usage.__proto__", message: '"__proto__" is a reserved name and cannot be a key' }]);
+    expect(body.details).to.deep.equal([
+      { path: "dataframes[0].usage.__proto__", message: '"__proto__" is a reserved name and cannot be a key' },
+    ]);
     expect(await count()).to.equal(0);
   });
 
   it("B2: a groupby or metadata value that is an object, under __proto__ or not, is a 400 naming it", async () => {
-    const proto = await pushRaw(`{"dataframes":[{"period":{"begin":"${iso(B)}","end":"${iso(B + HOUR)}"},"usage":{"cpu":[{"vol":{"unit":"h","qty":1},"rating":{"price":1},"groupby":{"project_id":"proj-a","__proto__":{"x":1}},"metadata":{"__proto__":"y"}}]}}]}`);
+    const proto = await pushRaw(
+      `{"dataframes":[{"period":{"begin":"${iso(B)}","end":"${iso(B + HOUR)}"},"usage":{"cpu":[{"vol":{"unit":"h","qty":1},"rating":{"price":1},"groupby":{"project_id":"proj-a","__proto__":{"x":1}},"metadata":{"__proto__":"y"}}]}}]}`,
+    );
     expect(proto.status).to.equal(400);
-    expect(((await proto.json()) as ErrorBody).details.map((d) => d.path)).to.deep.equal(["dataframes[0].usage.cpu[0].groupby.__proto__", "dataframes[0].usage.cpu[0].metadata.__proto__"]);
-    const object = await api.call("/v2/dataframes", { json: { dataframes: [frame({ cpu: [point("proj-a", { groupby: { project_id: "proj-a", nested: { x: 1 } } })] })] } });
+    expect(((await proto.json()) as ErrorBody).details.map((d) => d.path)).to.deep.equal([
+      "dataframes[0].usage.cpu[0].groupby.__proto__",
+      "dataframes[0].usage.cpu[0].metadata.__proto__",
+    ]);
+    const object = await api.call("/v2/dataframes", {
+      json: { dataframes: [frame({ cpu: [point("proj-a", { groupby: { project_id: "proj-a", nested: { x: 1 } } })] })] },
+    });
     expect(object.status).to.equal(400);
     expect(((await object.json()) as ErrorBody).details[0]!.path).to.equal("dataframes[0].usage.cpu[0].groupby.nested");
     expect(await count()).to.equal(0);
@@ -66,7 +78,9 @@ describe("API integrity: reject, never alter", function () {
 
   it("B3: an amount finer than 9 decimal places is a 400 naming it, never rounded to 0", async () => {
     for (const qty of [1e-12, "1e-400", "0.0000000001"]) {
-      const res = await api.call("/v2/dataframes", { json: { dataframes: [frame({ cpu: [point("proj-a", { vol: { unit: "h", qty } })] })] } });
+      const res = await api.call("/v2/dataframes", {
+        json: { dataframes: [frame({ cpu: [point("proj-a", { vol: { unit: "h", qty } })] })] },
+      });
       expect(res.status, String(qty)).to.equal(400);
       const d = ((await res.json()) as ErrorBody).details[0]!;
       expect(d.path).to.equal("dataframes[0].usage.cpu[0].vol.qty");
@@ -76,8 +90,16 @@ describe("API integrity: reject, never alter", function () {
   });
 
   it("E1: a summary past 2^53 is exact in the JSON text: 11 points of qty 999999999999999 sum to 10999999999999989", async () => {
-    const big = (id: number) => point("proj-a", { vol: { unit: "B", qty: "999999999999999" }, rating: { price: "-999999999999999.999999999" }, groupby: { project_id: "proj-a", id: `vm-${id}` } });
-    const push = await api.call("/v2/dataframes", { method: "POST", json: { dataframes: [frame({ cpu: Array.from({ length: 11 }, (_, i) => big(i)) })] } });
+    const big = (id: number) =>
+      point("proj-a", {
+        vol: { unit: "B", qty: "999999999999999" },
+        rating: { price: "-999999999999999.999999999" },
+        groupby: { project_id: "proj-a", id: `vm-${id}` },
+      });
+    const push = await api.call("/v2/dataframes", {
+      method: "POST",
+      json: { dataframes: [frame({ cpu: Array.from({ length: 11 }, (_, i) => big(i)) })] },
+    });
     expect(push.status).to.equal(204);
     const res = await api.call(`/v2/summary?${W}&groupby=project_id`);
     expect(res.status).to.equal(200);
@@ -95,7 +117,11 @@ describe("API integrity: reject, never alter", function () {
     bytes[at + 1] = 0xfe;
     const res = await pushRaw(bytes);
     expect(res.status).to.equal(400);
-    expect(await res.json()).to.deep.equal({ error: "bad_request", message: "request body is not valid UTF-8", details: [{ path: "(body)", message: "contains bytes that are not UTF-8" }] });
+    expect(await res.json()).to.deep.equal({
+      error: "bad_request",
+      message: "request body is not valid UTF-8",
+      details: [{ path: "(body)", message: "contains bytes that are not UTF-8" }],
+    });
     expect(await count()).to.equal(0);
   });
 
@@ -118,17 +144,26 @@ describe("API integrity: reject, never alter", function () {
     expect(JSON.parse(raw.slice(raw.indexOf("\r\n\r\n") + 4))).to.include({ error: "headers_too_large" });
     // Ordinary large requests still pass: a 12 KB query is served.
     const ok = await new Promise<number>((resolve) => {
-      httpRequest(`${api.url}/v2/summary?${W}&filters=${encodeURIComponent(`flavor:${"z".repeat(12 * 1024)}`)}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } }, (r) => {
-        r.resume();
-        resolve(r.statusCode ?? 0);
-      }).end();
+      httpRequest(
+        `${api.url}/v2/summary?${W}&filters=${encodeURIComponent(`flavor:${"z".repeat(12 * 1024)}`)}`,
+        { headers: { authorization: `Bearer ${ADMIN_KEY}` } },
+        (r) => {
+          r.resume();
+          resolve(r.statusCode ?? 0);
+        },
+      ).end();
     });
     expect(ok).to.equal(200);
   });
 
   it("E2: a lone UTF-16 surrogate escape, in a label value or a key, is a 400 naming it; nothing is stored", async () => {
-    const value = JSON.stringify({ dataframes: [frame({ cpu: [point("proj-a", { metadata: { name: "SURROGATE" } })] })] }).replace("SURROGATE", "\\ud800x");
-    const key = JSON.stringify({ dataframes: [frame({ cpu: [point("proj-a", { groupby: { project_id: "proj-a", KEY: "1" } })] })] }).replace("KEY", "k\\udfff");
+    const value = JSON.stringify({ dataframes: [frame({ cpu: [point("proj-a", { metadata: { name: "SURROGATE" } })] })] }).replace(
+      "SURROGATE",
+      "\\ud800x",
+    );
+    const key = JSON.stringify({
+      dataframes: [frame({ cpu: [point("proj-a", { groupby: { project_id: "proj-a", KEY: "1" } })] })],
+    }).replace("KEY", "k\\udfff");
     await expectRefused(
       [
         [value, "dataframes[0].usage.cpu[0].metadata.name"],
@@ -142,19 +177,29 @@ describe("API integrity: reject, never alter", function () {
     expect(((await query.json()) as ErrorBody).details).to.deep.equal([{ path: "(query)", message: "%ED%A0%80 is not UTF-8" }]);
     expect((await api.call(`/v2/summary?${W}&filters=name:%F0%9F%98%80`)).status).to.equal(200);
     // A well-formed pair (an emoji) is stored as sent.
-    const pair = JSON.stringify({ dataframes: [frame({ cpu: [point("proj-a", { metadata: { name: "PAIR" } })] })] }).replace("PAIR", "\\ud83d\\ude00");
+    const pair = JSON.stringify({ dataframes: [frame({ cpu: [point("proj-a", { metadata: { name: "PAIR" } })] })] }).replace(
+      "PAIR",
+      "\\ud83d\\ude00",
+    );
     expect((await pushRaw(pair)).status).to.equal(204);
     expect(await count()).to.equal(1);
   });
 
   it("E3: a label number that a double does not keep as written is a 400 naming it; the same as a string is kept", async () => {
-    const withRid = (literal: string) => JSON.stringify({ dataframes: [frame({ cpu: [point("proj-a", { groupby: { project_id: "proj-a", rid: "RID" } })] })] }).replace('"RID"', literal);
+    const withRid = (literal: string) =>
+      JSON.stringify({ dataframes: [frame({ cpu: [point("proj-a", { groupby: { project_id: "proj-a", rid: "RID" } })] })] }).replace(
+        '"RID"',
+        literal,
+      );
     await expectRefused(
       ["12345678901234567890", "1e-400"].map((literal) => [withRid(literal), "dataframes[0].usage.cpu[0].groupby.rid"] as const),
       /double cannot hold|beyond the range/,
     );
     expect(await count()).to.equal(0);
-    const asString = await api.call("/v2/dataframes", { method: "POST", json: { dataframes: [frame({ cpu: [point("proj-a", { groupby: { project_id: "proj-a", rid: "12345678901234567890" } })] })] } });
+    const asString = await api.call("/v2/dataframes", {
+      method: "POST",
+      json: { dataframes: [frame({ cpu: [point("proj-a", { groupby: { project_id: "proj-a", rid: "12345678901234567890" } })] })] },
+    });
     expect(asString.status).to.equal(204);
     const summary = await api.call(`/v2/summary?${W}&groupby=rid&response_format=object`);
     expect(await summary.text()).to.include('"rid":"12345678901234567890"');
@@ -200,7 +245,9 @@ describe("API integrity: reject, never alter", function () {
     expect((await api.call("/v2/dataframes", { json: { dataframes: [frame({ cpu: [p] })] } })).status).to.equal(204);
     expect(await count()).to.equal(2);
     // A point that differs in anything (here its metadata) is another point.
-    expect((await api.call("/v2/dataframes", { json: { dataframes: [frame({ cpu: [{ ...p, metadata: { flavor: "x" } }] })] } })).status).to.equal(204);
+    expect(
+      (await api.call("/v2/dataframes", { json: { dataframes: [frame({ cpu: [{ ...p, metadata: { flavor: "x" } }] })] } })).status,
+    ).to.equal(204);
     expect(await count()).to.equal(3);
   });
 });
@@ -217,11 +264,15 @@ describe("API integrity: tenants", function () {
   };
 
   it("S1: a project's metadata.project_id naming another project changes no figure of that project, admin views included", async () => {
-    expect((await api.call("/v2/dataframes", { json: { dataframes: [frame({ cpu: [point("proj-b")] })] }, key: PROJECT_B_KEY })).status).to.equal(204);
+    expect(
+      (await api.call("/v2/dataframes", { json: { dataframes: [frame({ cpu: [point("proj-b")] })] }, key: PROJECT_B_KEY })).status,
+    ).to.equal(204);
     const before = await summaryRate(ADMIN_KEY, "&filters=project_id:proj-b");
     expect(before).to.equal(2);
     const spoof = point("proj-a", { metadata: { project_id: "proj-b" }, rating: { price: "1000" } });
-    expect((await api.call("/v2/dataframes", { json: { dataframes: [frame({ cpu: [spoof] })] }, key: PROJECT_A_KEY })).status).to.equal(204);
+    expect((await api.call("/v2/dataframes", { json: { dataframes: [frame({ cpu: [spoof] })] }, key: PROJECT_A_KEY })).status).to.equal(
+      204,
+    );
     expect(await summaryRate(ADMIN_KEY, "&filters=project_id:proj-b")).to.equal(2);
     expect(await summaryRate(PROJECT_B_KEY, "")).to.equal(2);
     expect(await summaryRate(ADMIN_KEY, "&filters=project_id:proj-a")).to.equal(1000);
@@ -233,21 +284,37 @@ describe("API integrity: tenants", function () {
   });
 
   it("S4: a project pushing 1,000 new metadata keys neither grows the mapping nor blocks another project's new keys", async () => {
-    const wide = Array.from({ length: 8 }, (_, i) => point("proj-a", { groupby: { project_id: "proj-a", id: `wide-${i}` }, metadata: Object.fromEntries(Array.from({ length: 125 }, (_, k) => [`k${i * 125 + k}`, `v${k}`])) }));
+    const wide = Array.from({ length: 8 }, (_, i) =>
+      point("proj-a", {
+        groupby: { project_id: "proj-a", id: `wide-${i}` },
+        metadata: Object.fromEntries(Array.from({ length: 125 }, (_, k) => [`k${i * 125 + k}`, `v${k}`])),
+      }),
+    );
     const res = await api.call("/v2/dataframes", { json: { dataframes: [frame({ cpu: wide })] }, key: PROJECT_A_KEY });
     expect(res.status, await res.clone().text()).to.equal(204);
     const index = api.backend.partitions.indexFor(B);
-    const mapping = (await api.backend.client.request<Record<string, { mappings: { properties: Record<string, { properties?: Record<string, unknown> }> } }>>({ method: "GET", path: `/${index}/_mapping` })).body;
+    const mapping = (
+      await api.backend.client.request<
+        Record<string, { mappings: { properties: Record<string, { properties?: Record<string, unknown> }> } }>
+      >({ method: "GET", path: `/${index}/_mapping` })
+    ).body;
     const props = mapping[index]!.mappings.properties;
     const fieldCount = Object.keys(props).length + Object.keys(props.groupby?.properties ?? {}).length;
     expect(fieldCount, JSON.stringify(Object.keys(props))).to.be.lessThan(30);
     const fresh = point("proj-b", { metadata: { brand_new_key: "x" } });
-    expect((await api.call("/v2/dataframes", { json: { dataframes: [frame({ cpu: [fresh] })] }, key: PROJECT_B_KEY })).status).to.equal(204);
+    expect((await api.call("/v2/dataframes", { json: { dataframes: [frame({ cpu: [fresh] })] }, key: PROJECT_B_KEY })).status).to.equal(
+      204,
+    );
     // Metadata stays filterable, and comes back as it was pushed.
-    const found = (await (await api.call(`/v2/dataframes?${W}&filters=k777:v27`)).json()) as { total: number; dataframes: { usage: { cpu: { metadata: Record<string, string> }[] } }[] };
+    const found = (await (await api.call(`/v2/dataframes?${W}&filters=k777:v27`)).json()) as {
+      total: number;
+      dataframes: { usage: { cpu: { metadata: Record<string, string> }[] } }[];
+    };
     expect(found.total).to.equal(1);
     expect(Object.keys(found.dataframes[0]!.usage.cpu[0]!.metadata)).to.have.length(125);
-    expect(((await (await api.call(`/v2/dataframes?${W}&filters=brand_new_key:x`, { key: PROJECT_B_KEY })).json()) as { total: number }).total).to.equal(1);
+    expect(
+      ((await (await api.call(`/v2/dataframes?${W}&filters=brand_new_key:x`, { key: PROJECT_B_KEY })).json()) as { total: number }).total,
+    ).to.equal(1);
     // And a point with too many keys is a 400 naming it.
     const tooWide = point("proj-a", { metadata: Object.fromEntries(Array.from({ length: 129 }, (_, k) => [`m${k}`, 1])) });
     const refused = await api.call("/v2/dataframes", { json: { dataframes: [frame({ cpu: [tooWide] })] }, key: PROJECT_A_KEY });

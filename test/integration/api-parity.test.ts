@@ -39,7 +39,9 @@ describe("API parity: read-your-writes across instances", function () {
       expected += n;
       const page = (await (await reader.call(`/v2/dataframes?${window(T, T + 100 * HOUR)}&limit=1`)).json()) as { total: number };
       expect(page.total, `iteration ${i}`).to.equal(expected);
-      const own = (await (await reader.call(`/v2/dataframes?${window(T + i * HOUR, T + (i + 1) * HOUR)}&limit=1000`)).json()) as { total: number };
+      const own = (await (await reader.call(`/v2/dataframes?${window(T + i * HOUR, T + (i + 1) * HOUR)}&limit=1000`)).json()) as {
+        total: number;
+      };
       expect(own.total, `iteration ${i}`).to.equal(n);
     }
     const summary = (await (await reader.call(`/v2/summary?${window(T, T + 100 * HOUR)}`)).json()) as Table;
@@ -50,7 +52,9 @@ describe("API parity: read-your-writes across instances", function () {
     const start = T + 500 * HOUR;
     for (const [i, mode] of ["false", "wait_for", "true"].entries()) {
       const at = start + i * HOUR;
-      const push = await writer.call(`/v2/dataframes?refresh=${mode}`, { json: { dataframes: wireFrames(manyPoints(50, { spanHours: 1, start: at })) } });
+      const push = await writer.call(`/v2/dataframes?refresh=${mode}`, {
+        json: { dataframes: wireFrames(manyPoints(50, { spanHours: 1, start: at })) },
+      });
       expect(push.status).to.equal(204);
       const page = (await (await reader.call(`/v2/dataframes?${window(at, at + HOUR)}`)).json()) as { total: number };
       expect(page.total, `refresh=${mode}`).to.equal(50);
@@ -202,8 +206,22 @@ describe("API parity: exact decimals on the wire", function () {
           {
             period: { begin: iso(B), end: iso(B + HOUR) },
             usage: {
-              big: [{ vol: { unit: "u", qty: "123456789.123456789" }, rating: { price: "0.000000001" }, groupby: { project_id: "p" }, metadata: {} }],
-              tiny: [{ vol: { unit: "u", qty: 0.000000001 }, rating: { price: Number("123456789.123456789") }, groupby: { project_id: "p" }, metadata: {} }],
+              big: [
+                {
+                  vol: { unit: "u", qty: "123456789.123456789" },
+                  rating: { price: "0.000000001" },
+                  groupby: { project_id: "p" },
+                  metadata: {},
+                },
+              ],
+              tiny: [
+                {
+                  vol: { unit: "u", qty: 0.000000001 },
+                  rating: { price: Number("123456789.123456789") },
+                  groupby: { project_id: "p" },
+                  metadata: {},
+                },
+              ],
             },
           },
         ],
@@ -257,7 +275,9 @@ describe("API parity: retention never loses what it acknowledged", function () {
       expect(body.details[0]!.message).to.match(/^422: the period is past the retention of 2400 h/);
       // Nothing of 2018 was written, so a sweep has nothing to take away; the fresh points stay.
       await api.backend.sweepRetention();
-      const kept = (await (await api.call(`/v2/dataframes?${window(Date.parse("2018-01-01T00:00:00Z"), now + 2 * HOUR)}&limit=100`)).json()) as { total: number };
+      const kept = (await (
+        await api.call(`/v2/dataframes?${window(Date.parse("2018-01-01T00:00:00Z"), now + 2 * HOUR)}&limit=100`)
+      ).json()) as { total: number };
       expect(kept.total).to.equal(3);
       const all2018 = await api.call(`/v2/dataframes?${window(Date.parse("2018-01-01T00:00:00Z"), Date.parse("2018-02-01T00:00:00Z"))}`);
       expect(all2018.status).to.equal(404);
@@ -271,9 +291,17 @@ describe("API parity: retention never loses what it acknowledged", function () {
     const today = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate());
     // Ten expired daily partitions written while retention was off, then a service with 48 h retention.
     const loader = await startApi({}, undefined, { partition: "day", retentionMechanism: "none" });
-    const frames = wireFrames(Array.from({ length: 10 }, (_, d) => manyPoints(200, { spanHours: 1, start: today - (20 - d) * DAY })).flat());
+    const frames = wireFrames(
+      Array.from({ length: 10 }, (_, d) => manyPoints(200, { spanHours: 1, start: today - (20 - d) * DAY })).flat(),
+    );
     expect((await loader.call("/v2/dataframes", { json: { dataframes: frames } })).status).to.equal(204);
-    const api = await startApi({}, undefined, { indexPrefix: loader.backend.config.indexPrefix, partition: "day", retentionHours: 48, retentionMechanism: "auto", sweepGraceSeconds: 0 });
+    const api = await startApi({}, undefined, {
+      indexPrefix: loader.backend.config.indexPrefix,
+      partition: "day",
+      retentionHours: 48,
+      retentionMechanism: "auto",
+      sweepGraceSeconds: 0,
+    });
     try {
       const statuses: number[] = [];
       let stop = false;
@@ -290,7 +318,10 @@ describe("API parity: retention never loses what it acknowledged", function () {
       await Promise.all(hammers);
       expect(sweep.deleted).to.have.length(10);
       expect(statuses.length).to.be.greaterThan(4);
-      expect(statuses.filter((s) => s >= 500), `statuses: ${statuses.join(",")}`).to.deep.equal([]);
+      expect(
+        statuses.filter((s) => s >= 500),
+        `statuses: ${statuses.join(",")}`,
+      ).to.deep.equal([]);
       const after = (await (await api.call(`/v2/summary?${window(today - 30 * DAY, today + DAY)}`)).json()) as Table;
       expect(after.results[0]![2]).to.equal(0);
     } finally {
@@ -304,7 +335,12 @@ describe("API parity: retention never loses what it acknowledged", function () {
     const today = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate());
     const loader = await startApi({}, undefined, { partition: "day", retentionMechanism: "none" });
     await loader.call("/v2/dataframes", { json: { dataframes: wireFrames(manyPoints(10, { spanHours: 1, start: today - 5 * DAY })) } });
-    const api = await startApi({}, undefined, { indexPrefix: loader.backend.config.indexPrefix, partition: "day", retentionHours: 48, retentionMechanism: "auto" });
+    const api = await startApi({}, undefined, {
+      indexPrefix: loader.backend.config.indexPrefix,
+      partition: "day",
+      retentionHours: 48,
+      retentionMechanism: "auto",
+    });
     try {
       const index = api.backend.partitions.indexFor(today - 5 * DAY);
       const first = await api.backend.sweepRetention();
@@ -313,7 +349,9 @@ describe("API parity: retention never loses what it acknowledged", function () {
       expect((await api.call(`/v2/dataframes?${window(today - 6 * DAY, today)}`)).status).to.equal(404);
       const exists = await api.backend.client.request({ method: "HEAD", path: `/${index}` }, [404]);
       expect(exists.status).to.equal(200);
-      const later = await api.backend.sweepRetention(Date.now() + (api.backend.config.sweepGraceSeconds + api.backend.config.sweepIntervalSeconds) * 1000 + 1000);
+      const later = await api.backend.sweepRetention(
+        Date.now() + (api.backend.config.sweepGraceSeconds + api.backend.config.sweepIntervalSeconds) * 1000 + 1000,
+      );
       expect(later.deleted).to.deep.equal([index]);
       expect((await api.backend.client.request({ method: "HEAD", path: `/${index}` }, [404])).status).to.equal(404);
     } finally {
@@ -340,19 +378,31 @@ describe("API parity: any limit, streamed", function () {
   });
   after(async () => api.close());
 
-  const pointsOf = (body: { dataframes: { usage: Record<string, unknown[]> }[] }) => body.dataframes.reduce((n, d) => n + Object.values(d.usage).reduce((m, l) => m + l.length, 0), 0);
+  const pointsOf = (body: { dataframes: { usage: Record<string, unknown[]> }[] }) =>
+    body.dataframes.reduce((n, d) => n + Object.values(d.usage).reduce((m, l) => m + l.length, 0), 0);
 
   it("GET /v2/dataframes with limit 20,000 and 1,000,000, and at an offset past the window", async () => {
-    const page = (await (await api.call(`/v2/dataframes?${W}&limit=20000`)).json()) as { total: number; next?: string; dataframes: { usage: Record<string, unknown[]> }[] };
+    const page = (await (await api.call(`/v2/dataframes?${W}&limit=20000`)).json()) as {
+      total: number;
+      next?: string;
+      dataframes: { usage: Record<string, unknown[]> }[];
+    };
     expect(page.total).to.equal(N);
     expect(pointsOf(page)).to.equal(20_000);
     expect(page.next).to.be.a("string");
-    const rest = (await (await api.call(`/v2/dataframes?${W}&limit=20000&cursor=${page.next!}`)).json()) as { dataframes: { usage: Record<string, unknown[]> }[]; next?: string };
+    const rest = (await (await api.call(`/v2/dataframes?${W}&limit=20000&cursor=${page.next!}`)).json()) as {
+      dataframes: { usage: Record<string, unknown[]> }[];
+      next?: string;
+    };
     expect(pointsOf(rest)).to.equal(N - 20_000);
     expect(rest.next).to.equal(undefined);
-    const all = (await (await api.call(`/v2/dataframes?${W}&limit=1000000`)).json()) as { dataframes: { usage: Record<string, unknown[]> }[] };
+    const all = (await (await api.call(`/v2/dataframes?${W}&limit=1000000`)).json()) as {
+      dataframes: { usage: Record<string, unknown[]> }[];
+    };
     expect(pointsOf(all)).to.equal(N);
-    const deep = (await (await api.call(`/v2/dataframes?${W}&offset=12000&limit=12000`)).json()) as { dataframes: { usage: Record<string, unknown[]> }[] };
+    const deep = (await (await api.call(`/v2/dataframes?${W}&offset=12000&limit=12000`)).json()) as {
+      dataframes: { usage: Record<string, unknown[]> }[];
+    };
     expect(pointsOf(deep)).to.equal(12_000);
     const over = await api.call(`/v2/dataframes?${W}&limit=1000001`);
     expect(over.status).to.equal(400);
@@ -377,7 +427,20 @@ describe("API parity: any limit, streamed", function () {
     expect(frames.code, frames.stderr).to.equal(0);
     const rows = JSON.parse(frames.stdout) as { Qty: number }[];
     expect(rows).to.have.length(20_000);
-    const summary = await venvTool(python, "cloudkitty", [...auth, "summary", "get", "-g", "project_id", "-g", "type", "--limit", "1000", ...range, "-f", "json"]);
+    const summary = await venvTool(python, "cloudkitty", [
+      ...auth,
+      "summary",
+      "get",
+      "-g",
+      "project_id",
+      "-g",
+      "type",
+      "--limit",
+      "1000",
+      ...range,
+      "-f",
+      "json",
+    ]);
     expect(summary.code, summary.stderr).to.equal(0);
     const groups = JSON.parse(summary.stdout) as Record<string, unknown>[];
     expect(groups).to.have.length(350);

@@ -37,15 +37,30 @@ describe("API: schemathesis against /openapi.json", function () {
       python,
       "schemathesis",
       [
-        "run", `${api.url}/openapi.json`, "--url", api.url,
-        "-H", `Authorization: Bearer ${key}`,
-        "--mode", "positive", "--max-examples", "40", "--seed", "7",
+        "run",
+        `${api.url}/openapi.json`,
+        "--url",
+        api.url,
+        "-H",
+        `Authorization: Bearer ${key}`,
+        "--mode",
+        "positive",
+        "--max-examples",
+        "40",
+        "--seed",
+        "7",
         // The machine runs the node, the service and the generator on 2 cores: generation is slow here, not wrong.
-        "--suppress-health-check", "too_slow,filter_too_much",
-        "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+        "--suppress-health-check",
+        "too_slow,filter_too_much",
+        "--checks",
+        "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
         // Deletes would remove what other cases pushed: the count below compares acknowledged with stored.
-        "--exclude-method", "DELETE",
-        "--report", "har", "--report-har-path", har,
+        "--exclude-method",
+        "DELETE",
+        "--report",
+        "har",
+        "--report-har-path",
+        har,
       ],
       { PYTHONPATH: HOOKS_DIR, SCHEMATHESIS_HOOKS: "ratestore_hooks", ...(scope ? { RATESTORE_HOOK_SCOPE: scope } : {}), NO_COLOR: "1" },
       dir, // schemathesis keeps its cache in the working folder: not in the checkout
@@ -54,7 +69,8 @@ describe("API: schemathesis against /openapi.json", function () {
     return (JSON.parse(readFileSync(har, "utf8")) as { log: { entries: HarEntry[] } }).log.entries;
   };
 
-  const pushesOf = (entries: HarEntry[]) => entries.filter((e) => e.request.method === "POST" && new URL(e.request.url).pathname === "/v2/dataframes");
+  const pushesOf = (entries: HarEntry[]) =>
+    entries.filter((e) => e.request.method === "POST" && new URL(e.request.url).pathname === "/v2/dataframes");
   const acknowledged = new Set<string>();
   const acknowledge = (entries: HarEntry[]) => {
     for (const e of pushesOf(entries)) {
@@ -74,10 +90,15 @@ describe("API: schemathesis against /openapi.json", function () {
     }
   };
 
-  for (const [who, key, scope] of [["an admin key", ADMIN_KEY, undefined], ["a project key", PROJECT_A_KEY, "proj-a"]] as const) {
+  for (const [who, key, scope] of [
+    ["an admin key", ADMIN_KEY, undefined],
+    ["a project key", PROJECT_A_KEY, "proj-a"],
+  ] as const) {
     it(`with ${who}: no 5xx, no schema violation, most generated pushes accepted`, async () => {
       const entries = await run(key, scope);
-      expect(entries.filter((e) => e.response.status >= 500).map((e) => `${e.request.method} ${e.request.url} ${e.response.status}`)).to.deep.equal([]);
+      expect(
+        entries.filter((e) => e.response.status >= 500).map((e) => `${e.request.method} ${e.request.url} ${e.response.status}`),
+      ).to.deep.equal([]);
       const pushes = pushesOf(entries);
       const accepted = pushes.filter((p) => p.response.status === 204).length;
       console.log(`      ${entries.length} requests; ${accepted} of ${pushes.length} generated pushes accepted`);

@@ -16,8 +16,13 @@ const count = async (b: Backend) => {
   return res.status === 404 ? 0 : res.body.count;
 };
 /** Retention off, like the suite's backend: the generated data is dated 2024, past the default retention. */
-const envFor = (b: Backend) => ({ OPENSEARCH_URL: process.env.OPENSEARCH_URL!, RATESTORE_INDEX_PREFIX: b.config.indexPrefix, RATESTORE_RETENTION_MECHANISM: "none" });
-const ndjson = (points: number, seed = 1) => [...generateFrames({ ...DEFAULT_GENERATE, points, seed })].map((f) => JSON.stringify(f)).join("\n") + "\n";
+const envFor = (b: Backend) => ({
+  OPENSEARCH_URL: process.env.OPENSEARCH_URL!,
+  RATESTORE_INDEX_PREFIX: b.config.indexPrefix,
+  RATESTORE_RETENTION_MECHANISM: "none",
+});
+const ndjson = (points: number, seed = 1) =>
+  [...generateFrames({ ...DEFAULT_GENERATE, points, seed })].map((f) => JSON.stringify(f)).join("\n") + "\n";
 
 describe("CLI: ingest", function () {
   this.timeout(300_000);
@@ -36,7 +41,11 @@ describe("CLI: ingest", function () {
     expect(res.code, res.stderr).to.equal(0);
     expect(JSON.parse(res.stdout)).to.include({ points: 30000, stored: 30000, rejectedPoints: 0, invalidRecords: 0 });
     expect(await count(backend)).to.equal(30000);
-    const byProject = await backend.total({ begin: Date.parse("2024-01-01T00:00:00Z"), end: Date.parse("2025-01-01T00:00:00Z"), groupby: ["project_id"] });
+    const byProject = await backend.total({
+      begin: Date.parse("2024-01-01T00:00:00Z"),
+      end: Date.parse("2025-01-01T00:00:00Z"),
+      groupby: ["project_id"],
+    });
     expect(byProject.total).to.equal(5);
   });
 
@@ -48,10 +57,17 @@ describe("CLI: ingest", function () {
       ...[...generateFrames({ ...DEFAULT_GENERATE, points: 200, start: recent })].map((f) => JSON.stringify(f)),
     ];
     writeFileSync(join(dir, "mixed-age.ndjson"), lines.join("\n") + "\n");
-    const res = await runCli(["ingest", "mixed-age.ndjson", "--no-progress"], { ...envFor(backend), RATESTORE_RETENTION_MECHANISM: "auto" }, dir);
+    const res = await runCli(
+      ["ingest", "mixed-age.ndjson", "--no-progress"],
+      { ...envFor(backend), RATESTORE_RETENTION_MECHANISM: "auto" },
+      dir,
+    );
     expect(res.code).to.equal(2);
     expect(JSON.parse(res.stdout)).to.include({ points: 400, stored: 200, rejectedPoints: 200 });
-    const rejects = readFileSync(join(dir, "ratestore-rejects.ndjson"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { line: number; status: number; reason: string });
+    const rejects = readFileSync(join(dir, "ratestore-rejects.ndjson"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { line: number; status: number; reason: string });
     expect(rejects).to.have.length(200);
     expect(new Set(rejects.map((r) => r.line))).to.deep.equal(new Set([1]));
     expect(rejects[0]!.status).to.equal(422);
@@ -63,7 +79,12 @@ describe("CLI: ingest", function () {
     const frames = [...generateFrames({ ...DEFAULT_GENERATE, points: 600 })];
     writeFileSync(join(dir, "list.json"), JSON.stringify(frames.slice(0, 1)));
     writeFileSync(join(dir, "wrapped.json.gz"), gzipSync(JSON.stringify({ dataframes: frames.slice(1, 2) }, null, 2)));
-    const res = await runCli(["ingest", "list.json", "wrapped.json.gz", "-", "--no-progress"], envFor(backend), dir, JSON.stringify(frames[2]) + "\n");
+    const res = await runCli(
+      ["ingest", "list.json", "wrapped.json.gz", "-", "--no-progress"],
+      envFor(backend),
+      dir,
+      JSON.stringify(frames[2]) + "\n",
+    );
     expect(res.code, res.stderr).to.equal(0);
     expect(JSON.parse(res.stdout)).to.include({ points: 600, stored: 600 });
     expect(await count(backend)).to.equal(600);
@@ -72,19 +93,42 @@ describe("CLI: ingest", function () {
   it("stores the good lines, rejects the bad ones with reason and line, and exits non-zero", async () => {
     // A partition whose mapping rejects one point at the cluster, beside lines that are not even valid
     // (`dynamic: true` again: Elasticsearch 8 replaces the template's groupby object with this one, whole).
-    await backend.client.request({ method: "PUT", path: `/${backend.partitions.indexFor(DEFAULT_GENERATE.start)}`, body: { mappings: { properties: { groupby: { dynamic: true, properties: { size: { type: "long" } } } } } } });
+    await backend.client.request({
+      method: "PUT",
+      path: `/${backend.partitions.indexFor(DEFAULT_GENERATE.start)}`,
+      body: { mappings: { properties: { groupby: { dynamic: true, properties: { size: { type: "long" } } } } } },
+    });
     const good = ndjson(400).trim().split("\n"); // 2 frames of 200 points
-    const conflict = JSON.stringify({ period: { begin: "2024-01-01T05:00:00Z", end: "2024-01-01T06:00:00Z" }, usage: { x: [{ vol: { unit: "u", qty: 1 }, rating: { price: 1 }, groupby: { size: 5 } }, { vol: { unit: "u", qty: 1 }, rating: { price: 1 }, groupby: { size: "big" } }] } });
+    const conflict = JSON.stringify({
+      period: { begin: "2024-01-01T05:00:00Z", end: "2024-01-01T06:00:00Z" },
+      usage: {
+        x: [
+          { vol: { unit: "u", qty: 1 }, rating: { price: 1 }, groupby: { size: 5 } },
+          { vol: { unit: "u", qty: 1 }, rating: { price: 1 }, groupby: { size: "big" } },
+        ],
+      },
+    });
     // What JSON.parse would alter without a word: a lone surrogate escape, a key given twice.
     const surrogate = good[0]!.replace('"flavor_name":"flavor-0"', '"flavor_name":"\\ud800x"');
     const twice = good[0]!.replace('"unit":', '"unit":"x","unit":');
-    const lines = [good[0], "{not json", JSON.stringify({ period: { begin: "2024-01-01", end: "2023-01-01" }, usage: {} }), conflict, surrogate, twice, good[1]];
+    const lines = [
+      good[0],
+      "{not json",
+      JSON.stringify({ period: { begin: "2024-01-01", end: "2023-01-01" }, usage: {} }),
+      conflict,
+      surrogate,
+      twice,
+      good[1],
+    ];
     writeFileSync(join(dir, "mixed.ndjson"), lines.join("\n") + "\n");
     const res = await runCli(["ingest", "mixed.ndjson", "--no-progress"], envFor(backend), dir);
     expect(res.code).to.equal(2);
     expect(JSON.parse(res.stdout)).to.include({ points: 402, stored: 401, rejectedPoints: 1, invalidRecords: 4 });
     expect(await count(backend)).to.equal(401);
-    const rejects = readFileSync(join(dir, "ratestore-rejects.ndjson"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { line: number; reason: string; path?: string });
+    const rejects = readFileSync(join(dir, "ratestore-rejects.ndjson"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { line: number; reason: string; path?: string });
     expect(rejects.map((r) => r.line)).to.deep.equal([2, 3, 5, 6, 4]);
     expect(rejects[0]!.reason).to.match(/invalid JSON/);
     expect(rejects[1]!.reason).to.match(/period\.end: must be after period\.begin/);
@@ -99,13 +143,19 @@ describe("CLI: ingest", function () {
     const total = 200_000;
     const gen = await runCli(["generate", "--points", String(total), "--out", "big.ndjson.gz"], {}, dir);
     expect(gen.code).to.equal(0);
-    const child = spawnCli(["ingest", "big.ndjson.gz", "--no-progress", "--batch-points", "2000", "--concurrency", "2"], envFor(backend), dir);
+    const child = spawnCli(
+      ["ingest", "big.ndjson.gz", "--no-progress", "--batch-points", "2000", "--concurrency", "2"],
+      envFor(backend),
+      dir,
+    );
     const checkpointFile = join(dir, "ratestore-ingest.checkpoint.json");
     // Kill it hard once the checkpoint shows real progress, well before the end.
     for (;;) {
       await new Promise((r) => setTimeout(r, 100));
       if (!existsSync(checkpointFile)) continue;
-      const done = Object.values((JSON.parse(readFileSync(checkpointFile, "utf8")) as { sources: Record<string, { done: number }> }).sources)[0]?.done ?? 0;
+      const done =
+        Object.values((JSON.parse(readFileSync(checkpointFile, "utf8")) as { sources: Record<string, { done: number }> }).sources)[0]
+          ?.done ?? 0;
       if (done >= 150) break;
     }
     child.kill("SIGKILL");
@@ -117,7 +167,9 @@ describe("CLI: ingest", function () {
     const summary = JSON.parse(rerun.stdout) as { skippedRecords: number; stored: number; duplicates: number };
     expect(summary.skippedRecords).to.be.greaterThan(0);
     expect(await count(backend)).to.equal(total);
-    console.log(`      killed after ${partial} points stored; the rerun skipped ${summary.skippedRecords} records, stored ${summary.stored}, met ${summary.duplicates} already stored`);
+    console.log(
+      `      killed after ${partial} points stored; the rerun skipped ${summary.skippedRecords} records, stored ${summary.stored}, met ${summary.duplicates} already stored`,
+    );
   });
 
   it("ingests through the HTTP API with --api and --key", async () => {
@@ -128,7 +180,11 @@ describe("CLI: ingest", function () {
       expect(res.code, res.stderr).to.equal(0);
       expect(JSON.parse(res.stdout)).to.include({ points: 1000, stored: 1000 });
       expect(await count(api.backend)).to.equal(1000);
-      const denied = await runCli(["ingest", "a.ndjson", "--no-progress", "--no-checkpoint", "--api", api.url, "--key", "wrong-key-0000000000"], {}, dir);
+      const denied = await runCli(
+        ["ingest", "a.ndjson", "--no-progress", "--no-checkpoint", "--api", api.url, "--key", "wrong-key-0000000000"],
+        {},
+        dir,
+      );
       expect(denied.code).to.equal(2);
       expect(readFileSync(join(dir, "ratestore-rejects.ndjson"), "utf8")).to.match(/401: unknown API key/);
     } finally {
@@ -140,7 +196,21 @@ describe("CLI: ingest", function () {
     writeFileSync(join(dir, "a.ndjson"), ndjson(500));
     expect((await runCli(["ingest", "a.ndjson", "--no-progress"], envFor(backend), dir)).code).to.equal(0);
     await count(backend);
-    const res = await runCli(["export", "--begin", "2024-01-01T00:00:00Z", "--end", "2024-02-01T00:00:00Z", "--filters", "project_id:project-0001", "--out", "out.ndjson.gz"], envFor(backend), dir);
+    const res = await runCli(
+      [
+        "export",
+        "--begin",
+        "2024-01-01T00:00:00Z",
+        "--end",
+        "2024-02-01T00:00:00Z",
+        "--filters",
+        "project_id:project-0001",
+        "--out",
+        "out.ndjson.gz",
+      ],
+      envFor(backend),
+      dir,
+    );
     expect(res.code, res.stderr).to.equal(0);
     expect(res.stderr).to.match(/export: 50 points written/);
   });

@@ -51,18 +51,32 @@ describe("CloudKitty driver: CloudKitty's own StorageUnitTest on the ratestore b
   });
 
   it("the driver's own tests: 503 retried after Retry-After, a refused push names its points, amounts stay exact Decimals", async () => {
-    const res = await venvTool(python, "python", ["-m", "unittest", "-v", "cloudkitty_ratestore.tests.test_driver"], { RATESTORE_TEST_URL: api.url, RATESTORE_TEST_KEY: ADMIN_KEY, TZ: "UTC" });
+    const res = await venvTool(python, "python", ["-m", "unittest", "-v", "cloudkitty_ratestore.tests.test_driver"], {
+      RATESTORE_TEST_URL: api.url,
+      RATESTORE_TEST_KEY: ADMIN_KEY,
+      TZ: "UTC",
+    });
     expect(res.code, res.stderr.slice(-4000)).to.equal(0);
     expect(res.stderr).to.match(/^Ran 5 tests/m);
   });
 
   it("passes CloudKitty's own gabbi API tests v2-dataframes.yaml and v2-summary.yaml (unmodified) but for 3 that encode the fake InfluxDB client", async () => {
     // CloudKitty's fixtures name files relative to the folder above the cloudkitty package.
-    const site = (await venvTool(python, "python", ["-c", "import cloudkitty, os; print(os.path.dirname(os.path.dirname(cloudkitty.__file__)))"])).stdout.trim();
-    const res = await venvTool(python, "python", ["-m", "unittest", "-v", "cloudkitty_ratestore.tests.gabbi.test_gabbi"], { RATESTORE_TEST_URL: api.url, RATESTORE_TEST_KEY: ADMIN_KEY, TZ: "UTC" }, site);
+    const site = (
+      await venvTool(python, "python", ["-c", "import cloudkitty, os; print(os.path.dirname(os.path.dirname(cloudkitty.__file__)))"])
+    ).stdout.trim();
+    const res = await venvTool(
+      python,
+      "python",
+      ["-m", "unittest", "-v", "cloudkitty_ratestore.tests.gabbi.test_gabbi"],
+      { RATESTORE_TEST_URL: api.url, RATESTORE_TEST_KEY: ADMIN_KEY, TZ: "UTC" },
+      site,
+    );
     const ran = /^Ran (\d+) tests/m.exec(res.stderr);
     expect(ran?.[1], res.stderr.slice(-3000)).to.equal("29");
-    const failed = [...res.stderr.matchAll(/^(?:FAIL|ERROR): test_request \(gabbi\.suitemaker\.test_gabbi_(\S+)\.test_request\)$/gm)].map((m) => m[1]).sort();
+    const failed = [...res.stderr.matchAll(/^(?:FAIL|ERROR): test_request \(gabbi\.suitemaker\.test_gabbi_(\S+)\.test_request\)$/gm)]
+      .map((m) => m[1])
+      .sort();
     console.log(`      gabbi: ${29 - failed.length} of 29 pass; known differences: ${failed.join(", ")}`);
     // Each of these asserts what CloudKitty's fake InfluxDB client does, which no real backend does:
     // - an empty window summed without groupby gives no row (ratestore, like CloudKitty's Elasticsearch and
@@ -77,7 +91,9 @@ describe("CloudKitty driver: CloudKitty's own StorageUnitTest on the ratestore b
   });
 
   it("python-cloudkittyclient against CloudKitty's own API backed by ratestore: dataframes add, dataframes get, summary get", async () => {
-    const site = (await venvTool(python, "python", ["-c", "import cloudkitty, os; print(os.path.dirname(os.path.dirname(cloudkitty.__file__)))"])).stdout.trim();
+    const site = (
+      await venvTool(python, "python", ["-c", "import cloudkitty, os; print(os.path.dirname(os.path.dirname(cloudkitty.__file__)))"])
+    ).stdout.trim();
     const port = await freePort();
     const server = spawn(python, ["-m", "cloudkitty_ratestore.tests.serve_api", String(port)], {
       cwd: site,
@@ -93,13 +109,31 @@ describe("CloudKitty driver: CloudKitty's own StorageUnitTest on the ratestore b
       });
       const dir = mkdtempSync(join(tmpdir(), "ck-client-"));
       const file = join(dir, "dataframes.json");
-      const point = (project: string, qty: string, price: string) => ({ vol: { unit: "h", qty }, rating: { price }, groupby: { project_id: project, id: `${project}-vm` }, metadata: { flavor: "m1" } });
-      writeFileSync(file, JSON.stringify({ dataframes: [{ period: { begin: "2024-05-01T00:00:00", end: "2024-05-01T01:00:00" }, usage: { cpu: [point("p1", "2", "1.5"), point("p2", "1", "0.25")] } }] }));
-      const ck = (...args: string[]) => venvTool(python, "cloudkitty", ["--os-auth-type", "cloudkitty-noauth", "--os-endpoint", `http://127.0.0.1:${port}`, ...args]);
+      const point = (project: string, qty: string, price: string) => ({
+        vol: { unit: "h", qty },
+        rating: { price },
+        groupby: { project_id: project, id: `${project}-vm` },
+        metadata: { flavor: "m1" },
+      });
+      writeFileSync(
+        file,
+        JSON.stringify({
+          dataframes: [
+            {
+              period: { begin: "2024-05-01T00:00:00", end: "2024-05-01T01:00:00" },
+              usage: { cpu: [point("p1", "2", "1.5"), point("p2", "1", "0.25")] },
+            },
+          ],
+        }),
+      );
+      const ck = (...args: string[]) =>
+        venvTool(python, "cloudkitty", ["--os-auth-type", "cloudkitty-noauth", "--os-endpoint", `http://127.0.0.1:${port}`, ...args]);
       const add = await ck("dataframes", "add", file);
       expect(add.code, add.stderr).to.equal(0);
       // Through CloudKitty's driver, into ratestore: ratestore's own API sees the points.
-      const direct = (await (await api.call("/v2/dataframes?begin=2024-05-01T00:00:00Z&end=2024-05-02T00:00:00Z")).json()) as { total: number };
+      const direct = (await (await api.call("/v2/dataframes?begin=2024-05-01T00:00:00Z&end=2024-05-02T00:00:00Z")).json()) as {
+        total: number;
+      };
       expect(direct.total).to.equal(2);
       const range = ["-b", "2024-05-01T00:00:00Z", "-e", "2024-05-02T00:00:00Z", "-f", "json"];
       const got = await ck("dataframes", "get", ...range);
@@ -129,7 +163,10 @@ describe("CloudKitty driver: CloudKitty's own StorageUnitTest on the ratestore b
         "print([x.value for x in e(group='oslo.config.opts') if x.name == 'cloudkitty_ratestore'])",
     ]);
     expect(res.code, res.stderr).to.equal(0);
-    expect(res.stdout.trim().split("\n")).to.deep.equal(["['cloudkitty_ratestore.storage:RatestoreStorage']", "['cloudkitty_ratestore.opts:list_opts']"]);
+    expect(res.stdout.trim().split("\n")).to.deep.equal([
+      "['cloudkitty_ratestore.storage:RatestoreStorage']",
+      "['cloudkitty_ratestore.opts:list_opts']",
+    ]);
     const gen = await venvTool(python, "oslo-config-generator", ["--namespace", "cloudkitty_ratestore"]);
     expect(gen.code, gen.stderr).to.equal(0);
     expect(gen.stdout).to.include("[storage_ratestore]");
@@ -137,7 +174,15 @@ describe("CloudKitty driver: CloudKitty's own StorageUnitTest on the ratestore b
   });
 
   it("the project's Python code (driver, test hooks, bench baseline) passes flake8 with the OpenStack hacking rules, as CloudKitty's does", async () => {
-    const res = await venvTool(python, "python", ["-m", "flake8", "--config", join(ROOT, "integrations/cloudkitty/tox.ini"), join(ROOT, "integrations/cloudkitty"), join(ROOT, "test/python"), join(ROOT, "bench")]);
+    const res = await venvTool(python, "python", [
+      "-m",
+      "flake8",
+      "--config",
+      join(ROOT, "integrations/cloudkitty/tox.ini"),
+      join(ROOT, "integrations/cloudkitty"),
+      join(ROOT, "test/python"),
+      join(ROOT, "bench"),
+    ]);
     expect(res.code, res.stdout + res.stderr).to.equal(0);
   });
 });

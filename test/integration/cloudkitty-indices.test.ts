@@ -29,7 +29,12 @@ function frames(): unknown[] {
       usage[type] = [];
       for (let p = 0; p < 6; p++) {
         for (let k = 0; k < 3; k++) {
-          usage[type]!.push({ vol: { unit: "u", qty: String(0.25 * (k + 1) + h) }, rating: { price: String(1.5 * (p + 1) + 0.125 * k) }, groupby: { project_id: `proj-${p}`, id: `${type}-${p}-${k}` }, metadata: { flavor: `f${k}` } });
+          usage[type]!.push({
+            vol: { unit: "u", qty: String(0.25 * (k + 1) + h) },
+            rating: { price: String(1.5 * (p + 1) + 0.125 * k) },
+            groupby: { project_id: `proj-${p}`, id: `${type}-${p}-${k}` },
+            metadata: { flavor: `f${k}` },
+          });
         }
       }
     }
@@ -53,7 +58,12 @@ describe("CloudKitty indices: CloudKitty's own backend reads ratestore's partiti
     const res = await api.call("/v2/dataframes?refresh=true", { json: { dataframes: frames() } });
     expect(res.status).to.equal(204);
     // Its init() would write CloudKitty's mapping document into the index: reading needs none of it.
-    ck = await CloudKittyStorage.open(api.backend.profile.distribution, process.env.OPENSEARCH_URL!.split(",")[0]!, api.backend.partitions.alias, false);
+    ck = await CloudKittyStorage.open(
+      api.backend.profile.distribution,
+      process.env.OPENSEARCH_URL!.split(",")[0]!,
+      api.backend.partitions.alias,
+      false,
+    );
   });
   after(async () => {
     ck?.close();
@@ -102,7 +112,12 @@ function sourceFrames(): { lines: string; exact: Map<string, { qty: bigint; pric
           const qtyNanos = 1_000_000_000n + BigInt((h * 7919 + t * 104729 + p * 1299709 + r * 15485863) % 2_300_000_000);
           const priceNanos = BigInt((h * 31 + t * 17 + p * 13 + r * 7) * 123_457);
           const fmt = (n: bigint) => `${n / 1_000_000_000n}.${(n % 1_000_000_000n).toString().padStart(9, "0")}`;
-          usage[type]!.push({ vol: { unit: "u", qty: fmt(qtyNanos) }, rating: { price: fmt(priceNanos) }, groupby: { project_id: `project-${p}`, id: `${type}-${p}-${r}` }, metadata: { flavor: `m${r % 3}` } });
+          usage[type]!.push({
+            vol: { unit: "u", qty: fmt(qtyNanos) },
+            rating: { price: fmt(priceNanos) },
+            groupby: { project_id: `project-${p}`, id: `${type}-${p}-${r}` },
+            metadata: { flavor: `m${r % 3}` },
+          });
           const key = `${type}|project-${p}`;
           const g = exact.get(key) ?? { qty: 0n, price: 0n };
           g.qty += qtyNanos;
@@ -151,20 +166,31 @@ describe("CloudKitty indices: ratestore migrate", function () {
   });
 
   async function summaryOf(api: TestApi): Promise<Map<string, { qty: bigint; price: bigint }>> {
-    const q = new URLSearchParams({ begin: "2024-05-01T00:00:00Z", end: "2024-05-03T00:00:00Z", paginate: "false", response_format: "object" });
+    const q = new URLSearchParams({
+      begin: "2024-05-01T00:00:00Z",
+      end: "2024-05-03T00:00:00Z",
+      paginate: "false",
+      response_format: "object",
+    });
     q.append("groupby", "type");
     q.append("groupby", "project_id");
     const res = await api.call(`/v2/summary?${q}`);
     // Exact decimals on the wire: read the literals, not doubles.
     const text = await res.text();
-    const rows = JSON.parse(text.replace(/"(qty|rate)":(-?[0-9.eE+-]+)/g, '"$1":"$2"')) as { results: { type: string; project_id: string; qty: string; rate: string }[] };
+    const rows = JSON.parse(text.replace(/"(qty|rate)":(-?[0-9.eE+-]+)/g, '"$1":"$2"')) as {
+      results: { type: string; project_id: string; qty: string; rate: string }[];
+    };
     return new Map(rows.results.map((r) => [`${r.type}|${r.project_id}`, { qty: nanos(r.qty), price: nanos(r.rate) }]));
   }
 
   it("copies every point exactly: /v2/summary equals the source's _source sums for every (type, project_id), and CloudKitty's total() to the precision of its index", async () => {
     const api = await startApi();
     try {
-      const env = { OPENSEARCH_URL: process.env.OPENSEARCH_URL!, RATESTORE_INDEX_PREFIX: api.backend.config.indexPrefix, RATESTORE_RETENTION_MECHANISM: "none" };
+      const env = {
+        OPENSEARCH_URL: process.env.OPENSEARCH_URL!,
+        RATESTORE_INDEX_PREFIX: api.backend.config.indexPrefix,
+        RATESTORE_RETENTION_MECHANISM: "none",
+      };
       const res = await runCli(["migrate", "--from", url(), "--index", index, "--no-progress"], env, dir);
       expect(res.code, res.stderr).to.equal(0);
       expect(res.stderr).to.include(`${mappingDocuments} CloudKitty mapping documents skipped`);
@@ -172,12 +198,20 @@ describe("CloudKitty indices: ratestore migrate", function () {
       const ours = await summaryOf(api);
       expect(ours.size).to.equal(18);
       for (const [key, exact] of data.exact) expect(ours.get(key), key).to.deep.equal(exact);
-      const theirs = await ck.call<{ results: { type: string; project_id: string; qty: string; rate: string }[] }>({ op: "total", begin: "2024-05-01T00:00:00Z", end: "2024-05-03T00:00:00Z", groupby: ["type", "project_id"] });
+      const theirs = await ck.call<{ results: { type: string; project_id: string; qty: string; rate: string }[] }>({
+        op: "total",
+        begin: "2024-05-01T00:00:00Z",
+        end: "2024-05-03T00:00:00Z",
+        groupby: ["type", "project_id"],
+      });
       expect(theirs.results).to.have.length(18);
       // CloudKitty sums what its index holds: its init() stores its mapping as a document instead of
       // applying it, so qty and price were mapped dynamically as `float` (32 bits). Its figures are the
       // exact ones to float precision; ours are the exact ones.
-      const mapping = (await (await fetch(`${url()}/${index}/_mapping/field/qty,price`)).json()) as Record<string, { mappings: Record<string, { mapping: Record<string, { type: string }> }> }>;
+      const mapping = (await (await fetch(`${url()}/${index}/_mapping/field/qty,price`)).json()) as Record<
+        string,
+        { mappings: Record<string, { mapping: Record<string, { type: string }> }> }
+      >;
       const sourceTypes = Object.values(mapping[index]!.mappings).map((m) => Object.values(m.mapping)[0]!.type);
       let worst = 0;
       for (const row of theirs.results) {
@@ -188,10 +222,14 @@ describe("CloudKitty indices: ratestore migrate", function () {
         ] as const) {
           const relative = Math.abs(theirsValue - oursValue) / Math.max(Math.abs(oursValue), 1e-9);
           worst = Math.max(worst, relative);
-          expect(relative, `${row.type}|${row.project_id}: CloudKitty ${theirsValue}, ratestore ${oursValue}`).to.be.lessThan(sourceTypes.includes("float") ? 1e-6 : 1e-12);
+          expect(relative, `${row.type}|${row.project_id}: CloudKitty ${theirsValue}, ratestore ${oursValue}`).to.be.lessThan(
+            sourceTypes.includes("float") ? 1e-6 : 1e-12,
+          );
         }
       }
-      console.log(`      CloudKitty's total() on its own index (qty/price mapped as ${sourceTypes.join("/")}) is off the exact sums by at most ${worst.toExponential(2)} (relative)`);
+      console.log(
+        `      CloudKitty's total() on its own index (qty/price mapped as ${sourceTypes.join("/")}) is off the exact sums by at most ${worst.toExponential(2)} (relative)`,
+      );
     } finally {
       await api.close();
     }
@@ -200,8 +238,25 @@ describe("CloudKitty indices: ratestore migrate", function () {
   it("killed with SIGKILL part-way, run again: the count and sums are exact; a third run stores nothing", async () => {
     const api = await startApi();
     try {
-      const env = { OPENSEARCH_URL: process.env.OPENSEARCH_URL!, RATESTORE_INDEX_PREFIX: api.backend.config.indexPrefix, RATESTORE_RETENTION_MECHANISM: "none" };
-      const args = ["migrate", "--from", url(), "--index", index, "--no-progress", "--batch-points", "100", "--checkpoint", "crash.checkpoint.json", "--rejects", "crash.rejects.ndjson"];
+      const env = {
+        OPENSEARCH_URL: process.env.OPENSEARCH_URL!,
+        RATESTORE_INDEX_PREFIX: api.backend.config.indexPrefix,
+        RATESTORE_RETENTION_MECHANISM: "none",
+      };
+      const args = [
+        "migrate",
+        "--from",
+        url(),
+        "--index",
+        index,
+        "--no-progress",
+        "--batch-points",
+        "100",
+        "--checkpoint",
+        "crash.checkpoint.json",
+        "--rejects",
+        "crash.rejects.ndjson",
+      ];
       const child = spawnCli(args, env, dir);
       // Kill it once some points are in and some are not.
       const countUrl = `${url()}/${api.backend.partitions.alias}/_count`;
@@ -227,17 +282,28 @@ describe("CloudKitty indices: ratestore migrate", function () {
       expect(third.code, third.stderr).to.equal(0);
       const summary = (JSON.parse(third.stdout.split("\n")[0]!) as { migrate: { stored: number; duplicates: number } }).migrate;
       expect(summary).to.deep.include({ stored: 0, duplicates: data.points });
-      console.log(`      killed after ${partial} of ${data.points} points were stored; the second run completed them, the third stored 0 (${summary.duplicates} already stored)`);
+      console.log(
+        `      killed after ${partial} of ${data.points} points were stored; the second run completed them, the third stored 0 (${summary.duplicates} already stored)`,
+      );
     } finally {
       await api.close();
     }
   });
 
-  it("a document that cannot be stored exactly (more than 9 decimals, a label key \"__proto__\") goes to the reject file, and the verification names its group and exits 3", async () => {
+  it('a document that cannot be stored exactly (more than 9 decimals, a label key "__proto__") goes to the reject file, and the verification names its group and exits 3', async () => {
     const bad = `${index}-bad`;
     await fetch(`${url()}/${bad}`, { method: "PUT" });
     try {
-      const doc = (qty: unknown) => ({ start: "2024-05-01T00:00:00+00:00", end: "2024-05-01T01:00:00+00:00", type: "cpu", unit: "u", qty, price: 1, groupby: { project_id: "p-bad" }, metadata: {} });
+      const doc = (qty: unknown) => ({
+        start: "2024-05-01T00:00:00+00:00",
+        end: "2024-05-01T01:00:00+00:00",
+        type: "cpu",
+        unit: "u",
+        qty,
+        price: 1,
+        groupby: { project_id: "p-bad" },
+        metadata: {},
+      });
       // A label key "__proto__" (CloudKitty checks none) is refused like any other document that cannot be
       // stored as it is, and does not stop the copy of the rest.
       const proto = { ...doc(2), groupby: { project_id: "p-bad", ["__proto__"]: "x" } };
@@ -245,11 +311,22 @@ describe("CloudKitty indices: ratestore migrate", function () {
       await fetch(`${url()}/${bad}/_bulk?refresh=true`, { method: "POST", headers: { "content-type": "application/x-ndjson" }, body });
       const api = await startApi();
       try {
-        const env = { OPENSEARCH_URL: process.env.OPENSEARCH_URL!, RATESTORE_INDEX_PREFIX: api.backend.config.indexPrefix, RATESTORE_RETENTION_MECHANISM: "none" };
-        const res = await runCli(["migrate", "--from", url(), "--index", bad, "--no-progress", "--checkpoint", "bad.json", "--rejects", "bad.rejects.ndjson"], env, dir);
+        const env = {
+          OPENSEARCH_URL: process.env.OPENSEARCH_URL!,
+          RATESTORE_INDEX_PREFIX: api.backend.config.indexPrefix,
+          RATESTORE_RETENTION_MECHANISM: "none",
+        };
+        const res = await runCli(
+          ["migrate", "--from", url(), "--index", bad, "--no-progress", "--checkpoint", "bad.json", "--rejects", "bad.rejects.ndjson"],
+          env,
+          dir,
+        );
         expect(res.code, res.stderr).to.equal(3);
         expect(res.stderr).to.match(/DIFFERENCE type=cpu project_id=p-bad: source qty 1.5 price 1 \(2 source documents not stored/);
-        const rejects = readFileSync(join(dir, "bad.rejects.ndjson"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { reason: string; document: { qty: number } });
+        const rejects = readFileSync(join(dir, "bad.rejects.ndjson"), "utf8")
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l) as { reason: string; document: { qty: number } });
         expect(rejects).to.have.length(2);
         const decimals = rejects.find((r) => r.document.qty !== 2)!;
         expect(decimals.reason).to.match(/^qty: has more than 9 decimal places/);
@@ -269,18 +346,28 @@ describe("CloudKitty indices: ratestore migrate", function () {
   it("the service refuses a read alias that includes the CloudKitty index: start-up and /readyz name it and point to ratestore migrate", async () => {
     const api = await startApi();
     try {
-      await fetch(`${url()}/_aliases`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ actions: [{ add: { index, alias: api.backend.partitions.alias } }] }) });
+      await fetch(`${url()}/_aliases`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ actions: [{ add: { index, alias: api.backend.partitions.alias } }] }),
+      });
       const ready = await api.call("/readyz", { key: null });
       expect(ready.status).to.equal(503);
       const body = (await ready.json()) as { problems: string[] };
-      expect(body.problems.join(" ")).to.include(`includes ${index}, which ratestore did not write`).and.to.include(`ratestore migrate --from <cluster url> --index ${index}`);
+      expect(body.problems.join(" "))
+        .to.include(`includes ${index}, which ratestore did not write`)
+        .and.to.include(`ratestore migrate --from <cluster url> --index ${index}`);
       const second = new OpenSearchBackend(api.backend.config, testLogger);
       const err = await second.init().catch((e: Error) => e);
       await second.close();
       expect(err).to.be.instanceOf(Error);
       expect((err as Error).message).to.include(`includes ${index}`);
     } finally {
-      await fetch(`${url()}/_aliases`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ actions: [{ remove: { index, alias: api.backend.partitions.alias } }] }) });
+      await fetch(`${url()}/_aliases`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ actions: [{ remove: { index, alias: api.backend.partitions.alias } }] }),
+      });
       await api.close();
     }
   });

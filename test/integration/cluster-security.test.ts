@@ -59,7 +59,13 @@ function roleFor(prefix: string, drop: readonly string[] = []): Record<string, u
   const prefix = `sec${Date.now().toString(36)}`;
   /** The storage configuration of the service as an operator sets it: the URL, the user, the CA file. */
   const secured = (env: Record<string, string> = {}): StorageConfig => {
-    const c = loadConfig({ OPENSEARCH_URL: node.url, OPENSEARCH_USERNAME: "ratestore", OPENSEARCH_PASSWORD: USER_PASSWORD, OPENSEARCH_CA_FILE: ca, ...env }).storage;
+    const c = loadConfig({
+      OPENSEARCH_URL: node.url,
+      OPENSEARCH_USERNAME: "ratestore",
+      OPENSEARCH_PASSWORD: USER_PASSWORD,
+      OPENSEARCH_CA_FILE: ca,
+      ...env,
+    }).storage;
     return { ...testStorageConfig(), opensearch: c.opensearch, indexPrefix: prefix, retentionMechanism: "auto" };
   };
   let admin: OpenSearchBackend;
@@ -67,7 +73,11 @@ function roleFor(prefix: string, drop: readonly string[] = []): Record<string, u
   /** Creates (or replaces) a role and a user holding only it, as an administrator does. */
   async function grant(user: string, role: Record<string, unknown>): Promise<void> {
     await admin.client.request({ method: "PUT", path: `/_plugins/_security/api/roles/${user}-role`, body: role });
-    await admin.client.request({ method: "PUT", path: `/_plugins/_security/api/internalusers/${user}`, body: { password: USER_PASSWORD, opendistro_security_roles: [`${user}-role`] } });
+    await admin.client.request({
+      method: "PUT",
+      path: `/_plugins/_security/api/internalusers/${user}`,
+      body: { password: USER_PASSWORD, opendistro_security_roles: [`${user}-role`] },
+    });
   }
 
   before(async () => {
@@ -88,7 +98,12 @@ function roleFor(prefix: string, drop: readonly string[] = []): Record<string, u
     try {
       expect(api.backend.profile).to.include({ version: VERSION, lifecycle: "ism", pit: "opensearch" });
       const push = await api.call("/v2/dataframes", {
-        json: { dataframes: [0, 1, 2].map((h) => ({ period: { begin: new Date(today + h * HOUR).toISOString(), end: new Date(today + (h + 1) * HOUR).toISOString() }, usage: { cpu: [{ vol: { qty: "1.5", unit: "h" }, rating: { price: "2" }, groupby: { project_id: "p" }, metadata: {} }] } })) },
+        json: {
+          dataframes: [0, 1, 2].map((h) => ({
+            period: { begin: new Date(today + h * HOUR).toISOString(), end: new Date(today + (h + 1) * HOUR).toISOString() },
+            usage: { cpu: [{ vol: { qty: "1.5", unit: "h" }, rating: { price: "2" }, groupby: { project_id: "p" }, metadata: {} }] },
+          })),
+        },
       });
       expect(push.status, await push.clone().text()).to.equal(204);
       const summary = await api.call(`/v2/summary?begin=${new Date(today).toISOString()}&end=${new Date(today + DAY).toISOString()}`);
@@ -96,7 +111,9 @@ function roleFor(prefix: string, drop: readonly string[] = []): Record<string, u
       const table = (await summary.json()) as { columns: string[]; results: unknown[][] };
       expect(table.results[0]![table.columns.indexOf("qty")]).to.equal(4.5);
       // paginate=false walks a point in time.
-      const all = await api.call(`/v2/dataframes?begin=${new Date(today).toISOString()}&end=${new Date(today + DAY).toISOString()}&paginate=false`);
+      const all = await api.call(
+        `/v2/dataframes?begin=${new Date(today).toISOString()}&end=${new Date(today + DAY).toISOString()}&paginate=false`,
+      );
       expect(all.status, await all.clone().text()).to.equal(200);
       // ISM's explain shows a partition as managed a moment after it was put under its policy.
       const own = `${prefix}-retention-${api.backend.partitions.indexFor(today).slice(`${prefix}-points-`.length)}`;
@@ -106,7 +123,9 @@ function roleFor(prefix: string, drop: readonly string[] = []): Record<string, u
         partitions = await api.backend.describePartitions();
       }
       expect(partitions.map((p) => p.policy)).to.deep.equal([own]);
-      const del = await api.call(`/v2/dataframes?begin=${new Date(today).toISOString()}&end=${new Date(today + HOUR).toISOString()}`, { method: "DELETE" });
+      const del = await api.call(`/v2/dataframes?begin=${new Date(today).toISOString()}&end=${new Date(today + HOUR).toISOString()}`, {
+        method: "DELETE",
+      });
       expect(del.status, await del.clone().text()).to.be.oneOf([200, 204]);
     } finally {
       await api.stop();
@@ -124,7 +143,10 @@ function roleFor(prefix: string, drop: readonly string[] = []): Record<string, u
 
   it("a wrong password stops the start with a message naming the credentials to check", async () => {
     const b = new OpenSearchBackend(secured({ OPENSEARCH_PASSWORD: "not-the-password" }), testLogger);
-    const err = await b.init().then(() => undefined, (e: Error) => e);
+    const err = await b.init().then(
+      () => undefined,
+      (e: Error) => e,
+    );
     await b.close();
     expect(err?.message).to.match(/refused the credentials \(401\).*user ratestore.*check OPENSEARCH_USERNAME and OPENSEARCH_PASSWORD/);
   });
@@ -133,7 +155,10 @@ function roleFor(prefix: string, drop: readonly string[] = []): Record<string, u
     const { opensearch } = secured();
     const { ca: _trusted, ...untrusting } = opensearch;
     const b = new OpenSearchBackend({ ...secured(), opensearch: untrusting }, testLogger);
-    const err = await b.init().then(() => undefined, (e: Error) => e);
+    const err = await b.init().then(
+      () => undefined,
+      (e: Error) => e,
+    );
     await b.close();
     expect(err?.message).to.match(/certificate not trusted.*set OPENSEARCH_CA_FILE/);
   });
@@ -141,9 +166,14 @@ function roleFor(prefix: string, drop: readonly string[] = []): Record<string, u
   it("a missing permission stops the start, or the push, with a message naming the permission", async () => {
     await grant("ratestore-noexplain", roleFor(prefix, ["cluster:admin/opendistro/ism/managedindex/explain"]));
     const b = new OpenSearchBackend(secured({ OPENSEARCH_USERNAME: "ratestore-noexplain" }), testLogger);
-    const err = await b.init().then(() => undefined, (e: Error) => e);
+    const err = await b.init().then(
+      () => undefined,
+      (e: Error) => e,
+    );
     await b.close();
-    expect(err?.message, err?.message).to.match(/user ratestore-noexplain lacks a permission \(403\).*cluster:admin\/opendistro\/ism\/managedindex\/explain.*docs\/security\.md/);
+    expect(err?.message, err?.message).to.match(
+      /user ratestore-noexplain lacks a permission \(403\).*cluster:admin\/opendistro\/ism\/managedindex\/explain.*docs\/security\.md/,
+    );
 
     // Each in a partition not created yet (months ahead), so that the push has to create it.
     for (const [user, missing, later] of [
@@ -154,9 +184,20 @@ function roleFor(prefix: string, drop: readonly string[] = []): Record<string, u
       const api = await startApi({}, undefined, { ...secured({ OPENSEARCH_USERNAME: user }), indexPrefix: prefix });
       try {
         const res = await api.call("/v2/dataframes", {
-          json: { dataframes: [{ period: { begin: new Date(later).toISOString(), end: new Date(later + HOUR).toISOString() }, usage: { cpu: [{ vol: { qty: "1", unit: "h" }, rating: { price: "1" }, groupby: { project_id: "p" }, metadata: {} }] } }] },
+          json: {
+            dataframes: [
+              {
+                period: { begin: new Date(later).toISOString(), end: new Date(later + HOUR).toISOString() },
+                usage: { cpu: [{ vol: { qty: "1", unit: "h" }, rating: { price: "1" }, groupby: { project_id: "p" }, metadata: {} }] },
+              },
+            ],
+          },
         });
-        const body = (await res.json().catch(() => ({ status: res.status }))) as { message: string; details: { message: string; outcome: string }[]; stored: number };
+        const body = (await res.json().catch(() => ({ status: res.status }))) as {
+          message: string;
+          details: { message: string; outcome: string }[];
+          stored: number;
+        };
         expect(res.status, JSON.stringify(body)).to.equal(502);
         expect(body.message).to.include(`user ${user} lacks a permission (403)`).and.include(missing);
         expect(body.stored).to.equal(0);

@@ -40,7 +40,11 @@ describe("the real node, and the profile detected from it", () => {
       const opened = await client.request(pit.open(`${index}-pit`));
       const id = pit.idOf(opened.body);
       expect(id, `a ${profile.pit} point-in-time id`).to.be.a("string");
-      const res = await client.request<{ hits: { hits: unknown[] } }>({ method: "POST", path: "/_search", body: { size: 1, sort: [{ _doc: "asc" }], ...inPit(id!) } });
+      const res = await client.request<{ hits: { hits: unknown[] } }>({
+        method: "POST",
+        path: "/_search",
+        body: { size: 1, sort: [{ _doc: "asc" }], ...inPit(id!) },
+      });
       expect(res.body.hits.hits).to.deep.equal([]);
       expect((await client.request(pit.close(id!))).status).to.equal(200);
     } finally {
@@ -49,7 +53,14 @@ describe("the real node, and the profile detected from it", () => {
   });
 
   it("accepts index.creation_date at creation exactly where the profile says it backdates with it", async () => {
-    const res = await client.request({ method: "PUT", path: `/${index}-dated`, body: { settings: { number_of_replicas: 0, "index.creation_date": Date.UTC(2024, 0, 1) } } }, [400]);
+    const res = await client.request(
+      {
+        method: "PUT",
+        path: `/${index}-dated`,
+        body: { settings: { number_of_replicas: 0, "index.creation_date": Date.UTC(2024, 0, 1) } },
+      },
+      [400],
+    );
     await client.request({ method: "DELETE", path: `/${index}-dated` }, [404]);
     expect(res.status === 200).to.equal(profile.backdating === "creation_date");
   });
@@ -59,7 +70,11 @@ describe("the real node, and the profile detected from it", () => {
     await client.request({ method: "PUT", path: `/${index}/_doc/1`, querystring: { refresh: true }, body: { hello: "world" } });
     const got = await client.request<{ _source: { hello: string } }>({ method: "GET", path: `/${index}/_doc/1` });
     expect(got.body._source.hello).to.equal("world");
-    const found = await client.request<{ hits: { total: { value: number } } }>({ method: "POST", path: `/${index}/_search`, body: { query: { term: { hello: "world" } } } });
+    const found = await client.request<{ hits: { total: { value: number } } }>({
+      method: "POST",
+      path: `/${index}/_search`,
+      body: { query: { term: { hello: "world" } } },
+    });
     expect(found.body.hits.total.value).to.equal(1);
     await client.request({ method: "DELETE", path: `/${index}` });
     const gone = await client.request({ method: "GET", path: `/${index}` }, [404]);

@@ -5,7 +5,14 @@ import { fieldsUsed, importSavedObjects, loadSavedObjects } from "../../src/cli/
 import { freshBackend } from "../support/cluster.js";
 import { scenarioFrames } from "../support/data.js";
 
-const EXPECTED_TYPE: Record<string, string> = { start: "date", type: "keyword", unit: "keyword", price: "double", qty: "double", "groupby.project_id": "keyword" };
+const EXPECTED_TYPE: Record<string, string> = {
+  start: "date",
+  type: "keyword",
+  unit: "keyword",
+  price: "double",
+  qty: "double",
+  "groupby.project_id": "keyword",
+};
 
 describe("Dashboards saved objects", () => {
   it("parse, and every reference resolves to an object of the file with the right type", () => {
@@ -16,7 +23,9 @@ describe("Dashboards saved objects", () => {
       for (const ref of o.references) expect(byId.has(`${ref.type}:${ref.id}`), `${o.id} -> ${ref.type}:${ref.id}`).to.equal(true);
       if (o.type === "visualization") {
         JSON.parse(String(o.attributes.visState));
-        const source = JSON.parse(String((o.attributes.kibanaSavedObjectMeta as { searchSourceJSON: string }).searchSourceJSON)) as { indexRefName: string };
+        const source = JSON.parse(String((o.attributes.kibanaSavedObjectMeta as { searchSourceJSON: string }).searchSourceJSON)) as {
+          indexRefName: string;
+        };
         expect(o.references.map((r) => r.name)).to.include(source.indexRefName);
       }
       if (o.type === "dashboard") {
@@ -33,11 +42,13 @@ describe("Dashboards saved objects", () => {
       await backend.push(scenarioFrames(1), { refresh: true });
       const fields = fieldsUsed(loadSavedObjects());
       expect(fields).to.deep.equal(Object.keys(EXPECTED_TYPE).sort());
-      const caps = await backend.client.request<{ fields: Record<string, Record<string, { searchable: boolean; aggregatable: boolean }>> }>({
-        method: "GET",
-        path: `/${backend.partitions.pattern}/_field_caps`,
-        querystring: { fields: fields.join(",") },
-      });
+      const caps = await backend.client.request<{ fields: Record<string, Record<string, { searchable: boolean; aggregatable: boolean }>> }>(
+        {
+          method: "GET",
+          path: `/${backend.partitions.pattern}/_field_caps`,
+          querystring: { fields: fields.join(",") },
+        },
+      );
       for (const f of fields) {
         const byType = caps.body.fields[f];
         expect(byType, f).to.not.equal(undefined);
@@ -62,10 +73,17 @@ describe("Dashboards saved objects", () => {
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     try {
-      const result = await importSavedObjects(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, loadSavedObjects(), { username: "u", password: "p" });
+      const result = await importSavedObjects(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, loadSavedObjects(), {
+        username: "u",
+        password: "p",
+      });
       expect(result).to.deep.equal({ success: true, successCount: 5 });
       expect(seen.url).to.equal("/api/saved_objects/_import?overwrite=true");
-      expect(seen.headers).to.include({ "osd-xsrf": "true", "kbn-xsrf": "true", authorization: `Basic ${Buffer.from("u:p").toString("base64")}` });
+      expect(seen.headers).to.include({
+        "osd-xsrf": "true",
+        "kbn-xsrf": "true",
+        authorization: `Basic ${Buffer.from("u:p").toString("base64")}`,
+      });
       expect(String(seen.headers["content-type"])).to.match(/^multipart\/form-data; boundary=/);
       expect(seen.body).to.include('filename="ratestore.ndjson"');
       expect(seen.body).to.include('"id":"ratestore-overview"');

@@ -18,7 +18,15 @@ const PER_PUSH = 500;
 
 function pushFrames(n: number): DataFrame[] {
   const points: RatedPoint[] = [];
-  for (let i = 0; i < PER_PUSH; i++) points.push({ type: "cpu", unit: "h", qty: 1_000_000_000n, price: 1_000_000_000n, groupby: { project_id: `p${i % 7}`, id: `${n}-${i}` }, metadata: {} });
+  for (let i = 0; i < PER_PUSH; i++)
+    points.push({
+      type: "cpu",
+      unit: "h",
+      qty: 1_000_000_000n,
+      price: 1_000_000_000n,
+      groupby: { project_id: `p${i % 7}`, id: `${n}-${i}` },
+      metadata: {},
+    });
   return [{ begin: B + n * HOUR, end: B + (n + 1) * HOUR, points }];
 }
 
@@ -78,13 +86,18 @@ describe("failover: three nodes, the first URL's node killed during pushes", fun
       after.push(res.status);
       await res.arrayBuffer();
     }
-    const summary = await api.call(`/v2/summary?begin=${new Date(B).toISOString()}&end=${new Date(B + (PUSHES + 10) * HOUR).toISOString()}&response_format=object`);
+    const summary = await api.call(
+      `/v2/summary?begin=${new Date(B).toISOString()}&end=${new Date(B + (PUSHES + 10) * HOUR).toISOString()}&response_format=object`,
+    );
     after.push(summary.status);
     const body = (await summary.json()) as { results: { qty: number }[] };
     const page = await api.call(`/v2/dataframes?begin=${new Date(B).toISOString()}&end=${new Date(B + 2 * HOUR).toISOString()}&limit=2000`);
     after.push(page.status);
     const frames = (await page.json()) as { total: number };
-    expect(after.filter((s) => s >= 500), "5xx after recovery").to.deep.equal([]);
+    expect(
+      after.filter((s) => s >= 500),
+      "5xx after recovery",
+    ).to.deep.equal([]);
     expect(body.results[0]!.qty, "acknowledged points equal present points").to.equal((PUSHES + 10) * PER_PUSH);
     expect(frames.total).to.equal(2 * PER_PUSH);
     const count = (await (await fetch(`${nodes[2]!.url}/${api.backend.partitions.alias}/_count`)).json()) as { count: number };

@@ -18,7 +18,14 @@ function pushFrames(push: string): DataFrame[] {
   const frames: { begin: number; end: number; points: RatedPoint[] }[] = [];
   for (let h = 0; h < 4; h++) frames.push({ begin: B + h * HOUR, end: B + (h + 1) * HOUR, points: [] });
   for (let i = 0; i < POINTS; i++) {
-    frames[i % 4]!.points.push({ type: "cpu", unit: "h", qty: 1_000_000_000n, price: 1_000_000_000n, groupby: { project_id: "p", id: `${push}-${i}` }, metadata: {} });
+    frames[i % 4]!.points.push({
+      type: "cpu",
+      unit: "h",
+      qty: 1_000_000_000n,
+      price: 1_000_000_000n,
+      groupby: { project_id: "p", id: `${push}-${i}` },
+      metadata: {},
+    });
   }
   return frames;
 }
@@ -43,7 +50,10 @@ describe("push faults: the node killed during 20,000-point pushes, then restarte
     node = new OwnNode(Number(new URL(process.env.OPENSEARCH_URL!).port) + 40);
     node.start();
     const base = testStorageConfig();
-    api = await startApi({ OPENSEARCH_URL: node.url }, undefined, { opensearch: { ...base.opensearch, urls: [node.url] }, bulk: { ...base.bulk, maxDocs: 1000, retries: 2 } });
+    api = await startApi({ OPENSEARCH_URL: node.url }, undefined, {
+      opensearch: { ...base.opensearch, urls: [node.url] },
+      bulk: { ...base.bulk, maxDocs: 1000, retries: 2 },
+    });
   });
   after(async () => {
     try {
@@ -58,7 +68,12 @@ describe("push faults: the node killed during 20,000-point pushes, then restarte
     const answers: { name: string; status: number; body: unknown; requestsAtAnswer: number }[] = [];
     const sent = pushes.map(async ({ name, frames }) => {
       const res = await api.call("/v2/dataframes", { json: { dataframes: wireFrames(frames) } });
-      answers.push({ name, status: res.status, body: res.status === 204 ? undefined : await res.json(), requestsAtAnswer: api.backend.writeStats().bulkRequests });
+      answers.push({
+        name,
+        status: res.status,
+        body: res.status === 204 ? undefined : await res.json(),
+        requestsAtAnswer: api.backend.writeStats().bulkRequests,
+      });
     });
     // Kill the node once part of the data is in: poll its document count.
     for (;;) {
@@ -78,7 +93,9 @@ describe("push faults: the node killed during 20,000-point pushes, then restarte
 
     // What the index holds, point by point.
     const present = new Set<string>();
-    const res = await api.call(`/v2/dataframes/export?begin=${new Date(B).toISOString()}&end=${new Date(B + 4 * HOUR).toISOString()}`, { key: ADMIN_KEY });
+    const res = await api.call(`/v2/dataframes/export?begin=${new Date(B).toISOString()}&end=${new Date(B + 4 * HOUR).toISOString()}`, {
+      key: ADMIN_KEY,
+    });
     for (const line of (await res.text()).trim().split("\n")) {
       if (!line) continue;
       for (const p of (JSON.parse(line) as { usage: { cpu: { groupby: { id: string } }[] } }).usage.cpu) present.add(p.groupby.id);
@@ -87,7 +104,7 @@ describe("push faults: the node killed during 20,000-point pushes, then restarte
     let acknowledged = 0;
     for (const a of answers) {
       const { frames } = pushes.find((p) => p.name === a.name)!;
-      const idAt = (df: number, index: number) => (frames[df]!.points[index]!.groupby.id as string);
+      const idAt = (df: number, index: number) => frames[df]!.points[index]!.groupby.id as string;
       const all = frames.flatMap((f) => f.points.map((p) => p.groupby.id as string));
       if (a.status === 204) {
         acknowledged += all.length;
@@ -109,9 +126,14 @@ describe("push faults: the node killed during 20,000-point pushes, then restarte
       acknowledged += stored.length;
       for (const id of stored) expect(present.has(id), `${id} reported stored but absent`).to.equal(true);
       for (const id of notStored) expect(present.has(id), `${id} reported not stored but present`).to.equal(false);
-      console.log(`      push ${a.name}: ${body.stored} stored, ${body.not_stored} not stored, ${body.unknown} unknown (of which ${[...unknown].filter((id) => present.has(id)).length} present after the restart)`);
+      console.log(
+        `      push ${a.name}: ${body.stored} stored, ${body.not_stored} not stored, ${body.unknown} unknown (of which ${[...unknown].filter((id) => present.has(id)).length} present after the restart)`,
+      );
     }
-    expect(answers.some((a) => a.status === 503), "the kill hit no push").to.equal(true);
+    expect(
+      answers.some((a) => a.status === 503),
+      "the kill hit no push",
+    ).to.equal(true);
     // Acknowledged points are all present; the only other present points are unknown ones.
     const presentAcknowledged = [...present].length;
     expect(presentAcknowledged).to.be.at.least(acknowledged);

@@ -44,7 +44,10 @@ async function summaryQty(api: TestApi, begin: number, end: number): Promise<{ s
 /** Waits until ISM has run a partition's policy once (its first job run after the policy was attached). */
 async function initialised(b: Backend, index: string): Promise<void> {
   for (;;) {
-    const e = await b.client.request<Record<string, { state?: { name?: string } }>>({ method: "GET", path: `/_plugins/_ism/explain/${index}` });
+    const e = await b.client.request<Record<string, { state?: { name?: string } }>>({
+      method: "GET",
+      path: `/_plugins/_ism/explain/${index}`,
+    });
     if (e.body[index]?.state?.name) return;
     await new Promise((r) => setTimeout(r, 2000));
   }
@@ -61,7 +64,8 @@ async function initialised(b: Backend, index: string): Promise<void> {
     RATESTORE_ENGINE_SETTINGS: "plugins.index_state_management.job_interval=1 plugins.index_state_management.jitter=0.0",
   });
   const opensearch = () => ({ ...testStorageConfig().opensearch, urls: [node.url] });
-  const on = (overrides: Partial<StorageConfig>) => freshBackend({ opensearch: opensearch(), retentionMechanism: "auto", sweepGraceSeconds: 30, ...overrides });
+  const on = (overrides: Partial<StorageConfig>) =>
+    freshBackend({ opensearch: opensearch(), retentionMechanism: "auto", sweepGraceSeconds: 30, ...overrides });
   const now = Date.now();
   const today = now - (now % DAY);
   const monthStart = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1);
@@ -112,31 +116,67 @@ async function initialised(b: Backend, index: string): Promise<void> {
       await before.client.request({
         method: "PUT",
         path: `/_plugins/_ism/policies/${shared}`,
-        body: { policy: { description: "ratestore retention [ratestore policy v1, retention 2m]", default_state: "hold", states: [{ name: "hold", actions: [], transitions: [{ state_name: "delete", conditions: { min_index_age: "2m" } }] }, { name: "delete", actions: [{ delete: {} }], transitions: [] }] } },
+        body: {
+          policy: {
+            description: "ratestore retention [ratestore policy v1, retention 2m]",
+            default_state: "hold",
+            states: [
+              { name: "hold", actions: [], transitions: [{ state_name: "delete", conditions: { min_index_age: "2m" } }] },
+              { name: "delete", actions: [{ delete: {} }], transitions: [] },
+            ],
+          },
+        },
       });
-      await before.client.request({ method: "POST", path: `/_plugins/_ism/add/${before.partitions.indexFor(today)}`, body: { policy_id: shared } });
+      await before.client.request({
+        method: "POST",
+        path: `/_plugins/_ism/add/${before.partitions.indexFor(today)}`,
+        body: { policy_id: shared },
+      });
 
       insideDay = await on({ partition: "day", retentionHours: short / HOUR });
       insideMonth = await on({ partition: "month", retentionHours: short / HOUR });
       backends.push(insideDay, insideMonth);
       // Each acknowledged; every point ends in the future or within minutes, so each is inside its retention.
-      expect((await insideDay.push([frame(today, today + HOUR, "p", 1), frame(today + 23 * HOUR, today + DAY, "p", 2)])).stored).to.equal(2);
-      expect((await insideMonth.push([frame(monthStart, monthStart + HOUR, "p", 1), frame(now - (now % HOUR), now - (now % HOUR) + HOUR, "p", 2)])).stored).to.equal(2);
+      expect((await insideDay.push([frame(today, today + HOUR, "p", 1), frame(today + 23 * HOUR, today + DAY, "p", 2)])).stored).to.equal(
+        2,
+      );
+      expect(
+        (
+          await insideMonth.push([
+            frame(monthStart, monthStart + HOUR, "p", 1),
+            frame(now - (now % HOUR), now - (now % HOUR) + HOUR, "p", 2),
+          ])
+        ).stored,
+      ).to.equal(2);
 
       dueDayAt = today + dueIn(today, 3 * MIN);
       dueDay = await on({ partition: "day", retentionHours: dueIn(today, 3 * MIN) / HOUR });
       backends.push(dueDay);
-      expect((await dueDay.push([frame(today - DAY, today - DAY + HOUR, "p", 3), frame(today - HOUR, today, "p", 4), frame(today, today + HOUR, "p", 5)])).stored).to.equal(3);
+      expect(
+        (
+          await dueDay.push([
+            frame(today - DAY, today - DAY + HOUR, "p", 3),
+            frame(today - HOUR, today, "p", 4),
+            frame(today, today + HOUR, "p", 5),
+          ])
+        ).stored,
+      ).to.equal(3);
 
       // Last month's partition, first written under a long retention, then the retention shortened.
       const loader = await on({ partition: "month", retentionHours: 24 * 400 });
       backends.push(loader);
-      expect((await loader.push([frame(lastMonth, lastMonth + HOUR, "p", 6), frame(monthStart - HOUR, monthStart, "p", 7)])).stored).to.equal(2);
+      expect(
+        (await loader.push([frame(lastMonth, lastMonth + HOUR, "p", 6), frame(monthStart - HOUR, monthStart, "p", 7)])).stored,
+      ).to.equal(2);
       // The retention changes once ISM runs the partition's policy, as it does long before an operator changes it.
       await initialised(loader, loader.partitions.indexFor(lastMonth));
       await loader.close();
       dueMonthAt = monthStart + dueIn(monthStart, 3 * MIN);
-      dueMonth = await on({ partition: "month", indexPrefix: loader.config.indexPrefix, retentionHours: dueIn(monthStart, 3 * MIN) / HOUR });
+      dueMonth = await on({
+        partition: "month",
+        indexPrefix: loader.config.indexPrefix,
+        retentionHours: dueIn(monthStart, 3 * MIN) / HOUR,
+      });
       backends.push(dueMonth);
 
       // Once ISM has initialised the old policy on it, as on a cluster that ran the release before.
@@ -151,11 +191,16 @@ async function initialised(b: Backend, index: string): Promise<void> {
 
     it("puts every partition under its own policy, backfilled ones included, aged to its period's end + retention", async () => {
       for (const b of [insideDay, insideMonth, dueDay, dueMonth]) {
-        const explain = await b.client.request<Record<string, { policy_id?: string; index_creation_date?: number } | number>>({ method: "GET", path: `/_plugins/_ism/explain/${b.partitions.pattern}` });
+        const explain = await b.client.request<Record<string, { policy_id?: string; index_creation_date?: number } | number>>({
+          method: "GET",
+          path: `/_plugins/_ism/explain/${b.partitions.pattern}`,
+        });
         const partitions = Object.entries(explain.body).filter(([k]) => k.startsWith(b.partitions.alias));
         expect(partitions.length).to.be.greaterThan(0);
         for (const [index, e] of partitions) {
-          expect((e as { policy_id?: string }).policy_id, index).to.equal(`${b.lifecycle.policyId}-${index.slice(b.partitions.alias.length + 1)}`);
+          expect((e as { policy_id?: string }).policy_id, index).to.equal(
+            `${b.lifecycle.policyId}-${index.slice(b.partitions.alias.length + 1)}`,
+          );
         }
       }
       const rows = await dueDay.describePartitions();
@@ -194,7 +239,10 @@ async function initialised(b: Backend, index: string): Promise<void> {
         const at = gone.get(w.index);
         if (w.dueAt === Infinity) expect(at, `${w.index} is inside its retention and was deleted`).to.equal(undefined);
         else {
-          expect(at, `${w.index} was due at ${new Date(w.dueAt).toISOString()} and ISM had not deleted it by ${new Date(stopAt).toISOString()}`).to.not.equal(undefined);
+          expect(
+            at,
+            `${w.index} was due at ${new Date(w.dueAt).toISOString()} and ISM had not deleted it by ${new Date(stopAt).toISOString()}`,
+          ).to.not.equal(undefined);
           expect(at!).to.be.at.least(w.dueAt);
         }
       }
@@ -202,18 +250,28 @@ async function initialised(b: Backend, index: string): Promise<void> {
       expect((await insideDay.total({ begin: today, end: today + DAY })).results[0]!.qty).to.equal(dec(3));
       expect((await insideMonth.total({ begin: monthStart, end: monthStart + 32 * DAY })).results[0]!.qty).to.equal(dec(3));
       // Every read answered, and each counted yesterday's partition whole or not at all.
-      expect(reads.filter((r) => r.status !== 200), JSON.stringify(reads.filter((r) => r.status !== 200))).to.deep.equal([]);
+      expect(
+        reads.filter((r) => r.status !== 200),
+        JSON.stringify(reads.filter((r) => r.status !== 200)),
+      ).to.deep.equal([]);
       expect([...new Set(reads.map((r) => r.qty))].sort((a, b) => a! - b!)).to.deep.equal([expectedAfter, expectedBefore]);
       // Yesterday's points left the reads once their retention passed, not before, and before the partition was deleted.
       expect(reads.filter((r) => r.qty === expectedAfter).every((r) => r.at >= dueDayAt)).to.equal(true);
-      expect(reads.filter((r) => r.qty === expectedBefore).every((r) => r.at <= gone.get(dueDay.partitions.indexFor(today - DAY))!)).to.equal(true);
+      expect(
+        reads.filter((r) => r.qty === expectedBefore).every((r) => r.at <= gone.get(dueDay.partitions.indexFor(today - DAY))!),
+      ).to.equal(true);
     });
 
     it("moved the partition of the release before onto its own policy and removed the shared one", async () => {
       const index = upgraded.partitions.indexFor(today);
-      const e = await upgraded.client.request<Record<string, { policy_id?: string }>>({ method: "GET", path: `/_plugins/_ism/explain/${index}` });
+      const e = await upgraded.client.request<Record<string, { policy_id?: string }>>({
+        method: "GET",
+        path: `/_plugins/_ism/explain/${index}`,
+      });
       expect(e.body[index]?.policy_id).to.equal(`${upgraded.lifecycle.policyId}-${index.slice(upgraded.partitions.alias.length + 1)}`);
-      expect((await upgraded.client.request({ method: "GET", path: `/_plugins/_ism/policies/${upgraded.lifecycle.policyId}` }, [404])).status).to.equal(404);
+      expect(
+        (await upgraded.client.request({ method: "GET", path: `/_plugins/_ism/policies/${upgraded.lifecycle.policyId}` }, [404])).status,
+      ).to.equal(404);
       expect((await upgraded.total({ begin: today, end: today + DAY })).results[0]!.qty).to.equal(dec(1));
     });
 
@@ -231,7 +289,13 @@ async function initialised(b: Backend, index: string): Promise<void> {
     backends.push(b);
     expect((await b.push([frame(today, today + HOUR, "p", 1)])).stored).to.equal(1);
     const dir = mkdtempSync(join(tmpdir(), "ratestore-partitions-"));
-    const env = { OPENSEARCH_URL: node.url, RATESTORE_INDEX_PREFIX: b.config.indexPrefix, RATESTORE_PARTITION: "day", RATESTORE_RETENTION_HOURS: "48", RATESTORE_SWEEP_GRACE_SECONDS: "60" };
+    const env = {
+      OPENSEARCH_URL: node.url,
+      RATESTORE_INDEX_PREFIX: b.config.indexPrefix,
+      RATESTORE_PARTITION: "day",
+      RATESTORE_RETENTION_HOURS: "48",
+      RATESTORE_SWEEP_GRACE_SECONDS: "60",
+    };
     const res = await runCli(["partitions", "--json"], env, dir);
     expect(res.code, res.stderr).to.equal(0);
     const rows = JSON.parse(res.stdout) as { index: string; policy: string; state?: string; deletesAt: number }[];

@@ -21,7 +21,15 @@ const frameAt = (begin: number): DataFrame => ({
   points: [{ type: "cpu", unit: "h", qty: dec(1), price: dec(1), groupby: { project_id: "p" }, metadata: {} }],
 });
 const indices = async (b: Backend) =>
-  (await b.client.request<{ index: string }[]>({ method: "GET", path: `/_cat/indices/${b.partitions.pattern}`, querystring: { format: "json", h: "index" } })).body.map((r) => r.index).sort();
+  (
+    await b.client.request<{ index: string }[]>({
+      method: "GET",
+      path: `/_cat/indices/${b.partitions.pattern}`,
+      querystring: { format: "json", h: "index" },
+    })
+  ).body
+    .map((r) => r.index)
+    .sort();
 
 describe("retention on a node without ISM: the service's sweeper", function () {
   this.timeout(60_000);
@@ -35,7 +43,13 @@ describe("retention on a node without ISM: the service's sweeper", function () {
     const res = await loader.push([frameAt(backfilled), frameAt(old), frameAt(today - DAY), frameAt(today)]);
     expect(res.stored).to.equal(4);
     await loader.close();
-    backend = await freshBackend({ indexPrefix: loader.config.indexPrefix, partition: "day", retentionHours: 48, retentionMechanism: "auto", sweepGraceSeconds: 0 });
+    backend = await freshBackend({
+      indexPrefix: loader.config.indexPrefix,
+      partition: "day",
+      retentionHours: 48,
+      retentionMechanism: "auto",
+      sweepGraceSeconds: 0,
+    });
   });
   afterEach(async () => backend.drop());
 
@@ -51,7 +65,10 @@ describe("retention on a node without ISM: the service's sweeper", function () {
 
   it("dates each partition by its data where the profile says the cluster can (creation_date = end of its period)", async () => {
     const name = backend.partitions.indexFor(backfilled);
-    const res = await backend.client.request<Record<string, { settings: { index: { creation_date: string } } }>>({ method: "GET", path: `/${name}/_settings` });
+    const res = await backend.client.request<Record<string, { settings: { index: { creation_date: string } } }>>({
+      method: "GET",
+      path: `/${name}/_settings`,
+    });
     const created = Number(res.body[name]!.settings.index.creation_date);
     if (backend.profile.backdating === "creation_date") {
       expect(created).to.equal(backfilled - (backfilled % DAY) + DAY);
@@ -74,9 +91,15 @@ describe("retention on a node without ISM: the service's sweeper", function () {
   it("makes its locks index with the partitions' replica settings, so a single-node cluster stays green", async () => {
     await backend.sweepRetention();
     const locks = `${backend.config.indexPrefix}-locks`;
-    const res = await backend.client.request<Record<string, { settings: { index: { auto_expand_replicas?: string; number_of_replicas?: string } } }>>({ method: "GET", path: `/${locks}/_settings` });
+    const res = await backend.client.request<
+      Record<string, { settings: { index: { auto_expand_replicas?: string; number_of_replicas?: string } } }>
+    >({ method: "GET", path: `/${locks}/_settings` });
     expect(res.body[locks]!.settings.index.auto_expand_replicas).to.equal("0-1");
-    const health = await backend.client.request<{ status: string }>({ method: "GET", path: `/_cluster/health/${locks}`, querystring: { wait_for_status: "green", timeout: "10s" } });
+    const health = await backend.client.request<{ status: string }>({
+      method: "GET",
+      path: `/_cluster/health/${locks}`,
+      querystring: { wait_for_status: "green", timeout: "10s" },
+    });
     expect(health.body.status).to.equal("green");
   });
 
@@ -102,8 +125,17 @@ describe("retention on a node without ISM: the service's sweeper", function () {
     const days = Array.from({ length: 10 }, (_, k) => today - (20 + k) * DAY);
     expect((await loader.push(days.map(frameAt))).stored).to.equal(10);
     await loader.close();
-    const proxy = await startFaultProxy(process.env.OPENSEARCH_URL!, { bulk503: 0, bulkItems429: 0, delays: [{ path: "", method: "DELETE", when: "before", ms: 300, count: 1000 }] });
-    const config = { ...backend.config, indexPrefix: loader.config.indexPrefix, sweepIntervalSeconds: 1, opensearch: { ...backend.config.opensearch, urls: [proxy.url] } };
+    const proxy = await startFaultProxy(process.env.OPENSEARCH_URL!, {
+      bulk503: 0,
+      bulkItems429: 0,
+      delays: [{ path: "", method: "DELETE", when: "before", ms: 300, count: 1000 }],
+    });
+    const config = {
+      ...backend.config,
+      indexPrefix: loader.config.indexPrefix,
+      sweepIntervalSeconds: 1,
+      opensearch: { ...backend.config.opensearch, urls: [proxy.url] },
+    };
     const instances = await Promise.all([0, 1, 2].map(() => freshBackend(config)));
     try {
       const sweeps: Promise<{ leader: boolean; deleted: readonly string[]; detached?: readonly string[] }>[] = [];
@@ -127,19 +159,33 @@ describe("retention on a node without ISM: the service's sweeper", function () {
 
   it("a period longer than its partition is kept until its own end is past the retention, whichever release wrote it", async () => {
     // A 2-day period over day partitions: it begins yesterday and ends tomorrow (retention 48 h here).
-    const longPeriod = (begin: number): DataFrame => ({ begin, end: today + DAY, points: [{ ...frameAt(begin).points[0]!, groupby: { project_id: "long" } }] });
+    const longPeriod = (begin: number): DataFrame => ({
+      begin,
+      end: today + DAY,
+      points: [{ ...frameAt(begin).points[0]!, groupby: { project_id: "long" } }],
+    });
     const long = longPeriod(today - DAY);
     const res = await backend.push([long]);
     expect(res.stored).to.equal(1);
     // Read right after the push, over the period: found (the read refreshes the partition it is in).
-    const count = async (begin = today - 3 * DAY) => (await backend.retrieve({ begin, end: today + 2 * DAY, groupFilters: { project_id: "long" }, paginate: false })).total;
+    const count = async (begin = today - 3 * DAY) =>
+      (await backend.retrieve({ begin, end: today + 2 * DAY, groupFilters: { project_id: "long" }, paginate: false })).total;
     expect(await count(today - DAY)).to.equal(1);
     // As a release before this one stored it: in the partition of the period's begin.
     const legacy = longPeriod(today - 2 * DAY);
     const id = "legacy-long-period";
     const doc = documentJson(periodTexts(legacy), legacy.points[0]!, id);
     const bulk = `${JSON.stringify({ create: { _index: backend.partitions.indexFor(legacy.begin), _id: id } })}\n${doc}\n`;
-    expect((await backend.client.request<{ errors: boolean }>({ method: "POST", path: "/_bulk", querystring: { refresh: "true" }, bulkBody: bulk })).body.errors).to.equal(false);
+    expect(
+      (
+        await backend.client.request<{ errors: boolean }>({
+          method: "POST",
+          path: "/_bulk",
+          querystring: { refresh: "true" },
+          bulkBody: bulk,
+        })
+      ).body.errors,
+    ).to.equal(false);
     expect(await count()).to.equal(2);
     // Past both begin-partitions' expiry (yesterday's ends today, + 48 h), before the points' own (tomorrow + 48 h).
     await backend.sweepRetention(today + 2 * DAY + 3_600_000);
@@ -165,10 +211,22 @@ describe("retention on a node without ISM: the service's sweeper", function () {
 
   it("the partitions command shows period, documents, size, policy and deletion date", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ratestore-partitions-"));
-    const env = { OPENSEARCH_URL: process.env.OPENSEARCH_URL!, RATESTORE_INDEX_PREFIX: backend.config.indexPrefix, RATESTORE_PARTITION: "day", RATESTORE_RETENTION_HOURS: "48" };
+    const env = {
+      OPENSEARCH_URL: process.env.OPENSEARCH_URL!,
+      RATESTORE_INDEX_PREFIX: backend.config.indexPrefix,
+      RATESTORE_PARTITION: "day",
+      RATESTORE_RETENTION_HOURS: "48",
+    };
     const res = await runCli(["partitions", "--json"], env, dir);
     expect(res.code, res.stderr).to.equal(0);
-    const rows = JSON.parse(res.stdout) as { index: string; periodStart: number; docs: number; bytes: number; policy: string; deletesAt: number }[];
+    const rows = JSON.parse(res.stdout) as {
+      index: string;
+      periodStart: number;
+      docs: number;
+      bytes: number;
+      policy: string;
+      deletesAt: number;
+    }[];
     const row = rows.find((r) => r.index === backend.partitions.indexFor(today))!;
     expect(row).to.include({ periodStart: today, docs: 1, policy: "sweeper", deletesAt: today + DAY + 48 * 3_600_000 });
     expect(row.bytes).to.be.greaterThan(0);
@@ -181,7 +239,10 @@ describe("retention on a node without ISM: the service's sweeper", function () {
   it("/readyz names the active mechanism and shows the cluster profile it was chosen from", async () => {
     const api = await startApi({}, undefined, { retentionMechanism: "auto" });
     try {
-      const ready = (await (await api.call("/readyz", { key: null })).json()) as { retention: { hours: number; mechanism: string }; cluster: { profile: unknown } };
+      const ready = (await (await api.call("/readyz", { key: null })).json()) as {
+        retention: { hours: number; mechanism: string };
+        cluster: { profile: unknown };
+      };
       expect(ready.retention).to.deep.equal({ hours: 2400, mechanism: "sweeper" });
       expect(ready.cluster.profile).to.deep.equal(api.backend.profile);
       expect(api.backend.profile).to.include({ lifecycle: "none" });
@@ -191,7 +252,9 @@ describe("retention on a node without ISM: the service's sweeper", function () {
   });
 
   it("the policy files become policies with the configured retention", () => {
-    expect(JSON.stringify(ismPolicyBody({ detachMs: 48 * 3_600_000, deleteMs: 48 * 3_600_000 + 90_000 }, "p-points"))).to.include('"min_index_age":"48h"').and.include('"min_index_age":"172890s"');
+    expect(JSON.stringify(ismPolicyBody({ detachMs: 48 * 3_600_000, deleteMs: 48 * 3_600_000 + 90_000 }, "p-points")))
+      .to.include('"min_index_age":"48h"')
+      .and.include('"min_index_age":"172890s"');
     expect(JSON.stringify(ilmPolicyBody(48 * 3_600_000))).to.include('"delete":{"min_age":"48h"');
     expect(testStorageConfig().retentionHours).to.equal(2400);
   });

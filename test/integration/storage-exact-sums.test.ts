@@ -32,7 +32,9 @@ function expected(frames: readonly DataFrame[], keep: (p: RatedPoint) => boolean
 
 async function rows(backend: Backend, options: TotalOptions): Promise<Record<string, { qty: string; rate: string }>> {
   const r = await backend.total({ begin: T0, end: T0 + 24 * HOUR, ...options });
-  return Object.fromEntries(r.results.map((row) => [JSON.stringify(row.groups), { qty: formatNanos(row.qty), rate: formatNanos(row.rate) }]));
+  return Object.fromEntries(
+    r.results.map((row) => [JSON.stringify(row.groups), { qty: formatNanos(row.qty), rate: formatNanos(row.rate) }]),
+  );
 }
 
 describe("storage: totals exact past 2^53, on the real node", () => {
@@ -76,7 +78,10 @@ describe("storage: totals exact past 2^53, on the real node", () => {
 
   it("grouped by project_id: every group exact to the nano-unit", async () => {
     const got = await rows(backend, { groupby: ["project_id"], paginate: false });
-    for (const project of projects) expect(got[JSON.stringify({ project_id: project })], project).to.deep.equal(expected(frames, (p) => p.groupby.project_id === project));
+    for (const project of projects)
+      expect(got[JSON.stringify({ project_id: project })], project).to.deep.equal(
+        expected(frames, (p) => p.groupby.project_id === project),
+      );
     expect(got[JSON.stringify({ project_id: "units" })]!.qty).to.equal("21999999999999978");
     expect(got[JSON.stringify({ project_id: "boundary" })]).to.deep.equal({ qty: "9007199254740993", rate: "9007199254740993" });
     expect(got[JSON.stringify({ project_id: "negative" })]).to.deep.equal({ qty: "-9007199254740993", rate: "-9007199254740993" });
@@ -85,7 +90,9 @@ describe("storage: totals exact past 2^53, on the real node", () => {
 
   it("ungrouped, and for one project: exact", async () => {
     expect(Object.values(await rows(backend, {}))).to.deep.equal([expected(frames)]);
-    expect(Object.values(await rows(backend, { groupFilters: { project_id: "boundary" } }))).to.deep.equal([expected(frames, (p) => p.groupby.project_id === "boundary")]);
+    expect(Object.values(await rows(backend, { groupFilters: { project_id: "boundary" } }))).to.deep.equal([
+      expected(frames, (p) => p.groupby.project_id === "boundary"),
+    ]);
   });
 
   it("by type and by period: exact in every time group", async () => {
@@ -101,9 +108,13 @@ describe("storage: totals exact past 2^53, on the real node", () => {
   it("page by page with offsets: the same exact rows as one walk", async () => {
     const walk = await backend.total({ begin: T0, end: T0 + 24 * HOUR, groupby: ["project_id"], paginate: false });
     const paged = [];
-    for (let offset = 0; offset < walk.total; offset += 2) paged.push(...(await backend.total({ begin: T0, end: T0 + 24 * HOUR, groupby: ["project_id"], offset, limit: 2 })).results);
+    for (let offset = 0; offset < walk.total; offset += 2)
+      paged.push(...(await backend.total({ begin: T0, end: T0 + 24 * HOUR, groupby: ["project_id"], offset, limit: 2 })).results);
     expect(paged.map((r) => [r.groups, r.qty, r.rate])).to.deep.equal(walk.results.map((r) => [r.groups, r.qty, r.rate]));
-    for (const r of paged) expect({ qty: formatNanos(r.qty), rate: formatNanos(r.rate) }).to.deep.equal(expected(frames, (p) => p.groupby.project_id === r.groups.project_id));
+    for (const r of paged)
+      expect({ qty: formatNanos(r.qty), rate: formatNanos(r.rate) }).to.deep.equal(
+        expected(frames, (p) => p.groupby.project_id === r.groups.project_id),
+      );
   });
 });
 
@@ -132,9 +143,14 @@ describe("storage: partitions holding documents of template versions before 5, o
     // The release before: template version 4, whose documents hold whole and nano parts.
     const file = loadTemplateFile("points.template.json");
     const properties: Record<string, unknown> = {};
-    for (const [field, mapping] of Object.entries(file.template.mappings.properties)) if (!/_e\d+$/.test(field)) properties[field] = mapping;
+    for (const [field, mapping] of Object.entries(file.template.mappings.properties))
+      if (!/_e\d+$/.test(field)) properties[field] = mapping;
     for (const field of ["qty_units", "qty_nanos", "price_units", "price_nanos"]) properties[field] = { type: "long", index: false };
-    const v4 = buildPointsTemplate({ ...file, version: 4, template: { ...file.template, mappings: { ...file.template.mappings, properties } } }, backend.partitions, backend.config);
+    const v4 = buildPointsTemplate(
+      { ...file, version: 4, template: { ...file.template, mappings: { ...file.template.mappings, properties } } },
+      backend.partitions,
+      backend.config,
+    );
     await backend.client.request({ method: "PUT", path: `/_index_template/${backend.partitions.alias}`, body: v4 });
     const index = backend.partitions.indexFor(T0);
     await backend.client.request({ method: "PUT", path: `/${index}` });
@@ -142,11 +158,18 @@ describe("storage: partitions holding documents of template versions before 5, o
     // In the next hour, old documents whose whole parts sum past 2^53: 11 × 999,999,999,999,999.
     for (let i = 0; i < 11; i++) docs.push(legacyDoc(`legacy-big-${i}`, 999_999_999_999_999, 0, 1, 0, T0 + HOUR));
     const body = docs.map((d) => `${JSON.stringify({ create: { _index: index, _id: d.point_id } })}\n${JSON.stringify(d)}\n`).join("");
-    const res = await backend.client.request<{ errors: boolean }>({ method: "POST", path: "/_bulk", querystring: { refresh: "true" }, bulkBody: body });
+    const res = await backend.client.request<{ errors: boolean }>({
+      method: "POST",
+      path: "/_bulk",
+      querystring: { refresh: "true" },
+      bulkBody: body,
+    });
     expect(res.body.errors).to.equal(false);
     // This release starts: it moves the template to version 5 and adds the limb fields to the partition.
     await backend.init();
-    const pushed = await backend.push([{ begin: T0, end: T0 + HOUR, points: [point("p1", "0.75", "1000000.000000001", "cpu")] }], { refresh: true });
+    const pushed = await backend.push([{ begin: T0, end: T0 + HOUR, points: [point("p1", "0.75", "1000000.000000001", "cpu")] }], {
+      refresh: true,
+    });
     expect(pushed.stored).to.equal(1);
   });
   after(async () => backend.drop());

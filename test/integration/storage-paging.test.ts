@@ -25,7 +25,18 @@ async function writeForeign(backend: Backend, start: number, n: number, type: st
   const index = backend.partitions.indexFor(start);
   let body = "";
   for (let i = 0; i < n; i++) {
-    const doc = { "@timestamp": new Date(start).toISOString(), start: new Date(start).toISOString(), end: new Date(start + HOUR).toISOString(), type, unit: "u", qty: 1, price: 1, point_id: idOf(i), groupby: { id: `f${i}` }, metadata: {} };
+    const doc = {
+      "@timestamp": new Date(start).toISOString(),
+      start: new Date(start).toISOString(),
+      end: new Date(start + HOUR).toISOString(),
+      type,
+      unit: "u",
+      qty: 1,
+      price: 1,
+      point_id: idOf(i),
+      groupby: { id: `f${i}` },
+      metadata: {},
+    };
     body += `${JSON.stringify({ index: { _index: index } })}\n${JSON.stringify(doc)}\n`;
   }
   await backend.client.request({ method: "POST", path: "/_bulk", querystring: { refresh: "true" }, bulkBody: body });
@@ -68,7 +79,9 @@ describe("storage: paging 25,000 points on the real node", function () {
     expect(pages).to.equal(N / 100 + 1); // the last full page cannot know it was last
     const first = median(timings.slice(0, 10));
     const last = median(timings.slice(-11, -1));
-    console.log(`      cursor paging: median of pages 1-10 ${first.toFixed(1)} ms, of pages 241-250 ${last.toFixed(1)} ms (ratio ${(last / first).toFixed(2)})`);
+    console.log(
+      `      cursor paging: median of pages 1-10 ${first.toFixed(1)} ms, of pages 241-250 ${last.toFixed(1)} ms (ratio ${(last / first).toFixed(2)})`,
+    );
   });
 
   it("offset pages of 100 walk every point once, beyond the 10,000 result window too", async () => {
@@ -94,16 +107,21 @@ describe("storage: paging 25,000 points on the real node", function () {
     expect(order).to.have.length(size);
     // `from` counted from the start (up to 9,900), from the end (from 11,000 on; 20,950 is a short
     // page at the group's end), and between them, deeper than the window from both ends, the id range.
-    for (const offset of [0, 499, 500, 3_999, 4_000, 6_123, 9_899, 9_900, 9_950, 10_000, 10_001, 10_450, 10_899, 10_900, 11_000, 15_555, 20_900, 20_950]) {
+    for (const offset of [
+      0, 499, 500, 3_999, 4_000, 6_123, 9_899, 9_900, 9_950, 10_000, 10_001, 10_450, 10_899, 10_900, 11_000, 15_555, 20_900, 20_950,
+    ]) {
       const page = await backend.retrieve({ ...window, offset, limit: 100 });
       expect(page.total).to.equal(size);
       expect(ids(page), `offset ${offset}`).to.deep.equal(order.slice(offset, offset + 100));
       // The page's cursor goes on from its last point, whichever way the page was read.
       const next = await backend.retrieve({ ...window, limit: 100, ...(page.next ? { after: page.next } : {}) });
-      expect(ids(next), `after the page at offset ${offset}`).to.deep.equal(page.next ? order.slice(offset + 100, offset + 200) : order.slice(0, 100));
+      expect(ids(next), `after the page at offset ${offset}`).to.deep.equal(
+        page.next ? order.slice(offset + 100, offset + 200) : order.slice(0, 100),
+      );
     }
     const seen = new Set<string>();
-    for (let offset = 9_900; offset < size; offset += 100) for (const id of ids(await backend.retrieve({ ...window, offset, limit: 100 }))) seen.add(id);
+    for (let offset = 9_900; offset < size; offset += 100)
+      for (const id of ids(await backend.retrieve({ ...window, offset, limit: 100 }))) seen.add(id);
     for (const id of ids(await backend.retrieve({ ...window, offset: 0, limit: 9_900 }))) seen.add(id);
     expect(seen.size).to.equal(size);
   });
@@ -117,7 +135,9 @@ describe("storage: paging 25,000 points on the real node", function () {
     expect(order).to.have.length(11_300);
     // 5,450-5,550 crosses from the first type to the second; 10,950-11,050 from the first start to the next.
     for (const offset of [4_500, 5_450, 10_950, 11_250]) {
-      expect(ids(await backend.retrieve({ ...window, offset, limit: 100 })), `offset ${offset}`).to.deep.equal(order.slice(offset, offset + 100));
+      expect(ids(await backend.retrieve({ ...window, offset, limit: 100 })), `offset ${offset}`).to.deep.equal(
+        order.slice(offset, offset + 100),
+      );
     }
   });
 
@@ -160,7 +180,9 @@ describe("storage: paging 25,000 points on the real node", function () {
     const order = await cursorOrder(backend, window);
     expect(order).to.have.length(20_000);
     for (const offset of [4_000, 9_000, 9_950, 10_000, 15_000]) {
-      expect(ids(await backend.retrieve({ ...window, offset, limit: 100 })), `offset ${offset}`).to.deep.equal(order.slice(offset, offset + 100));
+      expect(ids(await backend.retrieve({ ...window, offset, limit: 100 })), `offset ${offset}`).to.deep.equal(
+        order.slice(offset, offset + 100),
+      );
     }
   });
 
@@ -179,7 +201,8 @@ describe("storage: paging 25,000 points on the real node", function () {
   });
 
   it("scanPoints (the export) returns the same points as the ordered walk, once each, reading in storage order where the profile says it can", async () => {
-    const key = (p: { begin: number; point: { groupby: Record<string, unknown>; qty: bigint; price: bigint } }) => `${p.begin}|${String(p.point.groupby.id)}|${p.point.qty}|${p.point.price}`;
+    const key = (p: { begin: number; point: { groupby: Record<string, unknown>; qty: bigint; price: bigint } }) =>
+      `${p.begin}|${String(p.point.groupby.id)}|${p.point.qty}|${p.point.price}`;
     const walked: string[] = [];
     for await (const p of backend.iteratePoints(WINDOW)) walked.push(key(p));
     const sorts: unknown[] = [];
@@ -208,7 +231,10 @@ describe("storage: paging 25,000 points on the real node", function () {
     expect(new Set(scanned).size).to.equal(N);
     expect([...scanned].sort()).to.deep.equal([...walked].sort());
     if ((await backend.health()).profile?.storageOrder === "shard_doc") {
-      expect(sorts.every((s) => JSON.stringify(s) === '[{"_shard_doc":"asc"}]'), JSON.stringify(sorts[0])).to.equal(true);
+      expect(
+        sorts.every((s) => JSON.stringify(s) === '[{"_shard_doc":"asc"}]'),
+        JSON.stringify(sorts[0]),
+      ).to.equal(true);
       // Within each page of 5,000 the points of one period come together: at most one run per period and page.
       expect(periodChanges).to.be.at.most(10 * Math.ceil(N / 5000));
     } else {
@@ -246,7 +272,10 @@ describe("storage: paging 25,000 points on the real node", function () {
         expect(refreshes).to.equal(1);
       }
       expect(seen.size).to.equal(N);
-      expect(perPage.slice(0, -1).every((n) => n === 1), `requests per later page: ${perPage.join(",")}`).to.equal(true);
+      expect(
+        perPage.slice(0, -1).every((n) => n === 1),
+        `requests per later page: ${perPage.join(",")}`,
+      ).to.equal(true);
     } finally {
       backend.client.request = send;
     }

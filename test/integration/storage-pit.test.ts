@@ -62,4 +62,3 @@ describe("storage: a walk holds one view while points are added during it", func
     }
   });
 });
-

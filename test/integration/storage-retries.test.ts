@@ -35,7 +35,11 @@ describe("storage: retries against a failing cluster (real node behind a fault-i
   it("gives up with PushInterruptedError after its retries of refused requests, saying the points are not stored and that pushing again is safe", async () => {
     const proxy = await startFaultProxy(process.env.OPENSEARCH_URL!, { bulk503: 1000, bulkItems429: 0 });
     const base = testStorageConfig();
-    const backend = await freshBackend({ indexPrefix: base.indexPrefix, opensearch: { ...base.opensearch, urls: [proxy.url] }, bulk: { ...base.bulk, retries: 2 } });
+    const backend = await freshBackend({
+      indexPrefix: base.indexPrefix,
+      opensearch: { ...base.opensearch, urls: [proxy.url] },
+      bulk: { ...base.bulk, retries: 2 },
+    });
     try {
       await backend.push(manyPoints(10));
       expect.fail("should have thrown");
@@ -57,10 +61,19 @@ describe("storage: retries against a failing cluster (real node behind a fault-i
   type Proxy = Awaited<ReturnType<typeof startFaultProxy>>;
   type Backend = Awaited<ReturnType<typeof freshBackend>>;
   /** Runs `test` with a backend behind a fault proxy, whose requests time out after `timeoutMs`; both are removed after. */
-  async function throughProxy(faults: Faults, timeoutMs: number, concurrency: number, test: (backend: Backend, proxy: Proxy) => Promise<void>) {
+  async function throughProxy(
+    faults: Faults,
+    timeoutMs: number,
+    concurrency: number,
+    test: (backend: Backend, proxy: Proxy) => Promise<void>,
+  ) {
     const proxy = await startFaultProxy(process.env.OPENSEARCH_URL!, faults);
     const base = testStorageConfig();
-    const backend = await freshBackend({ indexPrefix: base.indexPrefix, opensearch: { ...base.opensearch, urls: [proxy.url], requestTimeoutMs: timeoutMs }, bulk: { ...base.bulk, concurrency } });
+    const backend = await freshBackend({
+      indexPrefix: base.indexPrefix,
+      opensearch: { ...base.opensearch, urls: [proxy.url], requestTimeoutMs: timeoutMs },
+      bulk: { ...base.bulk, concurrency },
+    });
     try {
       await test(backend, proxy);
     } finally {
@@ -94,31 +107,41 @@ describe("storage: retries against a failing cluster (real node behind a fault-i
   it("a bulk request held past the timeout: the answer says its points may still be written, and nothing is sent more than twice", async () => {
     // The node gets the request 5 s late, long after the client (1 s timeout) gave up; so does the one
     // resend after the look-up found nothing. Both are carried out: the create ids keep one copy each.
-    await throughProxy({ bulk503: 0, bulkItems429: 0, delays: [{ path: "/_bulk", when: "before", ms: 5000, count: 2 }] }, 1000, 1, async (backend, proxy) => {
-      const e = await interruption(backend.push(manyPoints(500)));
-      expect(e.message).to.match(/may still write the unknown points after this answer/);
-      expect(e.message).to.not.match(/Nothing more of this push will be written/);
-      expect(e.result).to.deep.include({ points: 500, stored: 0, failed: [] });
-      expect(e.result.unknown).to.have.length(500);
-      expect(proxy.seen.bulk).to.equal(2);
-      expect(proxy.seen.mget).to.equal(1);
-      // The held requests are carried out after the answer: every point appears, once.
-      expect(await settled(backend, 500)).to.equal(500);
-      // The advice holds: the same push again settles it and stores nothing twice.
-      const again = await backend.push(manyPoints(500));
-      expect(again).to.deep.include({ points: 500, stored: 0, duplicates: 500, failed: [], unknown: [] });
-      expect(await settled(backend, 500)).to.equal(500);
-    });
+    await throughProxy(
+      { bulk503: 0, bulkItems429: 0, delays: [{ path: "/_bulk", when: "before", ms: 5000, count: 2 }] },
+      1000,
+      1,
+      async (backend, proxy) => {
+        const e = await interruption(backend.push(manyPoints(500)));
+        expect(e.message).to.match(/may still write the unknown points after this answer/);
+        expect(e.message).to.not.match(/Nothing more of this push will be written/);
+        expect(e.result).to.deep.include({ points: 500, stored: 0, failed: [] });
+        expect(e.result.unknown).to.have.length(500);
+        expect(proxy.seen.bulk).to.equal(2);
+        expect(proxy.seen.mget).to.equal(1);
+        // The held requests are carried out after the answer: every point appears, once.
+        expect(await settled(backend, 500)).to.equal(500);
+        // The advice holds: the same push again settles it and stores nothing twice.
+        const again = await backend.push(manyPoints(500));
+        expect(again).to.deep.include({ points: 500, stored: 0, duplicates: 500, failed: [], unknown: [] });
+        expect(await settled(backend, 500)).to.equal(500);
+      },
+    );
   });
 
   it("a bulk request whose answer is lost: the points are looked up, found, and not sent again", async () => {
-    await throughProxy({ bulk503: 0, bulkItems429: 0, delays: [{ path: "/_bulk", when: "after", ms: 3000, count: 1 }] }, 1000, 1, async (backend, proxy) => {
-      const res = await backend.push(manyPoints(500));
-      expect(res).to.deep.include({ points: 500, stored: 500, duplicates: 0, failed: [], unknown: [] });
-      expect(proxy.seen.bulk).to.equal(1);
-      expect(proxy.seen.mget).to.equal(1);
-      expect(await settled(backend, 500)).to.equal(500);
-    });
+    await throughProxy(
+      { bulk503: 0, bulkItems429: 0, delays: [{ path: "/_bulk", when: "after", ms: 3000, count: 1 }] },
+      1000,
+      1,
+      async (backend, proxy) => {
+        const res = await backend.push(manyPoints(500));
+        expect(res).to.deep.include({ points: 500, stored: 500, duplicates: 0, failed: [], unknown: [] });
+        expect(proxy.seen.bulk).to.equal(1);
+        expect(proxy.seen.mget).to.equal(1);
+        expect(await settled(backend, 500)).to.equal(500);
+      },
+    );
   });
 
   it("every answer slower than the timeout: one bulk request per chunk, not one per retry", async () => {
@@ -138,7 +161,8 @@ describe("storage: retries against a failing cluster (real node behind a fault-i
 
   it("a read-only cluster: the push's points are known not stored, with the block named, and health says writes are refused", async () => {
     const backend = await freshBackend();
-    const block = (value: boolean | null) => backend.client.request({ method: "PUT", path: "/_cluster/settings", body: { persistent: { "cluster.blocks.read_only": value } } });
+    const block = (value: boolean | null) =>
+      backend.client.request({ method: "PUT", path: "/_cluster/settings", body: { persistent: { "cluster.blocks.read_only": value } } });
     let api: Awaited<ReturnType<typeof startApi>> | undefined;
     try {
       expect((await backend.push(manyPoints(10))).stored).to.equal(10); // the partitions exist

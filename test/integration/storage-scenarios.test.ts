@@ -125,7 +125,12 @@ describe("storage: CloudKitty's v2 scenarios on the real node", () => {
     });
 
     it("one project, two types, one period", async () => {
-      const r = await backend.retrieve({ begin: T0 + HOUR, end: T0 + 2 * HOUR, groupFilters: { project_id: "proj-a" }, metricTypes: [TYPES[0]!, TYPES[6]!] });
+      const r = await backend.retrieve({
+        begin: T0 + HOUR,
+        end: T0 + 2 * HOUR,
+        groupFilters: { project_id: "proj-a" },
+        metricTypes: [TYPES[0]!, TYPES[6]!],
+      });
       expect(r.total).to.equal(4);
       expect(r.dataframes).to.have.length(1);
       const points = r.dataframes[0]!.points;

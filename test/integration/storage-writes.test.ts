@@ -44,7 +44,9 @@ describe("storage: writes, retries and deletes on the real node", () => {
     expect(left.total).to.equal(84 - 14);
     const inWindow = await backend.retrieve({ begin: T0 + HOUR, end: T0 + 2 * HOUR, paginate: false });
     expect(inWindow.dataframes.flatMap((d) => d.points).every((p) => p.groupby.project_id === "proj-b")).to.equal(true);
-    expect((await backend.total({ ...WINDOW, groupFilters: { project_id: "proj-b" } })).results[0]!.rate).to.equal(expectedSums(3, (_h, p) => p === 1).rate);
+    expect((await backend.total({ ...WINDOW, groupFilters: { project_id: "proj-b" } })).results[0]!.rate).to.equal(
+      expectedSums(3, (_h, p) => p === 1).rate,
+    );
   });
 
   it("delete honours metric types and metadata filters, and with no window deletes every match", async () => {
@@ -57,7 +59,11 @@ describe("storage: writes, retries and deletes on the real node", () => {
     // A partition created with a conflicting mapping, as an older tool might have left it.
     const index = backend.partitions.indexFor(T0);
     // `dynamic: true` again: Elasticsearch 8 replaces the template's groupby object with this one, whole.
-    await backend.client.request({ method: "PUT", path: `/${index}`, body: { mappings: { properties: { groupby: { dynamic: true, properties: { size: { type: "long" } } } } } } });
+    await backend.client.request({
+      method: "PUT",
+      path: `/${index}`,
+      body: { mappings: { properties: { groupby: { dynamic: true, properties: { size: { type: "long" } } } } } },
+    });
     const frames: DataFrame[] = [
       {
         begin: T0,
@@ -94,27 +100,47 @@ describe("storage: writes, retries and deletes on the real node", () => {
       path: `/${backend.partitions.alias}/_search`,
       body: { size: 0, aggs: { s: { sum: { field: "price" } } } },
     });
-    console.log(`      sum of the price doubles by the cluster: ${raw.body.aggregations.s.value}; exact: ${total.results[0]!.rate / 1_000_000_000n}`);
+    console.log(
+      `      sum of the price doubles by the cluster: ${raw.body.aggregations.s.value}; exact: ${total.results[0]!.rate / 1_000_000_000n}`,
+    );
   });
 
   it("init is idempotent, safe when instances race, and updates an older template", async () => {
     await Promise.all([backend.init(), backend.init(), backend.init()]);
     const name = backend.partitions.alias;
-    const got = await backend.client.request<{ index_templates: { index_template: { version: number } }[] }>({ method: "GET", path: `/_index_template/${name}` });
+    const got = await backend.client.request<{ index_templates: { index_template: { version: number } }[] }>({
+      method: "GET",
+      path: `/_index_template/${name}`,
+    });
     const version = got.body.index_templates[0]!.index_template.version;
     // Pretend an older release installed version 0.
-    const old = { index_patterns: [backend.partitions.pattern], version: 0, template: { mappings: { properties: { start: { type: "date" } } } } };
+    const old = {
+      index_patterns: [backend.partitions.pattern],
+      version: 0,
+      template: { mappings: { properties: { start: { type: "date" } } } },
+    };
     await backend.client.request({ method: "PUT", path: `/_index_template/${name}`, body: old });
     await backend.init();
-    const after = await backend.client.request<{ index_templates: { index_template: { version: number } }[] }>({ method: "GET", path: `/_index_template/${name}` });
+    const after = await backend.client.request<{ index_templates: { index_template: { version: number } }[] }>({
+      method: "GET",
+      path: `/_index_template/${name}`,
+    });
     expect(after.body.index_templates[0]!.index_template.version).to.equal(version);
   });
 
   it("maps a label that is a number in one point and a string in another without conflict", async () => {
     const res = await backend.push(
       [
-        { begin: T0, end: T0 + HOUR, points: [{ type: "a", unit: "u", qty: dec(1), price: dec(1), groupby: { year: 2022 }, metadata: { v: 1.5 } }] },
-        { begin: T0 + HOUR, end: T0 + 2 * HOUR, points: [{ type: "a", unit: "u", qty: dec(1), price: dec(1), groupby: { year: "2023" }, metadata: { v: true } }] },
+        {
+          begin: T0,
+          end: T0 + HOUR,
+          points: [{ type: "a", unit: "u", qty: dec(1), price: dec(1), groupby: { year: 2022 }, metadata: { v: 1.5 } }],
+        },
+        {
+          begin: T0 + HOUR,
+          end: T0 + 2 * HOUR,
+          points: [{ type: "a", unit: "u", qty: dec(1), price: dec(1), groupby: { year: "2023" }, metadata: { v: true } }],
+        },
       ],
       { refresh: true },
     );
@@ -131,7 +157,10 @@ describe("storage: stored-fields codec (RATESTORE_INDEX_CODEC)", () => {
       try {
         await backend.push(manyPoints(10, { spanHours: 3 }), { refresh: true });
         const index = backend.partitions.indexFor(T0);
-        const settings = await backend.client.request<Record<string, { settings: { index: { codec?: string } } }>>({ method: "GET", path: `/${index}/_settings` });
+        const settings = await backend.client.request<Record<string, { settings: { index: { codec?: string } } }>>({
+          method: "GET",
+          path: `/${index}/_settings`,
+        });
         expect(settings.body[index]!.settings.index.codec).to.equal(codec);
         expect((await backend.retrieve({ ...WINDOW, limit: 100 })).total).to.equal(10);
       } finally {
@@ -147,8 +176,13 @@ describe("storage: index sorting (RATESTORE_INDEX_SORT=true)", () => {
     try {
       await backend.push(manyPoints(3000, { spanHours: 3 }), { refresh: true });
       const index = backend.partitions.indexFor(T0);
-      const settings = await backend.client.request<Record<string, { settings: { index: { sort: { field: string[]; order: string[] } } } }>>({ method: "GET", path: `/${index}/_settings` });
-      expect(settings.body[index]!.settings.index.sort).to.deep.equal({ field: ["start", "end", "type", "point_id"], order: ["asc", "asc", "asc", "asc"] });
+      const settings = await backend.client.request<
+        Record<string, { settings: { index: { sort: { field: string[]; order: string[] } } } }>
+      >({ method: "GET", path: `/${index}/_settings` });
+      expect(settings.body[index]!.settings.index.sort).to.deep.equal({
+        field: ["start", "end", "type", "point_id"],
+        order: ["asc", "asc", "asc", "asc"],
+      });
       const seen = new Set<string>();
       let after;
       do {

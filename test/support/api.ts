@@ -24,7 +24,11 @@ export interface TestApi {
 }
 
 /** The real service (Express app + OpenSearch backend on a fresh prefix) listening on a random loopback port. */
-export async function startApi(env: Record<string, string> = {}, logger: Logger = testLogger, storage: Partial<StorageConfig> = {}): Promise<TestApi> {
+export async function startApi(
+  env: Record<string, string> = {},
+  logger: Logger = testLogger,
+  storage: Partial<StorageConfig> = {},
+): Promise<TestApi> {
   const config = loadConfig({
     OPENSEARCH_URL: process.env.OPENSEARCH_URL!,
     RATESTORE_API_KEYS: JSON.stringify([
@@ -49,7 +53,11 @@ export async function startApi(env: Record<string, string> = {}, logger: Logger 
       const h = new Headers(headers);
       if (key) h.set("authorization", `Bearer ${key}`);
       if (json !== undefined) h.set("content-type", "application/json");
-      return fetch(url + path, { ...rest, headers: h, ...(json !== undefined ? { body: JSON.stringify(json), method: rest.method ?? "POST" } : {}) });
+      return fetch(url + path, {
+        ...rest,
+        headers: h,
+        ...(json !== undefined ? { body: JSON.stringify(json), method: rest.method ?? "POST" } : {}),
+      });
     },
     async close() {
       server.closeAllConnections();

@@ -19,7 +19,12 @@ export function spawnCli(args: string[], env: Record<string, string>, cwd: strin
   return child;
 }
 
-export async function runCli(args: string[], env: Record<string, string>, cwd: string, stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runCli(
+  args: string[],
+  env: Record<string, string>,
+  cwd: string,
+  stdin?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = spawnCli(args, env, cwd, stdin);
   let stdout = "";
   let stderr = "";

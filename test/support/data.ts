@@ -4,7 +4,15 @@ import { formatNanos, parseDecimal } from "../../src/storage/decimal.js";
 export const HOUR = 3_600_000;
 export const T0 = Date.parse("2024-03-10T00:00:00Z");
 export const PROJECTS = ["proj-a", "proj-b"] as const;
-export const TYPES = ["cpu", "image.size", "ip.floating", "volume.size", "network.incoming.bytes", "network.outgoing.bytes", "radosgw.objects.size"];
+export const TYPES = [
+  "cpu",
+  "image.size",
+  "ip.floating",
+  "volume.size",
+  "network.incoming.bytes",
+  "network.outgoing.bytes",
+  "radosgw.objects.size",
+];
 
 export function dec(v: string | number): bigint {
   const n = parseDecimal(v);
@@ -46,7 +54,10 @@ export function scenarioFrames(periods = 3): DataFrame[] {
 }
 
 /** Exact sums of the scenario, computed from the data, for a predicate over (period, project, type). */
-export function expectedSums(periods: number, keep: (h: number, project: number, type: number) => boolean): { qty: bigint; rate: bigint; points: number } {
+export function expectedSums(
+  periods: number,
+  keep: (h: number, project: number, type: number) => boolean,
+): { qty: bigint; rate: bigint; points: number } {
   let qty = 0n;
   let rate = 0n;
   let points = 0;
@@ -87,7 +98,12 @@ export function wireFrames(frames: readonly DataFrame[]): unknown[] {
   return frames.map((f) => {
     const usage: Record<string, unknown[]> = {};
     for (const p of f.points) {
-      (usage[p.type] ??= []).push({ vol: { unit: p.unit, qty: formatNanos(p.qty) }, rating: { price: formatNanos(p.price) }, groupby: p.groupby, metadata: p.metadata });
+      (usage[p.type] ??= []).push({
+        vol: { unit: p.unit, qty: formatNanos(p.qty) },
+        rating: { price: formatNanos(p.price) },
+        groupby: p.groupby,
+        metadata: p.metadata,
+      });
     }
     return { period: { begin: new Date(f.begin).toISOString(), end: new Date(f.end).toISOString() }, usage };
   });

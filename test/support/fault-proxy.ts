@@ -23,11 +23,16 @@ export interface Faults {
   delays?: { path: string; method?: string; when: "before" | "after"; ms: number; count: number }[];
 }
 
-export async function startFaultProxy(target: string, faults: Faults): Promise<{ url: string; seen: { bulk: number; mget: number; requests: string[] }; close(): Promise<void> }> {
+export async function startFaultProxy(
+  target: string,
+  faults: Faults,
+): Promise<{ url: string; seen: { bulk: number; mget: number; requests: string[] }; close(): Promise<void> }> {
   const upstream = new URL(target);
   const seen = { bulk: 0, mget: 0, requests: [] as string[] };
   const delayOf = (method: string, url: string, when: "before" | "after") => {
-    const d = (faults.delays ?? []).find((x) => x.when === when && x.count > 0 && (x.method ?? method) === method && url.split("?")[0]!.endsWith(x.path));
+    const d = (faults.delays ?? []).find(
+      (x) => x.when === when && x.count > 0 && (x.method ?? method) === method && url.split("?")[0]!.endsWith(x.path),
+    );
     if (!d) return 0;
     d.count--;
     return d.ms;
@@ -52,7 +57,13 @@ export async function startFaultProxy(target: string, faults: Faults): Promise<{
         return;
       }
       const up = httpRequest(
-        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          method: req.method,
+          path: req.url,
+          headers: { ...req.headers, host: upstream.host },
+        },
         (upRes: IncomingMessage) => {
           const body: Buffer[] = [];
           upRes.on("data", (c: Buffer) => body.push(c));
@@ -60,7 +71,10 @@ export async function startFaultProxy(target: string, faults: Faults): Promise<{
             let out = Buffer.concat(body);
             if (isBulk && faults.bulkItems429 > 0 && upRes.statusCode === 200) {
               faults.bulkItems429--;
-              const parsed = JSON.parse(out.toString("utf8")) as { errors: boolean; items: Record<string, { status: number; error?: unknown }>[] };
+              const parsed = JSON.parse(out.toString("utf8")) as {
+                errors: boolean;
+                items: Record<string, { status: number; error?: unknown }>[];
+              };
               parsed.items.forEach((item, i) => {
                 if (i % 2 === 0) return;
                 const op = Object.values(item)[0]!;
@@ -72,7 +86,9 @@ export async function startFaultProxy(target: string, faults: Faults): Promise<{
             }
             if (isRefresh && (faults.refreshShardFailures ?? 0) > 0 && upRes.statusCode === 200) {
               faults.refreshShardFailures!--;
-              const parsed = JSON.parse(out.toString("utf8")) as { _shards: { total: number; successful: number; failed: number; failures?: unknown[] } };
+              const parsed = JSON.parse(out.toString("utf8")) as {
+                _shards: { total: number; successful: number; failed: number; failures?: unknown[] };
+              };
               parsed._shards.successful = Math.max(0, parsed._shards.successful - 1);
               parsed._shards.failed += 1;
               parsed._shards.failures = [{ shard: 0, reason: { type: "illegal_state_exception", reason: "injected by the test proxy" } }];

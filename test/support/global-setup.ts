@@ -47,7 +47,9 @@ async function choosePort(): Promise<boolean> {
     if (ownNodeRunning()) return true;
     if (!(await answers(port))) return false;
   }
-  throw new Error(`ports ${first}-${first + 9} are all taken by nodes this checkout did not start; set RATESTORE_TEST_OS_PORT or OPENSEARCH_URL`);
+  throw new Error(
+    `ports ${first}-${first + 9} are all taken by nodes this checkout did not start; set RATESTORE_TEST_OS_PORT or OPENSEARCH_URL`,
+  );
 }
 
 export async function mochaGlobalSetup(): Promise<void> {
@@ -61,7 +63,9 @@ export async function mochaGlobalSetup(): Promise<void> {
   const client = new ClusterClient({ urls: process.env.OPENSEARCH_URL.split(","), tlsVerify: true, requestTimeoutMs: 30_000, profile: {} });
   try {
     const { profile, clusterName } = await detectProfile(client);
-    console.log(`\nIntegration tests run against ${profile.distribution} ${profile.version} (cluster ${clusterName}) at ${process.env.OPENSEARCH_URL}; profile: ${JSON.stringify(profile)}\n`);
+    console.log(
+      `\nIntegration tests run against ${profile.distribution} ${profile.version} (cluster ${clusterName}) at ${process.env.OPENSEARCH_URL}; profile: ${JSON.stringify(profile)}\n`,
+    );
   } finally {
     await client.close();
   }

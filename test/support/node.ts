@@ -38,7 +38,12 @@ export class OwnNode {
   }
 
   private script(cmd: string): string {
-    return execFileSync("bash", ["scripts/engine-local.sh", cmd], { cwd: ROOT, env: this.env(), stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+    return execFileSync("bash", ["scripts/engine-local.sh", cmd], {
+      cwd: ROOT,
+      env: this.env(),
+      stdio: ["ignore", "pipe", "pipe"],
+      encoding: "utf8",
+    });
   }
 
   start(): void {

@@ -5,7 +5,11 @@ const ROOT = resolve(__dirname, "../..");
 
 /** The test venv's python, created from PyPI on first use by scripts/python-venv.sh (cached in .cache/python). */
 export function venvPython(requirements = "test/python/requirements.txt"): string {
-  const out = execFileSync("bash", ["scripts/python-venv.sh", requirements], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const out = execFileSync("bash", ["scripts/python-venv.sh", requirements], {
+    cwd: ROOT,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   return resolve(ROOT, out.trim());
 }
 
@@ -18,9 +22,14 @@ export function venvTool(
   cwd?: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolvePromise) => {
-    execFile(resolve(dirname(python), tool), [...args], { env: { ...process.env, ...env }, maxBuffer: 256 * 1024 * 1024, ...(cwd ? { cwd } : {}) }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
-      resolvePromise({ code, stdout, stderr });
-    });
+    execFile(
+      resolve(dirname(python), tool),
+      [...args],
+      { env: { ...process.env, ...env }, maxBuffer: 256 * 1024 * 1024, ...(cwd ? { cwd } : {}) },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
+        resolvePromise({ code, stdout, stderr });
+      },
+    );
   });
 }

@@ -21,7 +21,8 @@ describe("docker-compose.yml", () => {
 
   it("runs OpenSearch, Dashboards, the service and the saved-objects import, with health checks", () => {
     expect(Object.keys(s).sort()).to.deep.equal(["dashboards-import", "opensearch", "opensearch-dashboards", "ratestore"]);
-    for (const name of ["opensearch", "opensearch-dashboards", "ratestore"]) expect(s[name]!.healthcheck?.test.join(" "), name).to.match(/curl|wget/);
+    for (const name of ["opensearch", "opensearch-dashboards", "ratestore"])
+      expect(s[name]!.healthcheck?.test.join(" "), name).to.match(/curl|wget/);
   });
 
   it("uses the OpenSearch version the project tests against, for server and Dashboards alike", () => {

@@ -5,7 +5,12 @@ import { dataFrameJson } from "../../src/storage/dataframe-json.js";
 import { ValidationError } from "../../src/errors.js";
 import { parseOrThrow } from "../../src/validation.js";
 
-const point = { vol: { unit: "instance", qty: 1 }, rating: { price: 0.5 }, groupby: { project_id: "p1", year: 2022 }, metadata: { flavor: "m1" } };
+const point = {
+  vol: { unit: "instance", qty: 1 },
+  rating: { price: 0.5 },
+  groupby: { project_id: "p1", year: 2022 },
+  metadata: { flavor: "m1" },
+};
 const frame = { period: { begin: "2019-07-23T12:00:00Z", end: "2019-07-23T13:00:00Z" }, usage: { instance: [point] } };
 const List = z.array(DataFrameInputSchema);
 
@@ -26,7 +31,16 @@ describe("dataframe schema", () => {
     expect(df!.points[0]!.qty).to.equal(1_000_000_000n);
     expect(JSON.parse(dataFrameJson(df!))).to.deep.equal({
       period: { begin: "2019-07-23T12:00:00+00:00", end: "2019-07-23T13:00:00+00:00" },
-      usage: { instance: [{ vol: { unit: "instance", qty: 1 }, rating: { price: 0.5 }, groupby: { project_id: "p1", year: 2022 }, metadata: { flavor: "m1" } }] },
+      usage: {
+        instance: [
+          {
+            vol: { unit: "instance", qty: 1 },
+            rating: { price: 0.5 },
+            groupby: { project_id: "p1", year: 2022 },
+            metadata: { flavor: "m1" },
+          },
+        ],
+      },
     });
   });
 
@@ -45,13 +59,28 @@ describe("dataframe schema", () => {
   });
 
   it("takes amounts up to 15 whole digits and 9 decimals, exactly", () => {
-    const [df] = parseOrThrow(List, [{ ...frame, usage: { cpu: [{ ...point, vol: { unit: "u", qty: "999999999999999.999999999" }, rating: { price: "-999999999999999.999999999" } }] } }], "x");
+    const [df] = parseOrThrow(
+      List,
+      [
+        {
+          ...frame,
+          usage: {
+            cpu: [{ ...point, vol: { unit: "u", qty: "999999999999999.999999999" }, rating: { price: "-999999999999999.999999999" } }],
+          },
+        },
+      ],
+      "x",
+    );
     expect(df!.points[0]!.qty).to.equal(999_999_999_999_999_999_999_999n);
     expect(df!.points[0]!.price).to.equal(-999_999_999_999_999_999_999_999n);
   });
 
   it("defaults price to 0 and metadata to {}; takes decimal strings and epoch seconds", () => {
-    const [df] = parseOrThrow(List, [{ period: { begin: "1239781290", end: 1239793490 }, usage: { cpu: [{ vol: { unit: "h", qty: "2.5" }, rating: {}, groupby: {} }] } }], "x");
+    const [df] = parseOrThrow(
+      List,
+      [{ period: { begin: "1239781290", end: 1239793490 }, usage: { cpu: [{ vol: { unit: "h", qty: "2.5" }, rating: {}, groupby: {} }] } }],
+      "x",
+    );
     expect(df!.points[0]!.price).to.equal(0n);
     expect(df!.points[0]!.metadata).to.deep.equal({});
     expect(df!.begin).to.equal(1239781290_000);
@@ -76,7 +105,7 @@ describe("dataframe schema", () => {
     expect(paths.some((p) => p.startsWith("dataframes[0]"))).to.equal(false);
   });
 
-  it("refuses every \"__proto__\" key, named by its full path, before anything else", () => {
+  it('refuses every "__proto__" key, named by its full path, before anything else', () => {
     const withReserved = JSON.parse(
       `[${JSON.stringify(frame)}, {"period": ${JSON.stringify(frame.period)}, "usage": {"cpu": [${JSON.stringify(point)}, {"vol": {"unit": "h", "qty": 1}, "groupby": {"__proto__": "x"}, "metadata": {"m": [{"__proto__": 1}]}}]}}]`,
     ) as unknown;
@@ -92,11 +121,18 @@ describe("dataframe schema", () => {
       [{ ...frame, usage: { cpu: [{ ...point, rating: { price: "NaN" } }] } }, "dataframes[0].usage.cpu[0].rating.price"],
       // 16 whole digits, beyond the OpenAPI pattern's 15: refused, even where a double would round it to the bound.
       [{ ...frame, usage: { cpu: [{ ...point, vol: { unit: "u", qty: "1000000000000000" } }] } }, "dataframes[0].usage.cpu[0].vol.qty"],
-      [{ ...frame, usage: { cpu: [{ ...point, rating: { price: "-1000000000000000.000000001" } }] } }, "dataframes[0].usage.cpu[0].rating.price"],
+      [
+        { ...frame, usage: { cpu: [{ ...point, rating: { price: "-1000000000000000.000000001" } }] } },
+        "dataframes[0].usage.cpu[0].rating.price",
+      ],
       [{ ...frame, period: { begin: "0001-01-01T00:00:00Z", end: "2019-01-01T00:00:00Z" } }, "dataframes[0].period.begin"],
       [{ ...frame, usage: { "cpu*": [point] } }, "dataframes[0].usage.cpu*"],
       [{ ...frame, usage: { cpu: [{ ...point, metadata: { k: "x".repeat(2000) } }] } }, "dataframes[0].usage.cpu[0].metadata.k"],
     ];
-    for (const [input, path] of cases) expect(issuesFor([input]).map((i) => i.path), path).to.include(path);
+    for (const [input, path] of cases)
+      expect(
+        issuesFor([input]).map((i) => i.path),
+        path,
+      ).to.include(path);
   });
 });

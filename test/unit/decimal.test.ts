@@ -39,7 +39,8 @@ describe("decimal", () => {
   });
 
   it("rejects what is not a finite decimal", () => {
-    for (const bad of ["", "abc", "1.2.3", "NaN", "Infinity", "0x10", "1e", "--1", "1,5"]) expect(parseDecimal(bad), bad).to.equal(undefined);
+    for (const bad of ["", "abc", "1.2.3", "NaN", "Infinity", "0x10", "1e", "--1", "1,5"])
+      expect(parseDecimal(bad), bad).to.equal(undefined);
     expect(parseDecimal(Number.NaN)).to.equal(undefined);
     expect(parseDecimal(Number.POSITIVE_INFINITY)).to.equal(undefined);
   });
@@ -67,7 +68,22 @@ describe("formatNanos on both of its paths", () => {
 
   it("writes the same text as BigInt arithmetic, at the edges of a double's exact range and at random", () => {
     const max = BigInt(Number.MAX_SAFE_INTEGER);
-    const edges = [0n, 1n, -1n, 999_999_999n, 1_000_000_000n, 1_000_000_001n, max, -max, max + 1n, -max - 1n, max - 1n, 9_007_199_000_000_000n, 9_007_198_999_999_999n, 123_456_789_123_456_789n];
+    const edges = [
+      0n,
+      1n,
+      -1n,
+      999_999_999n,
+      1_000_000_000n,
+      1_000_000_001n,
+      max,
+      -max,
+      max + 1n,
+      -max - 1n,
+      max - 1n,
+      9_007_199_000_000_000n,
+      9_007_198_999_999_999n,
+      123_456_789_123_456_789n,
+    ];
     let seed = 42;
     const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
     const values = [...edges];
@@ -83,8 +99,17 @@ describe("joinSums on both of its paths", () => {
   it("joins units and nano-units exactly, inside and beyond a double's exact integers", () => {
     const reference = (u: number, n: number) => BigInt(u) * 1_000_000_000n + BigInt(n);
     const cases: [number, number][] = [
-      [0, 0], [1, 5], [-1, -5], [9_007_199, 254_740_991], [9_007_199, 254_740_992], [9_007_200, 0], [-9_007_199, -254_740_991],
-      [2 ** 40, 999_999_999], [3, 2 ** 53 - 1], [-(2 ** 52), -(2 ** 52)], [123_456_789, 123_456_789],
+      [0, 0],
+      [1, 5],
+      [-1, -5],
+      [9_007_199, 254_740_991],
+      [9_007_199, 254_740_992],
+      [9_007_200, 0],
+      [-9_007_199, -254_740_991],
+      [2 ** 40, 999_999_999],
+      [3, 2 ** 53 - 1],
+      [-(2 ** 52), -(2 ** 52)],
+      [123_456_789, 123_456_789],
     ];
     for (const [u, n] of cases) expect(joinSums(u, n), `${u} ${n}`).to.equal(reference(u, n));
   });

@@ -25,12 +25,37 @@ import { buildPointsTemplate, loadTemplateFile } from "../../src/storage/opensea
 
 const FLAVOURS: Record<string, ClusterFacts> = {
   "opensearch-3.6.0": { distribution: "opensearch", version: "3.6.0", components: ["transport-netty4"], identifiedBy: "root" },
-  "opensearch-3.6.0-ism": { distribution: "opensearch", version: "3.6.0", components: ["transport-netty4", "opensearch-job-scheduler", "opensearch-index-management"], identifiedBy: "root" },
+  "opensearch-3.6.0-ism": {
+    distribution: "opensearch",
+    version: "3.6.0",
+    components: ["transport-netty4", "opensearch-job-scheduler", "opensearch-index-management"],
+    identifiedBy: "root",
+  },
   "opensearch-2.19.6": { distribution: "opensearch", version: "2.19.6", components: ["transport-netty4"], identifiedBy: "root" },
-  "opensearch-2.19.6-ism": { distribution: "opensearch", version: "2.19.6", components: ["transport-netty4", "opensearch-job-scheduler", "opensearch-index-management"], identifiedBy: "root" },
-  "elasticsearch-8.19.21": { distribution: "elasticsearch", version: "8.19.21", components: ["apm", "transport-netty4", "x-pack-core", "x-pack-security"], identifiedBy: "nodes" },
-  "elasticsearch-8.19.21-ilm": { distribution: "elasticsearch", version: "8.19.21", components: ["transport-netty4", "x-pack-core", "x-pack-ilm"], identifiedBy: "root" },
-  "elasticsearch-7.17.29": { distribution: "elasticsearch", version: "7.17.29", components: ["transport-netty4", "x-pack-core", "x-pack-security"], identifiedBy: "root" },
+  "opensearch-2.19.6-ism": {
+    distribution: "opensearch",
+    version: "2.19.6",
+    components: ["transport-netty4", "opensearch-job-scheduler", "opensearch-index-management"],
+    identifiedBy: "root",
+  },
+  "elasticsearch-8.19.21": {
+    distribution: "elasticsearch",
+    version: "8.19.21",
+    components: ["apm", "transport-netty4", "x-pack-core", "x-pack-security"],
+    identifiedBy: "nodes",
+  },
+  "elasticsearch-8.19.21-ilm": {
+    distribution: "elasticsearch",
+    version: "8.19.21",
+    components: ["transport-netty4", "x-pack-core", "x-pack-ilm"],
+    identifiedBy: "root",
+  },
+  "elasticsearch-7.17.29": {
+    distribution: "elasticsearch",
+    version: "7.17.29",
+    components: ["transport-netty4", "x-pack-core", "x-pack-security"],
+    identifiedBy: "root",
+  },
   "elasticsearch-7.10.2": { distribution: "elasticsearch", version: "7.10.2", components: ["transport-netty4"], identifiedBy: "root" },
 };
 
@@ -62,7 +87,8 @@ class RecordingClient extends ClusterClient {
   override async request<T = unknown>(req: ClusterRequest, accept: readonly number[] = []): Promise<ClusterResponse<T>> {
     this.sent.push(req);
     // Lifecycle engines without policies or managed partitions yet: "not found" where that is an answer.
-    if (req.path.startsWith("/_plugins/_ism/") || req.path.includes("/_ilm/")) return accept.includes(404) ? { status: 404, body: {} as T } : { status: 200, body: {} as T };
+    if (req.path.startsWith("/_plugins/_ism/") || req.path.includes("/_ilm/"))
+      return accept.includes(404) ? { status: 404, body: {} as T } : { status: 200, body: {} as T };
     const body = req.path.endsWith("/_pit")
       ? { id: "PIT-ID" }
       : req.path.endsWith("/point_in_time")
@@ -104,11 +130,19 @@ async function requestsOf(facts: ClusterFacts): Promise<Record<string, unknown>>
   return {
     profile,
     retention: mechanism.name,
-    template: { method: "PUT", path: `/_index_template/${partitions.alias}`, body: buildPointsTemplate(loadTemplateFile("points.template.json"), partitions, config) },
+    template: {
+      method: "PUT",
+      path: `/_index_template/${partitions.alias}`,
+      body: buildPointsTemplate(loadTemplateFile("points.template.json"), partitions, config),
+    },
     partition: { method: "PUT", path: `/${partition}`, body: { settings: partitionSettings(profile, mechanism, range) } },
     policy:
       mechanism instanceof IsmRetention
-        ? { method: "PUT", path: `/_plugins/_ism/policies/${mechanism.policyOf(partition)}`, body: ismPolicyBody(mechanism.agesOf(written), partitions.alias) }
+        ? {
+            method: "PUT",
+            path: `/_plugins/_ism/policies/${mechanism.policyOf(partition)}`,
+            body: ismPolicyBody(mechanism.agesOf(written), partitions.alias),
+          }
         : mechanism.name === "ilm"
           ? { method: "PUT", path: "/_ilm/policy/ratestore-retention", body: ilmPolicyBody(config.retentionHours * 3_600_000) }
           : null,
@@ -154,7 +188,11 @@ export function flavourRange(names: readonly string[]): string {
 
 /** The golden files: one per subject and group of flavours that send the same (`<subject>.<range>.json`). */
 async function goldenFiles(): Promise<Map<string, { value: unknown; flavours: string[] }>> {
-  const all = await Promise.all(Object.entries(FLAVOURS).map(async ([name, facts]) => [name, JSON.parse(JSON.stringify(await requestsOf(facts))) as Record<string, unknown>] as const));
+  const all = await Promise.all(
+    Object.entries(FLAVOURS).map(
+      async ([name, facts]) => [name, JSON.parse(JSON.stringify(await requestsOf(facts))) as Record<string, unknown>] as const,
+    ),
+  );
   const files = new Map<string, { value: unknown; flavours: string[] }>();
   for (const subject of Object.keys(all[0]![1])) {
     const groups = new Map<string, string[]>();
@@ -164,7 +202,8 @@ async function goldenFiles(): Promise<Map<string, { value: unknown; flavours: st
     }
     for (const [key, flavours] of groups) {
       const file = `${subject}.${flavourRange(flavours)}.json`;
-      if (files.has(file)) throw new Error(`two groups of flavours would both be ${file}: ${files.get(file)!.flavours.join(", ")} and ${flavours.join(", ")}`);
+      if (files.has(file))
+        throw new Error(`two groups of flavours would both be ${file}: ${files.get(file)!.flavours.join(", ")} and ${flavours.join(", ")}`);
       files.set(file, { value: JSON.parse(key) as unknown, flavours });
     }
   }
@@ -173,7 +212,9 @@ async function goldenFiles(): Promise<Map<string, { value: unknown; flavours: st
 
 describe("golden requests per subject and flavour range (test/fixtures/requests)", () => {
   it("names flavour ranges as Jaeger does", () => {
-    expect(flavourRange(["opensearch-2.19.6", "opensearch-3.6.0", "elasticsearch-8.19.21", "elasticsearch-7.10.2"])).to.equal("es7.10-8.19_os2.19-3.6");
+    expect(flavourRange(["opensearch-2.19.6", "opensearch-3.6.0", "elasticsearch-8.19.21", "elasticsearch-7.10.2"])).to.equal(
+      "es7.10-8.19_os2.19-3.6",
+    );
     expect(flavourRange(["opensearch-3.6.0-ism"])).to.equal("os3.6+ism");
     expect(flavourRange(["opensearch-3.6.0", "opensearch-3.6.0-ism"])).to.equal("os3.6");
   });
@@ -190,7 +231,10 @@ describe("golden requests per subject and flavour range (test/fixtures/requests)
   it("every request is as pinned, one file per subject and flavour range", () => {
     for (const [file, { value, flavours }] of files) {
       const path = resolve(GOLDEN_DIR, file);
-      expect(existsSync(path), `${file} (${flavours.join(", ")}) is missing: run UPDATE_GOLDEN=1 npm run test:unit after a deliberate change`).to.equal(true);
+      expect(
+        existsSync(path),
+        `${file} (${flavours.join(", ")}) is missing: run UPDATE_GOLDEN=1 npm run test:unit after a deliberate change`,
+      ).to.equal(true);
       expect(value, `${file} (${flavours.join(", ")})`).to.deep.equal(JSON.parse(readFileSync(path, "utf8")));
     }
   });
@@ -204,7 +248,10 @@ describe("golden requests per subject and flavour range (test/fixtures/requests)
 describe("what each engine flavour sends", () => {
   it("each flavour speaks its own dialect", async () => {
     const es8 = await requestsOf(FLAVOURS["elasticsearch-8.19.21"]!);
-    expect(es8.pit).to.deep.equal({ open: { method: "POST", path: "/ratestore-points/_pit", querystring: { keep_alive: "2m" } }, close: { method: "DELETE", path: "/_pit", body: { id: "PIT-ID" } } });
+    expect(es8.pit).to.deep.equal({
+      open: { method: "POST", path: "/ratestore-points/_pit", querystring: { keep_alive: "2m" } },
+      close: { method: "DELETE", path: "/_pit", body: { id: "PIT-ID" } },
+    });
     const walk = es8.retrieveWalk as ClusterRequest[];
     expect(walk[0]!.path).to.equal("/ratestore-points/_pit");
     expect((walk[1]!.body as { pit: unknown }).pit).to.deep.equal({ id: "PIT-ID", keep_alive: "2m" });
@@ -220,16 +267,25 @@ describe("what each engine flavour sends", () => {
       "index.lifecycle.origination_date": T0 + 31 * DAY,
     });
     const ism = await requestsOf(FLAVOURS["opensearch-3.6.0-ism"]!);
-    expect((ism.partition as { body: { settings: Record<string, unknown> } }).body.settings).to.deep.equal({ "index.creation_date": T0 + 31 * DAY });
+    expect((ism.partition as { body: { settings: Record<string, unknown> } }).body.settings).to.deep.equal({
+      "index.creation_date": T0 + 31 * DAY,
+    });
     expect(ism.retention).to.equal("ism");
     expect((ism.policy as { path: string }).path).to.equal("/_plugins/_ism/policies/ratestore-retention");
     // OpenSearch 2 cannot date a partition: its own policy counts from its real creation to its end + retention.
     const ism2 = await requestsOf(FLAVOURS["opensearch-2.19.6-ism"]!);
     expect(ism2.retention).to.equal("ism");
     expect((ism2.partition as { body: { settings: Record<string, unknown> } }).body.settings).to.deep.equal({});
-    const policy2 = ism2.policy as { path: string; body: { policy: { states: { transitions: { conditions: { min_index_age: string } }[] }[] } } };
+    const policy2 = ism2.policy as {
+      path: string;
+      body: { policy: { states: { transitions: { conditions: { min_index_age: string } }[] }[] } };
+    };
     expect(policy2.path).to.equal("/_plugins/_ism/policies/ratestore-retention-2024.01");
-    expect(policy2.body.policy.states.map((s) => s.transitions[0]?.conditions.min_index_age)).to.deep.equal(["3024h", "10887000s", undefined]); // 26 days + 2,400 h; then the 600 s grace
+    expect(policy2.body.policy.states.map((s) => s.transitions[0]?.conditions.min_index_age)).to.deep.equal([
+      "3024h",
+      "10887000s",
+      undefined,
+    ]); // 26 days + 2,400 h; then the 600 s grace
   });
 });
 
@@ -264,7 +320,10 @@ describe("cluster profile", () => {
   });
 
   it("takes several cluster URLs, and refuses a start-up wait that is not a number", () => {
-    expect(loadConfig({ OPENSEARCH_URL: "http://a:9200, http://b:9200" }).storage.opensearch.urls).to.deep.equal(["http://a:9200", "http://b:9200"]);
+    expect(loadConfig({ OPENSEARCH_URL: "http://a:9200, http://b:9200" }).storage.opensearch.urls).to.deep.equal([
+      "http://a:9200",
+      "http://b:9200",
+    ]);
     expect(() => loadConfig({ OPENSEARCH_URL: "http://a:9200,ftp://b" })).to.throw(/OPENSEARCH_URL/);
     expect(() => loadConfig({ RATESTORE_STARTUP_WAIT_SECONDS: "soon" })).to.throw(/RATESTORE_STARTUP_WAIT_SECONDS/);
     expect(loadConfig({ RATESTORE_STARTUP_WAIT_SECONDS: "30" }).startupWaitSeconds).to.equal(30);

@@ -11,7 +11,7 @@ async function read(text: string, chunkSize = 7): Promise<{ index: number; line:
 }
 
 describe("dataframe sources", () => {
-  const a = { period: { begin: 1, end: 2 }, usage: { x: [{ s: "a]}\"[{" }] } };
+  const a = { period: { begin: 1, end: 2 }, usage: { x: [{ s: 'a]}"[{' }] } };
   const b = { period: { begin: 2, end: 3 }, usage: {} };
 
   for (const size of [1, 3, 64, 10_000]) {

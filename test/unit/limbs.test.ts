@@ -13,7 +13,20 @@ function clusterSums(points: readonly bigint[]): number[] {
 
 describe("limbs", () => {
   it("split an amount into four limbs of its sign and join back, at the extremes of what is accepted", () => {
-    for (const n of [0n, 1n, -1n, 999_999n, 1_000_000n, SCALE, -SCALE - 1n, 123_456_789_012_345_678_901_234n, MAX_NANOS, -MAX_NANOS, 10n ** 18n, -(10n ** 18n) + 1n]) {
+    for (const n of [
+      0n,
+      1n,
+      -1n,
+      999_999n,
+      1_000_000n,
+      SCALE,
+      -SCALE - 1n,
+      123_456_789_012_345_678_901_234n,
+      MAX_NANOS,
+      -MAX_NANOS,
+      10n ** 18n,
+      -(10n ** 18n) + 1n,
+    ]) {
       const limbs = limbsOf(n);
       expect(joinLimbs(limbs), String(n)).to.equal(n);
       for (const l of limbs) {
@@ -30,7 +43,22 @@ describe("limbs", () => {
 
   it("are the same taken with doubles (below 2^53 nano-units) as from the decimal text, at the edges and at random", () => {
     const safe = BigInt(Number.MAX_SAFE_INTEGER);
-    const edges = [0n, 1n, -1n, 999_999n, 1_000_000n, -1_000_000n, 999_999_999_999n, 10n ** 12n, -(10n ** 12n), safe, -safe, safe + 1n, -safe - 1n, MAX_NANOS];
+    const edges = [
+      0n,
+      1n,
+      -1n,
+      999_999n,
+      1_000_000n,
+      -1_000_000n,
+      999_999_999_999n,
+      10n ** 12n,
+      -(10n ** 12n),
+      safe,
+      -safe,
+      safe + 1n,
+      -safe - 1n,
+      MAX_NANOS,
+    ];
     let seed = 3;
     const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31);
     for (let i = 0; i < 20_000; i++) edges.push(((BigInt(next()) * BigInt(next())) % (safe * 2n)) - safe);

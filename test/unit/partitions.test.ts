@@ -1,7 +1,14 @@
 import { expect } from "chai";
 import { Partitions } from "../../src/storage/opensearch/partitions.js";
 import { planGroups } from "../../src/storage/opensearch/aggregations.js";
-import { contentKey, documentJson, fromDocument, periodTexts, pointId, type PointDocument } from "../../src/storage/opensearch/documents.js";
+import {
+  contentKey,
+  documentJson,
+  fromDocument,
+  periodTexts,
+  pointId,
+  type PointDocument,
+} from "../../src/storage/opensearch/documents.js";
 import { ValidationError } from "../../src/errors.js";
 
 describe("partitions", () => {
@@ -14,7 +21,11 @@ describe("partitions", () => {
     expect(day.partitionOf({ begin: midnight - hour, end: midnight })).to.equal("rs-points-2019.07.23");
     // A 2-day period: where it ends.
     expect(day.partitionOf({ begin: midnight - hour, end: midnight + 2 * 86_400_000 - hour })).to.equal("rs-points-2019.07.25");
-    for (const [begin, end] of [[at, at + hour], [midnight - 1, midnight + 1], [at, at + 40 * 86_400_000]] as const) {
+    for (const [begin, end] of [
+      [at, at + hour],
+      [midnight - 1, midnight + 1],
+      [at, at + 40 * 86_400_000],
+    ] as const) {
       const range = day.rangeOf(day.partitionOf({ begin, end }))!;
       expect(range.end, `${begin}-${end}`).to.be.at.least(end);
     }
@@ -24,7 +35,10 @@ describe("partitions", () => {
     expect(new Partitions("rs", "month").indexFor(at)).to.equal("rs-points-2019.07");
     expect(new Partitions("rs", "day").indexFor(at)).to.equal("rs-points-2019.07.23");
     expect(new Partitions("rs", "year").indexFor(at)).to.equal("rs-points-2019");
-    expect(new Partitions("rs", "month").rangeOf("rs-points-2019.12")).to.deep.equal({ start: Date.parse("2019-12-01T00:00:00Z"), end: Date.parse("2020-01-01T00:00:00Z") });
+    expect(new Partitions("rs", "month").rangeOf("rs-points-2019.12")).to.deep.equal({
+      start: Date.parse("2019-12-01T00:00:00Z"),
+      end: Date.parse("2020-01-01T00:00:00Z"),
+    });
     expect(new Partitions("rs", "month").rangeOf("other-2019.12")).to.equal(undefined);
   });
 
@@ -34,7 +48,12 @@ describe("partitions", () => {
     const feb = Date.parse("2020-02-01T00:00:00Z");
     expect(months.indicesBetween(nov, feb, 16)).to.deep.equal(["rs-points-2019.11", "rs-points-2019.12", "rs-points-2020.01"]);
     // A point starting exactly at `end` is outside the window, and so is its partition.
-    expect(months.indicesBetween(nov, feb + 1, 16)).to.deep.equal(["rs-points-2019.11", "rs-points-2019.12", "rs-points-2020.01", "rs-points-2020.02"]);
+    expect(months.indicesBetween(nov, feb + 1, 16)).to.deep.equal([
+      "rs-points-2019.11",
+      "rs-points-2019.12",
+      "rs-points-2020.01",
+      "rs-points-2020.02",
+    ]);
     expect(months.indicesBetween(feb, feb, 16)).to.deep.equal([]);
     expect(months.indicesBetween(nov, feb, 3)).to.have.length(3);
     expect(months.indicesBetween(nov, feb, 2)).to.equal(undefined);
@@ -71,7 +90,14 @@ describe("point ids", () => {
   });
 
   it("are frozen: a known point keeps its id across releases (a change would store retries twice)", () => {
-    const known = { type: "image.size", unit: "MiB", qty: 1_500_000_000n, price: 100_000_000n, groupby: { project_id: "p1", id: "r1" }, metadata: { year: 2022, flavor: "m1" } };
+    const known = {
+      type: "image.size",
+      unit: "MiB",
+      qty: 1_500_000_000n,
+      price: 100_000_000n,
+      groupby: { project_id: "p1", id: "r1" },
+      metadata: { year: 2022, flavor: "m1" },
+    };
     expect(contentKey(Date.parse("2019-07-23T12:00:00Z"), Date.parse("2019-07-23T13:00:00Z"), known)).to.equal(
       '1563883200000|1563886800000|"image.size"|"MiB"|1.5|0.1|{"id":"r1","project_id":"p1"}|{"flavor":"m1","year":2022}',
     );
@@ -80,7 +106,13 @@ describe("point ids", () => {
 
   it("documents are JSON with CloudKitty's field names and the limbs that are not zero", () => {
     const at = Date.parse("2019-07-23T12:00:00Z");
-    const doc = JSON.parse(documentJson(periodTexts({ begin: at, end: at + 3600_000 }), { ...p, qty: -1_500_000_000n, price: 100_000_001n, metadata: { "q\"uote": "a\nb" } }, "ID")) as PointDocument;
+    const doc = JSON.parse(
+      documentJson(
+        periodTexts({ begin: at, end: at + 3600_000 }),
+        { ...p, qty: -1_500_000_000n, price: 100_000_001n, metadata: { 'q"uote': "a\nb" } },
+        "ID",
+      ),
+    ) as PointDocument;
     expect(doc).to.deep.equal({
       "@timestamp": "2019-07-23T12:00:00.000Z",
       start: "2019-07-23T12:00:00.000Z",
@@ -94,8 +126,8 @@ describe("point ids", () => {
       price_e6: 100,
       point_id: "ID",
       groupby: { a: "1", b: "2" },
-      metadata: { "q\"uote": "a\nb" },
-      metadata_kv: ["q\"uote=a\nb"],
+      metadata: { 'q"uote': "a\nb" },
+      metadata_kv: ['q"uote=a\nb'],
     });
     expect(fromDocument(doc).point).to.include({ qty: -1_500_000_000n, price: 100_000_001n });
   });
@@ -104,9 +136,21 @@ describe("point ids", () => {
     const at = "2019-07-23T12:00:00.000Z";
     const base = { start: at, end: "2019-07-23T13:00:00.000Z", type: "cpu", unit: "h", groupby: {}, metadata: {} };
     const big = { qty_e0: 999_999, qty_e6: 999_999, qty_e12: 999_999, qty_e18: 999_999, price_e18: -1 };
-    expect(fromDocument({ ...base, qty: 1e15, price: -1e6, point_id: "ID", ...big }).point).to.include({ qty: 10n ** 24n - 1n, price: -(10n ** 18n) });
+    expect(fromDocument({ ...base, qty: 1e15, price: -1e6, point_id: "ID", ...big }).point).to.include({
+      qty: 10n ** 24n - 1n,
+      price: -(10n ** 18n),
+    });
     expect(fromDocument({ ...base, qty: 0, price: 0, point_id: "ID" }).point).to.include({ qty: 0n, price: 0n });
-    const legacy = { ...base, qty: -1.5, price: 0.100000001, point_id: "ID", qty_units: -1, qty_nanos: -500_000_000, price_units: 0, price_nanos: 100_000_001 };
+    const legacy = {
+      ...base,
+      qty: -1.5,
+      price: 0.100000001,
+      point_id: "ID",
+      qty_units: -1,
+      qty_nanos: -500_000_000,
+      price_units: 0,
+      price_nanos: 100_000_001,
+    };
     expect(fromDocument(legacy).point).to.include({ qty: -1_500_000_000n, price: 100_000_001n });
     expect(fromDocument({ ...base, qty: 0.1, price: 2.5 }).point).to.include({ qty: 100_000_000n, price: 2_500_000_000n });
     expect(() => fromDocument({ ...base, qty: 1, price: 1, point_id: "ID", qty_e0: 0.5 })).to.throw(/limbs/);
@@ -124,6 +168,9 @@ describe("backend registry", () => {
     const backend = createBackend(storage, createLogger("error"));
     expect(backend.name).to.equal("opensearch");
     await backend.close();
-    expect(() => createBackend({ ...storage, backend: "influxdb" }, createLogger("error"))).to.throw(UnknownBackendError, /registered: .*opensearch/);
+    expect(() => createBackend({ ...storage, backend: "influxdb" }, createLogger("error"))).to.throw(
+      UnknownBackendError,
+      /registered: .*opensearch/,
+    );
   });
 });

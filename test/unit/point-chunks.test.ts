@@ -6,12 +6,26 @@ const HOUR = 3_600_000;
 const T = Date.UTC(2024, 0, 1);
 
 function point(i: number, extra: Partial<RatedPoint> = {}): RatedPoint {
-  return { type: i % 2 ? "cpu" : "ram", unit: "h", qty: BigInt(i % 5) * 1_000_000_000n, price: 1n, groupby: { project_id: `p${i % 3}` }, metadata: { m: "x".repeat(i % 7) }, ...extra };
+  return {
+    type: i % 2 ? "cpu" : "ram",
+    unit: "h",
+    qty: BigInt(i % 5) * 1_000_000_000n,
+    price: 1n,
+    groupby: { project_id: `p${i % 3}` },
+    metadata: { m: "x".repeat(i % 7) },
+    ...extra,
+  };
 }
 
 // Identical points (i % 30 repeats): their ids come from their occurrence count, which chunking must not disturb.
-const frames: DataFrame[] = [0, 1, 2].map((f) => ({ begin: T + f * HOUR, end: T + (f + 1) * HOUR, points: Array.from({ length: 100 }, (_, i) => point(i % 30)) }));
-const refs = frames.flatMap((df, dataframe) => df.points.map((p, index) => ({ dataframe, point: p, index, partition: "rs-points-2024.01" })));
+const frames: DataFrame[] = [0, 1, 2].map((f) => ({
+  begin: T + f * HOUR,
+  end: T + (f + 1) * HOUR,
+  points: Array.from({ length: 100 }, (_, i) => point(i % 30)),
+}));
+const refs = frames.flatMap((df, dataframe) =>
+  df.points.map((p, index) => ({ dataframe, point: p, index, partition: "rs-points-2024.01" })),
+);
 
 function allLines(limits: { docs: number; bytes: number }): { chunks: number; lines: string[] } {
   const source = new PointChunks(frames, refs, limits);

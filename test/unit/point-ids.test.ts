@@ -32,7 +32,7 @@ describe("idGuess: where to count inside a group of uniform point ids", () => {
   it("a group's ids counted below the guesses are within the slack before the position, and the range holds the page, for uniform ids", () => {
     // Deterministic pseudo-random uniform ids (a linear congruential generator), sorted as keywords are.
     let x = 12345;
-    const rand = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (const n of [12_000, 14_286, 100_000]) {
       // ASCII ids: code-unit order is byte order.
       const ids = Array.from({ length: n }, () => idAt(rand())).sort();

@@ -22,10 +22,12 @@ describe("readAhead", () => {
 
   it("lets the request in flight settle when the consumer stops early, even if it fails", async () => {
     let settled = false;
-    const failing = new Promise<number>((_, reject) => setTimeout(() => {
-      settled = true;
-      reject(new Error("lost"));
-    }, 5));
+    const failing = new Promise<number>((_, reject) =>
+      setTimeout(() => {
+        settled = true;
+        reject(new Error("lost"));
+      }, 5),
+    );
     for await (const n of readAhead(Promise.resolve(0), (p) => (p === 0 ? failing : undefined))) {
       expect(n).to.equal(0);
       break;

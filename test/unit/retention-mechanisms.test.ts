@@ -34,9 +34,13 @@ describe("retention mechanisms", () => {
     expect(chooseRetention("auto", profile("none"))).to.equal("sweeper");
     expect(chooseRetention("sweeper", profile("ism"))).to.equal("sweeper");
     expect(chooseRetention("none", profile("ilm"))).to.equal("none");
-    expect(() => chooseRetention("ilm", profile("ism"))).to.throw(ConfigError, /RATESTORE_RETENTION_MECHANISM=ilm but this cluster's lifecycle engine is ism/);
+    expect(() => chooseRetention("ilm", profile("ism"))).to.throw(
+      ConfigError,
+      /RATESTORE_RETENTION_MECHANISM=ilm but this cluster's lifecycle engine is ism/,
+    );
     // The configuration takes exactly the mechanisms' names, and auto.
-    for (const name of RETENTION_MECHANISM_NAMES) expect(loadConfig({ RATESTORE_RETENTION_MECHANISM: name }).storage.retentionMechanism).to.equal(name);
+    for (const name of RETENTION_MECHANISM_NAMES)
+      expect(loadConfig({ RATESTORE_RETENTION_MECHANISM: name }).storage.retentionMechanism).to.equal(name);
     expect(() => loadConfig({ RATESTORE_RETENTION_MECHANISM: "ism+sweeper" })).to.throw(/RATESTORE_RETENTION_MECHANISM/);
   });
 
@@ -67,7 +71,10 @@ describe("retention mechanisms", () => {
     it("where partitions are dated by their period's end, one policy with the retention as its age", () => {
       const ism = new IsmRetention(ctx("creation_date"));
       expect(ism.policyOf("rs-points-2026.01.10")).to.equal("rs-retention");
-      expect(ism.agesOf({ range, createdAt: range.start + 3 * HOUR })).to.deep.equal({ detachMs: 48 * HOUR, deleteMs: 48 * HOUR + 600_000 });
+      expect(ism.agesOf({ range, createdAt: range.start + 3 * HOUR })).to.deep.equal({
+        detachMs: 48 * HOUR,
+        deleteMs: 48 * HOUR + 600_000,
+      });
     });
 
     it("elsewhere a policy per partition, aged from its recorded creation to its period's end + retention: never early, wherever it was created", () => {
@@ -92,28 +99,45 @@ describe("cluster errors name the cause and the setting to check", () => {
   it("refused credentials", () => {
     const err = translateError(response(401, "Unauthorized"), "GET /_nodes/_local", "ratestore");
     expect(err).to.be.instanceOf(BackendError);
-    expect(err.message).to.equal("cluster refused the credentials (401) on GET /_nodes/_local: sent the user ratestore and its password; check OPENSEARCH_USERNAME and OPENSEARCH_PASSWORD");
+    expect(err.message).to.equal(
+      "cluster refused the credentials (401) on GET /_nodes/_local: sent the user ratestore and its password; check OPENSEARCH_USERNAME and OPENSEARCH_PASSWORD",
+    );
     expect(translateError(response(401, "Unauthorized"), "GET /").message).to.include("sent no credentials");
   });
 
   it("a missing permission, named by the cluster", () => {
     const reason = "no permissions for [indices:admin/create] and User [name=ratestore, backend_roles=[], requestedTenant=null]";
-    const err = translateError(response(403, { error: { type: "security_exception", reason }, status: 403 }), "PUT /rs-points-2026.01", "ratestore");
-    expect(err.message).to.match(/^cluster user ratestore lacks a permission \(403\) on PUT \/rs-points-2026\.01: security_exception: no permissions for \[indices:admin\/create\].*docs\/security\.md/);
+    const err = translateError(
+      response(403, { error: { type: "security_exception", reason }, status: 403 }),
+      "PUT /rs-points-2026.01",
+      "ratestore",
+    );
+    expect(err.message).to.match(
+      /^cluster user ratestore lacks a permission \(403\) on PUT \/rs-points-2026\.01: security_exception: no permissions for \[indices:admin\/create\].*docs\/security\.md/,
+    );
     // A 403 that is not the security plugin's (a read-only block) keeps the plain form.
-    expect(translateError(response(403, { error: { type: "cluster_block_exception", reason: "blocked" } }), "PUT /x").message).to.equal("cluster rejected PUT /x (403): cluster_block_exception: blocked");
+    expect(translateError(response(403, { error: { type: "cluster_block_exception", reason: "blocked" } }), "PUT /x").message).to.equal(
+      "cluster rejected PUT /x (403): cluster_block_exception: blocked",
+    );
   });
 
   it("an untrusted certificate, which is not waited for as an unreachable cluster is", () => {
     const err = translateError(new errors.ConnectionError("unable to verify the first certificate"), "GET /_nodes/_local");
     expect(err).to.be.instanceOf(BackendError).and.not.instanceOf(BackendUnavailableError);
-    expect(err.message).to.match(/^cluster certificate not trusted on GET \/_nodes\/_local: unable to verify the first certificate; set OPENSEARCH_CA_FILE/);
-    expect(translateError(new errors.ConnectionError("connect ECONNREFUSED 127.0.0.1:9200"), "GET /")).to.be.instanceOf(BackendUnavailableError);
+    expect(err.message).to.match(
+      /^cluster certificate not trusted on GET \/_nodes\/_local: unable to verify the first certificate; set OPENSEARCH_CA_FILE/,
+    );
+    expect(translateError(new errors.ConnectionError("connect ECONNREFUSED 127.0.0.1:9200"), "GET /")).to.be.instanceOf(
+      BackendUnavailableError,
+    );
   });
 
   it("a CA file that cannot be read, or holds no certificate, stops the start naming OPENSEARCH_CA_FILE", () => {
     const dir = mkdtempSync(join(tmpdir(), "ratestore-ca-"));
-    expect(() => loadConfig({ OPENSEARCH_CA_FILE: join(dir, "missing.pem") })).to.throw(ConfigError, /OPENSEARCH_CA_FILE .*missing\.pem: ENOENT/);
+    expect(() => loadConfig({ OPENSEARCH_CA_FILE: join(dir, "missing.pem") })).to.throw(
+      ConfigError,
+      /OPENSEARCH_CA_FILE .*missing\.pem: ENOENT/,
+    );
     writeFileSync(join(dir, "empty.pem"), "not a certificate\n");
     expect(() => loadConfig({ OPENSEARCH_CA_FILE: join(dir, "empty.pem") })).to.throw(ConfigError, /holds no PEM certificate/);
     writeFileSync(join(dir, "ca.pem"), "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");

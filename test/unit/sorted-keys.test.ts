@@ -25,6 +25,8 @@ describe("sortedKeys: a label map's keys in Array.prototype.sort's order", () =>
   });
 
   it("leaves the label JSON that point ids derive from as it was", () => {
-    expect(labelsJson({ user_id: "u", id: "r", project_id: "p", "2": null })).to.equal('{"2":null,"id":"r","project_id":"p","user_id":"u"}');
+    expect(labelsJson({ user_id: "u", id: "r", project_id: "p", "2": null })).to.equal(
+      '{"2":null,"id":"r","project_id":"p","user_id":"u"}',
+    );
   });
 });

@@ -30,7 +30,13 @@ describe("time", () => {
 
   it("stores milliseconds exactly and refuses what is finer, however the instant is written", () => {
     const at = ms("2019-07-23T12:28:10.123Z");
-    for (const same of ["2019-07-23T12:28:10.123Z", "2019-07-23T12:28:10.123000000Z", "2019-07-23T14:28:10.1230+02:00", "1563884890.123", 1563884890.123] as const) {
+    for (const same of [
+      "2019-07-23T12:28:10.123Z",
+      "2019-07-23T12:28:10.123000000Z",
+      "2019-07-23T14:28:10.1230+02:00",
+      "1563884890.123",
+      1563884890.123,
+    ] as const) {
       expect(parseTimestamp(same), String(same)).to.deep.equal({ ok: true, ms: at });
     }
     expect(parseTimestamp("2019-07-23T12:28:10.1Z")).to.deep.equal({ ok: true, ms: at - 23 });

@@ -12,7 +12,6 @@ import { framesOf, framesOfPage } from "../../storage/frames.js";
 import { dataFrameJson, dataFramesNdjson } from "../../storage/dataframe-json.js";
 import { streamNdjson, streamObject } from "../stream.js";
 
-
 /** A project key may only push points that carry its own scope. */
 function checkPushScope(principal: Principal, scopeKey: string, dataframes: readonly DataFrame[]): void {
   if (principal.role === "admin") return;
@@ -21,11 +20,18 @@ function checkPushScope(principal: Principal, scopeKey: string, dataframes: read
     for (const [p, index] of pointsWithIndex(df)) {
       const value = p.groupby[scopeKey];
       if (value === undefined || String(value) !== principal.scope) {
-        issues.push({ path: `${pointPath(i, p.type, index)}.groupby.${scopeKey}`, message: `must be ${JSON.stringify(principal.scope)} for this key` });
+        issues.push({
+          path: `${pointPath(i, p.type, index)}.groupby.${scopeKey}`,
+          message: `must be ${JSON.stringify(principal.scope)} for this key`,
+        });
       }
     }
   });
-  if (issues.length > 0) throw new ForbiddenError(`this key may only push data of ${scopeKey}=${principal.scope}; ${issues.length} point(s) are outside it`, issues.slice(0, 100));
+  if (issues.length > 0)
+    throw new ForbiddenError(
+      `this key may only push data of ${scopeKey}=${principal.scope}; ${issues.length} point(s) are outside it`,
+      issues.slice(0, 100),
+    );
 }
 
 /** Admin only: deleting rating data is the operator's act (CloudKitty's API gives projects no delete either). */
@@ -42,7 +48,12 @@ export function dataframesRouter(ctx: AppContext): Router {
     if (!req.is("application/json")) throw new HttpError(415, "unsupported_media_type", "send the dataframes as application/json");
     const { refresh } = parseOrThrow(PushQuerySchema, req.query, "query parameters");
     const body: unknown = req.body;
-    if (typeof body === "object" && body !== null && Array.isArray((body as { dataframes?: unknown }).dataframes) && (body as { dataframes: unknown[] }).dataframes.length === 0) {
+    if (
+      typeof body === "object" &&
+      body !== null &&
+      Array.isArray((body as { dataframes?: unknown }).dataframes) &&
+      (body as { dataframes: unknown[] }).dataframes.length === 0
+    ) {
       throw ValidationError.forField("dataframes", "Parameter dataframes must not be empty.");
     }
     const { dataframes } = parseOrThrow(PushBodySchema, body, "dataframes");
@@ -75,7 +86,12 @@ export function dataframesRouter(ctx: AppContext): Router {
     if (q.paginate === "false") {
       const { total } = await backend.streamPage({ ...scope, limit: 1 });
       if (total === 0) throw new NotFoundError("no dataframes match");
-      await streamObject(res, { head: { total }, key: "dataframes", items: framesJson(backend.iteratePoints(scope)), tail: async () => ({}) });
+      await streamObject(res, {
+        head: { total },
+        key: "dataframes",
+        items: framesJson(backend.iteratePoints(scope)),
+        tail: async () => ({}),
+      });
       return;
     }
     const fingerprint = JSON.stringify([principal.name, q.begin, q.end, q.filters]);

@@ -31,7 +31,15 @@ export function summaryRouter(ctx: AppContext): Router {
       offset: q.offset,
       limit: q.limit,
       paginate: q.paginate === "true",
-      ...(after ? { after: { key: after.after as GroupCursor["key"], position: after.position ?? 0, ...(after.total !== undefined ? { total: after.total } : {}) } } : {}),
+      ...(after
+        ? {
+            after: {
+              key: after.after as GroupCursor["key"],
+              position: after.position ?? 0,
+              ...(after.total !== undefined ? { total: after.total } : {}),
+            },
+          }
+        : {}),
     });
     const keys = groupby.filter((g) => !isTime(g));
     const columns = ["begin", "end", ...fields, ...keys];
@@ -46,14 +54,24 @@ export function summaryRouter(ctx: AppContext): Router {
     await streamObject(res, {
       head: asObject ? {} : { columns },
       key: "results",
-      items: mapRows(page.rows, (r) => stringifyExact(asObject ? Object.fromEntries(valuesOf(r).map((v, i) => [columns[i]!, v])) : valuesOf(r))),
+      items: mapRows(page.rows, (r) =>
+        stringifyExact(asObject ? Object.fromEntries(valuesOf(r).map((v, i) => [columns[i]!, v])) : valuesOf(r)),
+      ),
       tail: async () => {
         const end = await page.end();
         return {
           total: end.total,
           format: q.response_format,
           ...(end.next
-            ? { next: cursors.encode({ kind: "groups", query: fingerprint, after: end.next.key, position: end.next.position, ...(end.next.total !== undefined ? { total: end.next.total } : {}) }) }
+            ? {
+                next: cursors.encode({
+                  kind: "groups",
+                  query: fingerprint,
+                  after: end.next.key,
+                  position: end.next.position,
+                  ...(end.next.total !== undefined ? { total: end.next.total } : {}),
+                }),
+              }
             : {}),
         };
       },

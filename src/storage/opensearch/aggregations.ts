@@ -1,5 +1,14 @@
 import { InexactTotalError, ValidationError } from "../../errors.js";
-import { MAX_LIMIT, TIME_GROUPS, type GroupCursor, type GroupPage, type TimeGroup, type TotalOptions, type TotalResult, type TotalRow } from "../backend.js";
+import {
+  MAX_LIMIT,
+  TIME_GROUPS,
+  type GroupCursor,
+  type GroupPage,
+  type TimeGroup,
+  type TotalOptions,
+  type TotalResult,
+  type TotalRow,
+} from "../backend.js";
 import { LABEL_KEY_RE, type Scalar } from "../dataframe.js";
 import { joinSums, type Nanos } from "../decimal.js";
 import { LIMB_EXPONENTS, inexactSum, joinLimbs } from "../limbs.js";
@@ -61,8 +70,14 @@ export const SUM_AGGREGATIONS = { ...QTY.aggs, ...RATE.aggs };
 function amountOf(sums: Sums, names: AmountSums, groups: Record<string, Scalar>): Nanos {
   const limbs = names.limbs.map((n) => sumOf(sums, n));
   const [units, nanos] = names.legacy.map((n) => sumOf(sums, n)) as [number, number];
-  const why = inexactSum(limbs) ?? (inexactSum([units, nanos]) && `points written before template version 5 (whole and nano parts) sum to ${units} units and ${nanos} nano-units, past 2^53, so the cluster may have rounded them`);
-  if (why) throw new InexactTotalError(`the total of the group ${JSON.stringify(groups)} cannot be given exactly: ${why}; narrow the window or group more finely`);
+  const why =
+    inexactSum(limbs) ??
+    (inexactSum([units, nanos]) &&
+      `points written before template version 5 (whole and nano parts) sum to ${units} units and ${nanos} nano-units, past 2^53, so the cluster may have rounded them`);
+  if (why)
+    throw new InexactTotalError(
+      `the total of the group ${JSON.stringify(groups)} cannot be given exactly: ${why}; narrow the window or group more finely`,
+    );
   return joinLimbs(limbs) + joinSums(units, nanos);
 }
 
@@ -97,7 +112,8 @@ export function planGroups(groupby: readonly string[]): GroupPlan {
   let time: TimeGroup | undefined;
   for (const g of [...new Set(groupby)]) {
     if (g.startsWith("time")) {
-      if (!isTimeGroup(g)) throw ValidationError.forField("groupby", `unknown time option ${JSON.stringify(g)}; use one of ${TIME_GROUPS.join(", ")}`);
+      if (!isTimeGroup(g))
+        throw ValidationError.forField("groupby", `unknown time option ${JSON.stringify(g)}; use one of ${TIME_GROUPS.join(", ")}`);
       if (time) throw ValidationError.forField("groupby", `only one time grouping at a time (got ${time} and ${g})`);
       time = g;
       if (g === "time") {
@@ -164,9 +180,13 @@ export class TotalAggregator {
     const offset = options.offset ?? 0;
     const limit = options.limit ?? DEFAULT_LIMIT;
     if (!Number.isSafeInteger(offset) || offset < 0) throw ValidationError.forField("offset", "must be a non-negative integer");
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw ValidationError.forField("limit", `must be an integer from 1 to ${MAX_LIMIT}`);
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIMIT)
+      throw ValidationError.forField("limit", `must be an integer from 1 to ${MAX_LIMIT}`);
     let ended: { total: number; next?: GroupCursor } | undefined;
-    const rows = plan.sources.length === 0 ? this.ungrouped(query, window, (e) => (ended = e)) : this.grouped(query, plan, window, options, (e) => (ended = e));
+    const rows =
+      plan.sources.length === 0
+        ? this.ungrouped(query, window, (e) => (ended = e))
+        : this.grouped(query, plan, window, options, (e) => (ended = e));
     return {
       rows,
       end: async () => {
@@ -230,7 +250,13 @@ export class TotalAggregator {
     finish({ total: position, ...(more && lastKey ? { next: { key: lastKey, position: returnedUpTo, total: position } } : {}) });
   }
 
-  private async page(query: Clause, plan: GroupPlan, after: CompositeKey | undefined, size: number, withSums: boolean): Promise<CompositeAgg> {
+  private async page(
+    query: Clause,
+    plan: GroupPlan,
+    after: CompositeKey | undefined,
+    size: number,
+    withSums: boolean,
+  ): Promise<CompositeAgg> {
     const res = await this.search.search({
       query,
       size: 0,
@@ -249,7 +275,11 @@ export class TotalAggregator {
    * One row for the whole window, as CloudKitty's Elasticsearch and OpenSearch backends answer: a window
    * with no point is a row of zeros, not an empty result.
    */
-  private async *ungrouped(query: Clause, window: { begin: number; end: number }, finish: (e: { total: number }) => void): AsyncGenerator<TotalRow> {
+  private async *ungrouped(
+    query: Clause,
+    window: { begin: number; end: number },
+    finish: (e: { total: number }) => void,
+  ): AsyncGenerator<TotalRow> {
     const res = await this.search.search({ query, size: 0, track_total_hits: false, aggs: SUM_AGGREGATIONS });
     const aggs = (res.aggregations ?? {}) as Sums;
     yield rowOf({ key: {}, doc_count: 0, ...aggs }, { sources: [], labels: [] }, window);

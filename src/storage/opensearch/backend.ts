@@ -114,7 +114,15 @@ export class OpenSearchBackend implements StorageBackend {
       reader: new PointReader(search),
       aggregator: new TotalAggregator(search),
       deleter: new PointDeleter(this.client, search, this.refresher, this.logger),
-      sweeper: new RetentionSweeper(this.client, this.partitions, lifecycle, c.sweepIntervalSeconds * 1000, this.logger, c.sweepGraceSeconds * 1000, replicaSettings(c)),
+      sweeper: new RetentionSweeper(
+        this.client,
+        this.partitions,
+        lifecycle,
+        c.sweepIntervalSeconds * 1000,
+        this.logger,
+        c.sweepGraceSeconds * 1000,
+        replicaSettings(c),
+      ),
     };
   }
 
@@ -215,7 +223,13 @@ export class OpenSearchBackend implements StorageBackend {
 
   async health(): Promise<BackendHealth> {
     const retention = this.components?.lifecycle.active ?? "unknown (not initialised)";
-    if (!this.components) return { reachable: false, templatesInstalled: false, retention, problems: ["storage is not initialised: the cluster has not been reached yet"] };
+    if (!this.components)
+      return {
+        reachable: false,
+        templatesInstalled: false,
+        retention,
+        problems: ["storage is not initialised: the cluster has not been reached yet"],
+      };
     const { profile } = this.components;
     const problems: string[] = [];
     try {

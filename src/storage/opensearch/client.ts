@@ -91,7 +91,8 @@ export class ClusterClient {
       try {
         return await this.send<T>(req, accept);
       } catch (err) {
-        if (!(err instanceof errors.ConnectionError) || attempt >= this.config.urls.length) throw translateError(err, `${req.method} ${req.path}`, this.config.username);
+        if (!(err instanceof errors.ConnectionError) || attempt >= this.config.urls.length)
+          throw translateError(err, `${req.method} ${req.path}`, this.config.username);
       }
     }
   }
@@ -127,10 +128,18 @@ export function translateError(err: unknown, what: string, user?: string): Error
   if (err instanceof errors.ResponseError) {
     const status = err.meta.statusCode ?? 0;
     const reason = errorReason(err.meta.body);
-    if (TRANSIENT_STATUS.has(status)) return new BackendUnavailableError(`cluster is overloaded or unavailable (${status}) on ${what}: ${reason}`, 5, { cause: err, status });
+    if (TRANSIENT_STATUS.has(status))
+      return new BackendUnavailableError(`cluster is overloaded or unavailable (${status}) on ${what}: ${reason}`, 5, {
+        cause: err,
+        status,
+      });
     if (status === 401) {
       const who = user ? `the user ${user} and its password` : "no credentials (the cluster asks for them)";
-      return new BackendError(`cluster refused the credentials (401) on ${what}: sent ${who}; check OPENSEARCH_USERNAME and OPENSEARCH_PASSWORD`, status, { cause: err });
+      return new BackendError(
+        `cluster refused the credentials (401) on ${what}: sent ${who}; check OPENSEARCH_USERNAME and OPENSEARCH_PASSWORD`,
+        status,
+        { cause: err },
+      );
     }
     if (status === 403 && /security_exception|no permissions/i.test(reason)) {
       return new BackendError(

@@ -36,7 +36,11 @@ export class OpenSearchCloudKittySource implements CloudKittySource {
   }
 
   async days(window: { begin?: number; end?: number }): Promise<SourceDay[]> {
-    const range = { ...(window.begin !== undefined ? { gte: window.begin } : {}), ...(window.end !== undefined ? { lt: window.end } : {}), format: "epoch_millis" };
+    const range = {
+      ...(window.begin !== undefined ? { gte: window.begin } : {}),
+      ...(window.end !== undefined ? { lt: window.end } : {}),
+      format: "epoch_millis",
+    };
     const res = await this.client.request<DaysResponse>({
       method: "POST",
       path: `/${this.index}/_search`,
@@ -63,19 +67,34 @@ export class OpenSearchCloudKittySource implements CloudKittySource {
 
   private async *scan(query: Record<string, unknown>): AsyncGenerator<SourceDocument[]> {
     let scrollId: string | undefined;
-    const first = this.client.request<ScrollResponse>({ method: "POST", path: `/${this.index}/_search`, querystring: { scroll: SCROLL }, body: { size: PAGE, sort: ["_doc"], query } });
+    const first = this.client.request<ScrollResponse>({
+      method: "POST",
+      path: `/${this.index}/_search`,
+      querystring: { scroll: SCROLL },
+      body: { size: PAGE, sort: ["_doc"], query },
+    });
     // The next page is asked for before this one is converted and pushed (see readAhead); an empty page ends the scroll.
     const following = (res: ScrollResponse) => {
       scrollId = res._scroll_id ?? scrollId;
-      return res.hits.hits.length > 0 && scrollId ? this.client.request<ScrollResponse>({ method: "POST", path: "/_search/scroll", body: { scroll: SCROLL, scroll_id: scrollId } }).then((r) => r.body) : undefined;
+      return res.hits.hits.length > 0 && scrollId
+        ? this.client
+            .request<ScrollResponse>({ method: "POST", path: "/_search/scroll", body: { scroll: SCROLL, scroll_id: scrollId } })
+            .then((r) => r.body)
+        : undefined;
     };
     try {
-      for await (const res of readAhead(first.then((r) => r.body), following)) {
+      for await (const res of readAhead(
+        first.then((r) => r.body),
+        following,
+      )) {
         if (res.hits.hits.length === 0) return;
         yield res.hits.hits.map((h) => ({ id: h._id, source: h._source }));
       }
     } finally {
-      if (scrollId) await this.client.request({ method: "DELETE", path: "/_search/scroll", body: { scroll_id: [scrollId] } }, [404]).catch(() => undefined);
+      if (scrollId)
+        await this.client
+          .request({ method: "DELETE", path: "/_search/scroll", body: { scroll_id: [scrollId] } }, [404])
+          .catch(() => undefined);
     }
   }
 

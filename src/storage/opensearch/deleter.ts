@@ -36,7 +36,11 @@ export class PointDeleter {
       const res = await this.client.request<BulkDeleteResponse>({ method: "POST", path: "/_bulk", bulkBody: body });
       for (const item of res.body.items) {
         if (item.delete.status === 200) deleted++;
-        else if (item.delete.status !== 404) throw new BackendError(`delete failed after ${deleted} points: ${item.delete.error?.reason ?? item.delete.status}`, item.delete.status);
+        else if (item.delete.status !== 404)
+          throw new BackendError(
+            `delete failed after ${deleted} points: ${item.delete.error?.reason ?? item.delete.status}`,
+            item.delete.status,
+          );
       }
     }
     this.logger.info("points deleted", { deleted, partitions: touched.size });

@@ -236,7 +236,14 @@ function partsAmount(units: unknown, nanos: unknown): Nanos | undefined {
 }
 
 /** An amount of a document that fromOwnDocument did not read: from an earlier version's whole and nano parts, its limbs, or the double. */
-function amountOf(d: Record<string, unknown>, fields: readonly string[], units: number | undefined, nanos: number | undefined, double: number, ours: boolean): Nanos {
+function amountOf(
+  d: Record<string, unknown>,
+  fields: readonly string[],
+  units: number | undefined,
+  nanos: number | undefined,
+  double: number,
+  ours: boolean,
+): Nanos {
   const parts = partsAmount(units, nanos);
   if (parts !== undefined) return parts;
   if (!ours) return parseDecimal(double) ?? 0n;
@@ -252,7 +259,8 @@ export function fromDocument(source: unknown): StoredPoint {
   }
   // zod skips a "__proto__" key without a word: such a label would be lost, so the document is refused.
   const reserved = reservedKeyIssues(source);
-  if (reserved.length > 0) throw new BackendError(`a stored document cannot be read without losing a label: ${reserved[0]!.path}: ${reserved[0]!.message}`);
+  if (reserved.length > 0)
+    throw new BackendError(`a stored document cannot be read without losing a label: ${reserved[0]!.path}: ${reserved[0]!.message}`);
   const d = StoredDocumentSchema.parse(source);
   const ours = d.point_id !== undefined;
   const qty = amountOf(source as Record<string, unknown>, QTY_LIMBS, d.qty_units, d.qty_nanos, d.qty, ours);

@@ -55,7 +55,7 @@ export class Partitions {
    */
   indicesBetween(begin: number, end: number, max: number): string[] | undefined {
     const names: string[] = [];
-    for (let t = begin; t < end; ) {
+    for (let t = begin; t < end;) {
       if (names.length === max) return undefined;
       const name = this.indexFor(t);
       names.push(name);

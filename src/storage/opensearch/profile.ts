@@ -40,7 +40,18 @@ export function deriveProfile(facts: ClusterFacts, override: ProfileOverride = {
   const hourCounts = os && atLeast(facts.version, 3) ? "points_index" : "doc_values";
   const lifecycle = os ? (has("opensearch-index-management") ? "ism" : "none") : has("x-pack-ilm") ? "ilm" : "none";
   const backdating = lifecycle === "ilm" ? "origination_date" : os && atLeast(facts.version, 3) ? "creation_date" : "none";
-  return { distribution: facts.distribution, version: facts.version, pit, storageOrder, hourCounts, lifecycle, backdating, identifiedBy: facts.identifiedBy, ...override, overridden: Object.keys(override).sort() };
+  return {
+    distribution: facts.distribution,
+    version: facts.version,
+    pit,
+    storageOrder,
+    hourCounts,
+    lifecycle,
+    backdating,
+    identifiedBy: facts.identifiedBy,
+    ...override,
+    overridden: Object.keys(override).sort(),
+  };
 }
 
 interface RootInfo {

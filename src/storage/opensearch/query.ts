@@ -18,7 +18,11 @@ function asList(value: FilterValue): readonly Scalar[] {
 }
 
 function checkKey(key: string, where: string): void {
-  if (!LABEL_KEY_RE.test(key)) throw ValidationError.forField(`${where}.${key}`, "is not a valid groupby/metadata key (letters, digits, '_', '-', '@'; no dots, wildcards or spaces)");
+  if (!LABEL_KEY_RE.test(key))
+    throw ValidationError.forField(
+      `${where}.${key}`,
+      "is not a valid groupby/metadata key (letters, digits, '_', '-', '@'; no dots, wildcards or spaces)",
+    );
 }
 
 /**

@@ -2,7 +2,17 @@ import { MAX_LIMIT, type PointCursor, type PointPage, type RetrieveOptions, type
 import { ValidationError } from "../../errors.js";
 import { fromDocument, groupIntoDataFrames } from "./documents.js";
 import { scopeQuery, withDefaultWindow, type Clause } from "./query.js";
-import { BY_PERIOD_TYPE, BY_START_HOUR, MAX_WINDOW, POINT_ORDER, POINT_SORT, periodTypeOrder, type GroupOrder, type Hit, type PointSearch } from "./search.js";
+import {
+  BY_PERIOD_TYPE,
+  BY_START_HOUR,
+  MAX_WINDOW,
+  POINT_ORDER,
+  POINT_SORT,
+  periodTypeOrder,
+  type GroupOrder,
+  type Hit,
+  type PointSearch,
+} from "./search.js";
 
 export const DEFAULT_LIMIT = 1000;
 /** Pages fetched while walking (export, paginate=false, pages larger than the result window). */
@@ -37,7 +47,8 @@ function nearerEndDepth(within: number, groupSize: number, limit: number): numbe
 
 function checkPaging(offset: number, limit: number): void {
   if (!Number.isSafeInteger(offset) || offset < 0) throw ValidationError.forField("offset", "must be a non-negative integer");
-  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw ValidationError.forField("limit", `must be an integer from 1 to ${MAX_LIMIT}`);
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIMIT)
+    throw ValidationError.forField("limit", `must be an integer from 1 to ${MAX_LIMIT}`);
 }
 
 function toPoints(hits: readonly Hit[]): StoredPoint[] {
@@ -100,7 +111,12 @@ export class PointReader {
   }
 
   /** The page's first window: at most MAX_WINDOW hits at `offset` (or after `after`), and the exact total. */
-  private async firstHits(query: Clause, offset: number, size: number, after: PointCursor | undefined): Promise<{ hits: Hit[]; total: number }> {
+  private async firstHits(
+    query: Clause,
+    offset: number,
+    size: number,
+    after: PointCursor | undefined,
+  ): Promise<{ hits: Hit[]; total: number }> {
     // Where the hour counts are cheap, every offset page is located, the first too: the sort then covers
     // the points of the hours that hold the page, not every point (at 1,000,000 points, 36-38 ms
     // against 51-55 ms; at 90,000 points in starts of 9,000, 23-37 ms against 18-40 ms).
@@ -157,7 +173,18 @@ export class PointReader {
       const bound = order !== POINT_ORDER && slack > 0 ? await this.search.idBound(inGroup, within, groupSize, slack, limit) : undefined;
       if (bound) {
         const inRange = async (range: { gte: string; lt?: string }) =>
-          inOrder(order, (await this.search.search({ query: { bool: { filter: [inGroup, { range: { point_id: range } }] } }, sort: order.asc, size: limit, from: within - bound.before, track_total_hits: false })).hits.hits);
+          inOrder(
+            order,
+            (
+              await this.search.search({
+                query: { bool: { filter: [inGroup, { range: { point_id: range } }] } },
+                sort: order.asc,
+                size: limit,
+                from: within - bound.before,
+                track_total_hits: false,
+              })
+            ).hits.hits,
+          );
         hits = await inRange(bound.range);
         // The upper bound is a guess that holds for ids spread like ours; where it fell short (some ids
         // written by another tool), the range open above holds the page for certain: `before` is exact.
@@ -165,14 +192,26 @@ export class PointReader {
       } else {
         // The ids are not ours (written by another tool) and bisecting them did not converge: walk.
         const after = await this.skip(inGroup, within);
-        hits = after ? (await this.search.search({ query: inGroup, sort: POINT_SORT, size: limit, search_after: [...after], track_total_hits: false })).hits.hits : [];
+        hits = after
+          ? (await this.search.search({ query: inGroup, sort: POINT_SORT, size: limit, search_after: [...after], track_total_hits: false }))
+              .hits.hits
+          : [];
       }
     }
     const last = hits[hits.length - 1];
     if (hits.length < limit && last?.sort) {
       // The rest of the page lies in the next groups, up to spanEnd: sorting those alone, not every point after.
-      const restQuery: Clause = byStart.spanEnd !== undefined ? { bool: { filter: [query, { range: { start: { lt: byStart.spanEnd, format: "epoch_millis" } } }] } } : query;
-      const rest = await this.search.search({ query: restQuery, sort: POINT_SORT, size: limit - hits.length, search_after: last.sort, track_total_hits: false });
+      const restQuery: Clause =
+        byStart.spanEnd !== undefined
+          ? { bool: { filter: [query, { range: { start: { lt: byStart.spanEnd, format: "epoch_millis" } } }] } }
+          : query;
+      const rest = await this.search.search({
+        query: restQuery,
+        sort: POINT_SORT,
+        size: limit - hits.length,
+        search_after: last.sort,
+        track_total_hits: false,
+      });
       hits = [...hits, ...rest.hits.hits];
     }
     return { hits, total: byStart.total };
@@ -186,7 +225,18 @@ export class PointReader {
    */
   private async fromNearerEnd(group: Clause, order: GroupOrder, within: number, groupSize: number, limit: number): Promise<Hit[]> {
     if (within <= groupSize - within - limit) {
-      return inOrder(order, (await this.search.search({ query: group, sort: order.asc, size: limit, ...(within > 0 ? { from: within } : {}), track_total_hits: false })).hits.hits);
+      return inOrder(
+        order,
+        (
+          await this.search.search({
+            query: group,
+            sort: order.asc,
+            size: limit,
+            ...(within > 0 ? { from: within } : {}),
+            track_total_hits: false,
+          })
+        ).hits.hits,
+      );
     }
     const size = Math.min(limit, groupSize - within);
     if (size <= 0) return [];
@@ -223,7 +273,12 @@ export class PointReader {
 
   async *iterate(options: Omit<RetrieveOptions, "offset" | "limit" | "paginate"> = {}): AsyncGenerator<StoredPoint> {
     const query = scopeQuery(withDefaultWindow(options));
-    for await (const hits of this.search.pages({ query, pageSize: WALK_PAGE, source: true, ...(options.after ? { after: options.after } : {}) })) {
+    for await (const hits of this.search.pages({
+      query,
+      pageSize: WALK_PAGE,
+      source: true,
+      ...(options.after ? { after: options.after } : {}),
+    })) {
       for (const p of toPoints(hits)) yield p;
     }
   }

@@ -31,7 +31,10 @@ export class Refresher {
 
   /** Before a read of points starting in [begin, end): every acknowledged write there becomes searchable. */
   async beforeRead(window: { readonly begin?: number; readonly end?: number }): Promise<void> {
-    const named = window.begin !== undefined && window.end !== undefined ? this.partitions.indicesBetween(window.begin, window.end, MAX_NAMED) : undefined;
+    const named =
+      window.begin !== undefined && window.end !== undefined
+        ? this.partitions.indicesBetween(window.begin, window.end, MAX_NAMED)
+        : undefined;
     if (named?.length === 0) return;
     await this.refresh(named ?? [this.partitions.alias], "read");
   }
@@ -67,6 +70,9 @@ export class Refresher {
     this.observer.refresh((performance.now() - started) / 1000, cause);
     const failed = res.body._shards?.failed ?? 0;
     // A shard copy left unrefreshed could answer a read without the latest writes: say so rather than answer short.
-    if (failed > 0) throw new BackendUnavailableError(`refreshing ${indices} failed on ${failed} shard copies: a search now could miss acknowledged writes`);
+    if (failed > 0)
+      throw new BackendUnavailableError(
+        `refreshing ${indices} failed on ${failed} shard copies: a search now could miss acknowledged writes`,
+      );
   }
 }

@@ -192,7 +192,10 @@ export class PointSearch {
   }
 
   async search(body: Record<string, unknown>): Promise<SearchResponse> {
-    return this.retried(async () => (await this.client.request<SearchResponse>({ method: "POST", path: `/${this.target}/_search`, querystring: LENIENT, body })).body);
+    return this.retried(
+      async () =>
+        (await this.client.request<SearchResponse>({ method: "POST", path: `/${this.target}/_search`, querystring: LENIENT, body })).body,
+    );
   }
 
   private async retried<T>(read: () => Promise<T>): Promise<T> {
@@ -241,7 +244,14 @@ export class PointSearch {
         if (pitId) {
           try {
             const id = pitId;
-            res = (await this.client.request<SearchResponse>({ method: "POST", path: "/_search", querystring: { allow_partial_search_results: false }, body: { ...body, ...inPit(id) } })).body;
+            res = (
+              await this.client.request<SearchResponse>({
+                method: "POST",
+                path: "/_search",
+                querystring: { allow_partial_search_results: false },
+                body: { ...body, ...inPit(id) },
+              })
+            ).body;
           } catch (err) {
             if (!retryableRead(err) || ++lost >= READ_TRIES) throw err;
             // The view lost a partition (retention deleted it) or the node holding it: go on from the
@@ -267,7 +277,9 @@ export class PointSearch {
     let received = 0;
     const following = (hits: Hit[]) => {
       received += hits.length;
-      return hits.length === walk.pageSize && (walk.limit === undefined || received < walk.limit) ? read(hits[hits.length - 1]!.sort) : undefined;
+      return hits.length === walk.pageSize && (walk.limit === undefined || received < walk.limit)
+        ? read(hits[hits.length - 1]!.sort)
+        : undefined;
     };
     try {
       for await (const hits of readAhead(read(walk.after ? [...walk.after] : undefined), following)) if (hits.length > 0) yield hits;
@@ -293,13 +305,24 @@ export class PointSearch {
           method: "POST",
           path: "/_search",
           querystring: { allow_partial_search_results: false },
-          body: { query, sort: SCAN_SORT, size: pageSize, track_total_hits: false, ...(after ? { search_after: after } : {}), ...inPit(id) },
+          body: {
+            query,
+            sort: SCAN_SORT,
+            size: pageSize,
+            track_total_hits: false,
+            ...(after ? { search_after: after } : {}),
+            ...inPit(id),
+          },
         })
         .then(
           (res) => res.body,
           (err: unknown) => {
             if (!retryableRead(err)) throw err;
-            throw new BackendUnavailableError(`the point-in-time of a scan was lost (a partition was deleted, or its node left); run the export again: ${(err as Error).message}`, 5, { cause: err });
+            throw new BackendUnavailableError(
+              `the point-in-time of a scan was lost (a partition was deleted, or its node left); run the export again: ${(err as Error).message}`,
+              5,
+              { cause: err },
+            );
           },
         );
     const following = (res: SearchResponse) => {
@@ -333,8 +356,7 @@ export class PointSearch {
       });
       total ??= res.hits.total?.value ?? 0;
       const agg = res.aggregations?.prefix as
-        | { buckets: { key: LocateKey; doc_count: number }[]; after_key?: Record<string, unknown> }
-        | undefined;
+        { buckets: { key: LocateKey; doc_count: number }[]; after_key?: Record<string, unknown> } | undefined;
       const buckets = agg?.buckets ?? [];
       for (let i = 0; i < buckets.length; i++) {
         const b = buckets[i]!;
@@ -347,7 +369,14 @@ export class PointSearch {
             last = buckets[j]!.key;
           }
           const spanEnd = reach >= offset + span ? level.startsBefore(last) : undefined;
-          return { total, group: level.group(b.key), key: b.key, within: offset - before, groupSize: b.doc_count, ...(spanEnd !== undefined ? { spanEnd } : {}) };
+          return {
+            total,
+            group: level.group(b.key),
+            key: b.key,
+            within: offset - before,
+            groupSize: b.doc_count,
+            ...(spanEnd !== undefined ? { spanEnd } : {}),
+          };
         }
         before += b.doc_count;
       }
@@ -366,7 +395,13 @@ export class PointSearch {
    * uses it only where `from` cannot reach (see PointReader.fromNearerEnd). Bisects when a guess
    * misses (ids written by another tool), then with no upper bound; undefined when that does not converge.
    */
-  async idBound(groupQuery: Clause, position: number, groupSize: number, slack: number, span: number): Promise<{ range: { gte: string; lt?: string }; before: number } | undefined> {
+  async idBound(
+    groupQuery: Clause,
+    position: number,
+    groupSize: number,
+    slack: number,
+    span: number,
+  ): Promise<{ range: { gte: string; lt?: string }; before: number } | undefined> {
     const guess = idGuess(position, groupSize, slack, span);
     let lo = 0;
     let hi = 1;
@@ -387,6 +422,16 @@ export class PointSearch {
 
   async count(query: Clause): Promise<number> {
     // `_count` takes no allow_partial_search_results.
-    return this.retried(async () => (await this.client.request<{ count: number }>({ method: "POST", path: `/${this.target}/_count`, querystring: LENIENT_COUNT, body: { query } })).body.count);
+    return this.retried(
+      async () =>
+        (
+          await this.client.request<{ count: number }>({
+            method: "POST",
+            path: `/${this.target}/_count`,
+            querystring: LENIENT_COUNT,
+            body: { query },
+          })
+        ).body.count,
+    );
   }
 }

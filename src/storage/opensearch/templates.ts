@@ -86,14 +86,21 @@ export async function installPointsTemplate(
     const current = await client.request<InstalledTemplates>({ method: "GET", path: `/_index_template/${name}` }, [404]);
     const installed = current.status === 404 ? undefined : current.body.index_templates?.[0]?.index_template;
     if (!installed) {
-      const res = await client.request({ method: "PUT", path: `/_index_template/${name}`, querystring: { create: true }, body: wanted }, [400]);
+      const res = await client.request(
+        { method: "PUT", path: `/_index_template/${name}`, querystring: { create: true }, body: wanted },
+        [400],
+      );
       if (res.status === 400) continue; // another instance created it meanwhile: compare again
       logger.info("index template created", { template: name, version: wanted.version });
       return "created";
     }
     const installedVersion = installed.version ?? 0;
     if (installedVersion > wanted.version) {
-      logger.warn("index template is newer than this release; leaving it", { template: name, installed: installedVersion, ours: wanted.version });
+      logger.warn("index template is newer than this release; leaving it", {
+        template: name,
+        installed: installedVersion,
+        ours: wanted.version,
+      });
       return "kept-newer";
     }
     if (installedVersion === wanted.version && installed._meta?.fingerprint === wanted._meta.fingerprint) return "unchanged";
@@ -103,7 +110,12 @@ export async function installPointsTemplate(
       // versions (metadata left the index in version 2) keeps its old form in the partitions that have it.
       for (const [field, mapping] of Object.entries(wanted.template.mappings.properties)) {
         const res = await client.request(
-          { method: "PUT", path: `/${partitions.pattern}/_mapping`, querystring: { allow_no_indices: true }, body: { properties: { [field]: mapping } } },
+          {
+            method: "PUT",
+            path: `/${partitions.pattern}/_mapping`,
+            querystring: { allow_no_indices: true },
+            body: { properties: { [field]: mapping } },
+          },
           [400, 404],
         );
         if (res.status === 400) logger.info("existing partitions keep their earlier mapping of a field", { field });

@@ -24,6 +24,10 @@ export async function writeBlocks(client: ClusterClient, partitions: Partitions)
   if (global.length > 0) return `the cluster has a block: ${global.map((b) => b.description ?? "unnamed").join(", ")}`;
   const blocked = Object.entries(res.body.blocks?.indices ?? {})
     .filter(([index]) => partitions.rangeOf(index) !== undefined)
-    .flatMap(([index, blocks]) => Object.values(blocks).filter(refusesWrites).map((b) => `${index} (${b.description ?? "unnamed"})`));
+    .flatMap(([index, blocks]) =>
+      Object.values(blocks)
+        .filter(refusesWrites)
+        .map((b) => `${index} (${b.description ?? "unnamed"})`),
+    );
   return blocked.length > 0 ? `partitions have a block: ${blocked.sort().join(", ")}` : undefined;
 }

@@ -2,7 +2,15 @@ import { backoffMs, sleep } from "../../backoff.js";
 import type { StorageConfig } from "../../config.js";
 import { BackendUnavailableError, PushInterruptedError, refusedWhole } from "../../errors.js";
 import type { Logger } from "../../logger.js";
-import { NO_OBSERVER, type BulkOutcome, type PointFailure, type PushOptions, type PushResult, type StorageObserver, type WriteStats } from "../backend.js";
+import {
+  NO_OBSERVER,
+  type BulkOutcome,
+  type PointFailure,
+  type PushOptions,
+  type PushResult,
+  type StorageObserver,
+  type WriteStats,
+} from "../backend.js";
 import { pointsWithIndex, type DataFrame } from "../dataframe.js";
 import type { ClusterClient } from "./client.js";
 import type { Partitions } from "./partitions.js";
@@ -60,8 +68,13 @@ interface Outcome {
   unknown: PointFailure[];
 }
 
-const failureOf = (p: PointRef, status: number, reason: string): PointFailure => ({ dataframe: p.dataframe, type: p.point.type, index: p.index, status, reason });
-
+const failureOf = (p: PointRef, status: number, reason: string): PointFailure => ({
+  dataframe: p.dataframe,
+  type: p.point.type,
+  index: p.index,
+  status,
+  reason,
+});
 
 /**
  * Writes points with `_bulk` `create` actions in bounded chunks. `create` with a deterministic id makes
@@ -194,7 +207,12 @@ export class PointWriter {
    * the points of the unanswered request in `unknown`; stops early (points awaiting a retry are known
    * not stored) when another chunk of the push has failed.
    */
-  private async writeChunk(chunk: readonly PendingPoint[], result: Outcome, waitForRefresh: boolean, stopped: () => boolean): Promise<void> {
+  private async writeChunk(
+    chunk: readonly PendingPoint[],
+    result: Outcome,
+    waitForRefresh: boolean,
+    stopped: () => boolean,
+  ): Promise<void> {
     let todo = chunk;
     let unanswered = 0;
     for (let attempt = 0; ; attempt++) {
@@ -230,7 +248,11 @@ export class PointWriter {
         unanswered++;
         if (unanswered < UNANSWERED_BUDGET && !stopped()) {
           this.stats.retries++;
-          this.logger.warn("bulk request got no answer; looking its points up before sending any again", { attempt: attempt + 1, points: todo.length, error: message });
+          this.logger.warn("bulk request got no answer; looking its points up before sending any again", {
+            attempt: attempt + 1,
+            points: todo.length,
+            error: message,
+          });
           await sleep(backoffMs(attempt + 3));
           const missing = stopped() ? undefined : await this.missing(todo).catch(() => undefined);
           if (missing) {
@@ -240,7 +262,10 @@ export class PointWriter {
             continue;
           }
         }
-        for (const p of todo) result.unknown.push(failureOf(p, err instanceof BackendUnavailableError ? 503 : 502, `unknown: ${message}; the cluster may still write it`));
+        for (const p of todo)
+          result.unknown.push(
+            failureOf(p, err instanceof BackendUnavailableError ? 503 : 502, `unknown: ${message}; the cluster may still write it`),
+          );
         throw err;
       }
       const retry: PendingPoint[] = [];
@@ -260,11 +285,16 @@ export class PointWriter {
       observe(retry.length === 0 ? "ok" : "items_retried");
       if (retry.length === 0) return;
       if (stopped()) {
-        for (const p of retry) result.failed.push(failureOf(p, 503, `not stored: ${lastRetryReason}; the push stopped when the cluster failed`));
+        for (const p of retry)
+          result.failed.push(failureOf(p, 503, `not stored: ${lastRetryReason}; the push stopped when the cluster failed`));
         return;
       }
       this.stats.retries++;
-      this.logger.warn("bulk items rejected as transient; retrying them", { attempt: attempt + 1, points: retry.length, reason: lastRetryReason });
+      this.logger.warn("bulk items rejected as transient; retrying them", {
+        attempt: attempt + 1,
+        points: retry.length,
+        reason: lastRetryReason,
+      });
       await sleep(backoffMs(attempt));
       todo = retry;
     }

@@ -24,9 +24,13 @@ type PolicyAnswer = Record<string, { policy?: { _meta?: { ratestore?: string } }
 
 /** The ILM policy for a retention, as sent to `PUT _ilm/policy/<id>` (pure: pinned by golden fixtures). */
 export function ilmPolicyBody(retentionMs: number): { policy: Record<string, unknown> } {
-  const file = PolicyFileSchema.parse(JSON.parse(readFileSync(join(indexTemplatesDir(), "elasticsearch", "retention.ilm-policy.json"), "utf8")));
+  const file = PolicyFileSchema.parse(
+    JSON.parse(readFileSync(join(indexTemplatesDir(), "elasticsearch", "retention.ilm-policy.json"), "utf8")),
+  );
   const age = timeValue(retentionMs);
-  const phases = Object.fromEntries(Object.entries(file.policy.phases).map(([name, phase]) => [name, name === "delete" ? { ...phase, min_age: age } : phase]));
+  const phases = Object.fromEntries(
+    Object.entries(file.policy.phases).map(([name, phase]) => [name, name === "delete" ? { ...phase, min_age: age } : phase]),
+  );
   return { policy: { _meta: { ...file.policy._meta, ratestore: `policy v${file.version}, retention ${age}` }, phases } };
 }
 
@@ -46,15 +50,25 @@ export class IlmRetention implements RetentionMechanism {
     const path = `/_ilm/policy/${this.ctx.policyId}`;
     const current = await this.ctx.client.request<PolicyAnswer>({ method: "GET", path }, [404]);
     // ILM applies a changed policy to the partitions already on it, from their current phase.
-    if (current.status === 404 || current.body[this.ctx.policyId]?.policy?._meta?.ratestore !== (body.policy._meta as { ratestore: string }).ratestore) {
+    if (
+      current.status === 404 ||
+      current.body[this.ctx.policyId]?.policy?._meta?.ratestore !== (body.policy._meta as { ratestore: string }).ratestore
+    ) {
       await this.ctx.client.request({ method: "PUT", path, body });
-      this.ctx.logger.info(current.status === 404 ? "ILM policy created" : "ILM policy updated", { policy: this.ctx.policyId, retention: timeValue(this.ctx.retentionMs) });
+      this.ctx.logger.info(current.status === 404 ? "ILM policy created" : "ILM policy updated", {
+        policy: this.ctx.policyId,
+        retention: timeValue(this.ctx.retentionMs),
+      });
     }
     // Partitions created while another mechanism ran are put under the policy, dated by their data.
     const managed = await this.explain();
     for (const p of existing) {
       if (managed.get(p.index)?.policy === this.ctx.policyId) continue;
-      await this.ctx.client.request({ method: "PUT", path: `/${p.index}/_settings`, body: { index: { lifecycle: { name: this.ctx.policyId, origination_date: p.range.end } } } });
+      await this.ctx.client.request({
+        method: "PUT",
+        path: `/${p.index}/_settings`,
+        body: { index: { lifecycle: { name: this.ctx.policyId, origination_date: p.range.end } } },
+      });
       this.ctx.logger.info("ILM: partition put under the retention policy", { index: p.index, policy: this.ctx.policyId });
     }
   }
@@ -68,13 +82,21 @@ export class IlmRetention implements RetentionMechanism {
     return new Map(
       partitions.map((p) => {
         const e = managed.get(p.index);
-        return [p.index, e?.policy ? { policy: e.policy, ...(e.phase ? { state: e.phase } : {}), deletesAt: p.range.end + this.ctx.retentionMs } : { policy: "none (not managed)" }];
+        return [
+          p.index,
+          e?.policy
+            ? { policy: e.policy, ...(e.phase ? { state: e.phase } : {}), deletesAt: p.range.end + this.ctx.retentionMs }
+            : { policy: "none (not managed)" },
+        ];
       }),
     );
   }
 
   private async explain(): Promise<Map<string, { policy?: string; phase?: string }>> {
-    const res = await this.ctx.client.request<{ indices?: Record<string, { policy?: string; phase?: string }> }>({ method: "GET", path: `/${this.ctx.partitions.pattern}/_ilm/explain` }, [404]);
+    const res = await this.ctx.client.request<{ indices?: Record<string, { policy?: string; phase?: string }> }>(
+      { method: "GET", path: `/${this.ctx.partitions.pattern}/_ilm/explain` },
+      [404],
+    );
     return new Map(Object.entries(res.body.indices ?? {}));
   }
 }

@@ -26,8 +26,16 @@ const PolicyFileSchema = z.object({
     description: z.string(),
     default_state: z.literal("hold"),
     states: z.tuple([
-      z.object({ name: z.literal("hold"), actions: z.array(z.unknown()), transitions: z.tuple([z.object({ state_name: z.literal("detach") })]) }),
-      z.object({ name: z.literal("detach"), actions: z.tuple([z.object({ retry: z.unknown() })]), transitions: z.tuple([z.object({ state_name: z.literal("delete") })]) }),
+      z.object({
+        name: z.literal("hold"),
+        actions: z.array(z.unknown()),
+        transitions: z.tuple([z.object({ state_name: z.literal("detach") })]),
+      }),
+      z.object({
+        name: z.literal("detach"),
+        actions: z.tuple([z.object({ retry: z.unknown() })]),
+        transitions: z.tuple([z.object({ state_name: z.literal("delete") })]),
+      }),
       z.object({ name: z.literal("delete"), actions: z.array(z.unknown()), transitions: z.array(z.unknown()) }),
     ]),
   }),
@@ -43,7 +51,9 @@ export interface IsmAges {
 
 /** The ISM policy for these ages, as sent to `PUT _plugins/_ism/policies/<id>` (pure: pinned by golden fixtures). */
 export function ismPolicyBody(ages: IsmAges, alias: string): { policy: Record<string, unknown> } {
-  const file = PolicyFileSchema.parse(JSON.parse(readFileSync(join(indexTemplatesDir(), "opensearch", "retention.ism-policy.json"), "utf8")));
+  const file = PolicyFileSchema.parse(
+    JSON.parse(readFileSync(join(indexTemplatesDir(), "opensearch", "retention.ism-policy.json"), "utf8")),
+  );
   const [hold, detach, del] = file.policy.states;
   const detachAge = timeValue(ages.detachMs);
   const deleteAge = timeValue(ages.deleteMs);
@@ -51,11 +61,21 @@ export function ismPolicyBody(ages: IsmAges, alias: string): { policy: Record<st
     { ...hold, transitions: [{ state_name: "detach", conditions: { min_index_age: detachAge } }] },
     // must_exist false: a partition put under its policy again after it left the alias passes this step
     // instead of failing on the missing alias and never being deleted.
-    { ...detach, actions: [{ retry: detach.actions[0].retry, alias: { actions: [{ remove: { alias, must_exist: false } }] } }], transitions: [{ state_name: "delete", conditions: { min_index_age: deleteAge } }] },
+    {
+      ...detach,
+      actions: [{ retry: detach.actions[0].retry, alias: { actions: [{ remove: { alias, must_exist: false } }] } }],
+      transitions: [{ state_name: "delete", conditions: { min_index_age: deleteAge } }],
+    },
     del,
   ];
   // The description carries every input, so that a policy is rewritten exactly when one of them changed.
-  return { policy: { ...file.policy, description: `${file.policy.description} [ratestore policy v${file.version}, out of ${alias} at ${detachAge}, deleted at ${deleteAge}]`, states } };
+  return {
+    policy: {
+      ...file.policy,
+      description: `${file.policy.description} [ratestore policy v${file.version}, out of ${alias} at ${detachAge}, deleted at ${deleteAge}]`,
+      states,
+    },
+  };
 }
 
 /** `GET _plugins/_ism/policies/<id>` (the policy itself under `policy`; a PUT's answer nests it once more). */
@@ -66,7 +86,10 @@ interface PolicyAnswer {
 }
 
 interface PolicyListAnswer {
-  policies?: { _id: string; policy: { description?: string; states?: { name: string; transitions?: { conditions?: { min_index_age?: string } }[] }[] } }[];
+  policies?: {
+    _id: string;
+    policy: { description?: string; states?: { name: string; transitions?: { conditions?: { min_index_age?: string } }[] }[] };
+  }[];
 }
 
 interface ExplainEntry {
@@ -122,7 +145,11 @@ export class IsmRetention implements RetentionMechanism {
       // again instead, the add can meet the removal not yet done and leave the old version in place.)
       if (managed?.policy_id) await this.changePolicy(p.index, wanted);
       else await this.attach(p.index, wanted);
-      this.ctx.logger.info("ISM: partition put under its retention policy", { index: p.index, policy: wanted, was: managed?.policy_id ?? null });
+      this.ctx.logger.info("ISM: partition put under its retention policy", {
+        index: p.index,
+        policy: wanted,
+        was: managed?.policy_id ?? null,
+      });
     }
     if (!this.shared) await this.dropOrphanPolicies();
   }
@@ -170,17 +197,29 @@ export class IsmRetention implements RetentionMechanism {
       return false;
     }
     if (current.body.policy.description === body.policy.description) return false;
-    await this.ctx.client.request({ method: "PUT", path, querystring: { if_seq_no: current.body._seq_no, if_primary_term: current.body._primary_term }, body }, [409]);
-    this.ctx.logger.info("ISM policy rewritten with new ages", { policy: id, detach_after: timeValue(ages.detachMs), delete_after: timeValue(ages.deleteMs) });
+    await this.ctx.client.request(
+      { method: "PUT", path, querystring: { if_seq_no: current.body._seq_no, if_primary_term: current.body._primary_term }, body },
+      [409],
+    );
+    this.ctx.logger.info("ISM policy rewritten with new ages", {
+      policy: id,
+      detach_after: timeValue(ages.detachMs),
+      delete_after: timeValue(ages.deleteMs),
+    });
     if (id === this.ctx.policyId) this.sharedRewritten = true;
     return true;
   }
 
   private async attach(index: string, policy: string): Promise<void> {
-    const res = await this.ctx.client.request<AddAnswer>({ method: "POST", path: `/_plugins/_ism/add/${index}`, body: { policy_id: policy } });
+    const res = await this.ctx.client.request<AddAnswer>({
+      method: "POST",
+      path: `/_plugins/_ism/add/${index}`,
+      body: { policy_id: policy },
+    });
     const managed = (res.body.failed_indices ?? []).filter((f) => /already has a policy/i.test(f.reason ?? ""));
     const failed = (res.body.failed_indices ?? []).filter((f) => !managed.includes(f));
-    if (failed.length > 0) throw new Error(`ISM could not manage partition ${index} with policy ${policy}: ${failed.map((f) => f.reason).join("; ")}`);
+    if (failed.length > 0)
+      throw new Error(`ISM could not manage partition ${index} with policy ${policy}: ${failed.map((f) => f.reason).join("; ")}`);
     // Managed already (by another instance, or attached a moment ago: explain lags behind add), maybe by
     // another version of its policy: moved onto this one, which ISM applies at its next run.
     if (managed.length > 0) return this.changePolicy(index, policy);
@@ -194,13 +233,21 @@ export class IsmRetention implements RetentionMechanism {
   }
 
   private async changePolicy(index: string, policy: string): Promise<void> {
-    const res = await this.ctx.client.request<AddAnswer>({ method: "POST", path: `/_plugins/_ism/change_policy/${index}`, body: { policy_id: policy } });
+    const res = await this.ctx.client.request<AddAnswer>({
+      method: "POST",
+      path: `/_plugins/_ism/change_policy/${index}`,
+      body: { policy_id: policy },
+    });
     const failed = res.body.failed_indices ?? [];
-    if (failed.length > 0) throw new Error(`ISM could not move partition ${index} onto policy ${policy}: ${failed.map((f) => f.reason).join("; ")}`);
+    if (failed.length > 0)
+      throw new Error(`ISM could not move partition ${index} onto policy ${policy}: ${failed.map((f) => f.reason).join("; ")}`);
   }
 
   private async explain(): Promise<Record<string, ExplainEntry | undefined>> {
-    const res = await this.ctx.client.request<Record<string, ExplainEntry | number>>({ method: "GET", path: `/_plugins/_ism/explain/${this.ctx.partitions.pattern}` }, [400, 404]);
+    const res = await this.ctx.client.request<Record<string, ExplainEntry | number>>(
+      { method: "GET", path: `/_plugins/_ism/explain/${this.ctx.partitions.pattern}` },
+      [400, 404],
+    );
     // OpenSearch 2 answers a pattern that matches no index with 400 "no documents to get".
     if (res.status === 404 || (res.status === 400 && /no documents to get/.test(errorReason(res.body)))) return {};
     if (res.status === 400) throw new BackendError(`cluster rejected ISM explain: ${errorReason(res.body)}`, 502);
@@ -224,7 +271,9 @@ export class IsmRetention implements RetentionMechanism {
     const wanted = new Set(Object.keys(await this.explain()).map((i) => this.policyOf(i)));
     const stem = `${this.ctx.policyId}-`;
     for (const id of (await this.listPolicies()).keys()) {
-      const ours = id === this.ctx.policyId || (id.startsWith(stem) && this.ctx.partitions.rangeOf(`${this.ctx.partitions.alias}-${id.slice(stem.length)}`) !== undefined);
+      const ours =
+        id === this.ctx.policyId ||
+        (id.startsWith(stem) && this.ctx.partitions.rangeOf(`${this.ctx.partitions.alias}-${id.slice(stem.length)}`) !== undefined);
       if (!ours || wanted.has(id)) continue;
       await this.ctx.client.request({ method: "DELETE", path: `/_plugins/_ism/policies/${id}` }, [404]);
       this.ctx.logger.info("ISM: policy of a deleted partition removed", { policy: id });

@@ -19,7 +19,11 @@ import { chooseRetention, createRetention } from "./retention-mechanisms.js";
  * The settings a partition is created with: its data's date where the profile says the cluster takes
  * one, and what its retention mechanism asks for (pure: pinned by golden fixtures).
  */
-export function partitionSettings(profile: ClusterProfile, mechanism: RetentionMechanism, range: { readonly start: number; readonly end: number }): Record<string, unknown> {
+export function partitionSettings(
+  profile: ClusterProfile,
+  mechanism: RetentionMechanism,
+  range: { readonly start: number; readonly end: number },
+): Record<string, unknown> {
   return { ...(profile.backdating === "creation_date" ? { "index.creation_date": range.end } : {}), ...mechanism.creationSettings(range) };
 }
 
@@ -76,7 +80,11 @@ export class Lifecycle implements PartitionGate {
     const mechanism = this.build();
     await mechanism.install(await this.facts());
     this.mechanism = mechanism;
-    this.logger.info("retention", { mechanism: this.active, retention_hours: this.config.retentionHours, policy: mechanism.sweeps || !mechanism.deletes ? null : this.policyId });
+    this.logger.info("retention", {
+      mechanism: this.active,
+      retention_hours: this.config.retentionHours,
+      policy: mechanism.sweeps || !mechanism.deletes ? null : this.policyId,
+    });
     return this.active;
   }
 
@@ -151,7 +159,11 @@ export class Lifecycle implements PartitionGate {
 
   private async catPartitions(columns: string): Promise<CatRow[]> {
     const res = await this.client.request<CatRow[]>(
-      { method: "GET", path: `/_cat/indices/${this.partitions.pattern}`, querystring: { format: "json", h: columns, bytes: "b", expand_wildcards: "open" } },
+      {
+        method: "GET",
+        path: `/_cat/indices/${this.partitions.pattern}`,
+        querystring: { format: "json", h: columns, bytes: "b", expand_wildcards: "open" },
+      },
       [404],
     );
     return res.status === 404 ? [] : res.body;

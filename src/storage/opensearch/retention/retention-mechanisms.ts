@@ -32,7 +32,9 @@ export function chooseRetention(wanted: RetentionMechanismName | "auto", profile
   if (wanted === "auto") return entries.find(([, e]) => e.needs !== undefined && e.needs === profile.lifecycle)?.[0] ?? "sweeper";
   const needs = MECHANISMS[wanted].needs;
   if (needs !== undefined && needs !== profile.lifecycle) {
-    throw new ConfigError(`RATESTORE_RETENTION_MECHANISM=${wanted} but this cluster's lifecycle engine is ${profile.lifecycle} (cluster profile)`);
+    throw new ConfigError(
+      `RATESTORE_RETENTION_MECHANISM=${wanted} but this cluster's lifecycle engine is ${profile.lifecycle} (cluster profile)`,
+    );
   }
   return wanted;
 }

@@ -37,7 +37,6 @@ interface GetLease {
   _source?: LeaseDoc;
 }
 
-
 /**
  * Deletes expired partitions on clusters without a lifecycle plugin. Several service instances may run
  * one each: a lease document, taken with create / compare-and-set on sequence numbers, lets one sweep at
@@ -72,7 +71,8 @@ export class RetentionSweeper {
       [400],
     );
     if (res.status === 400) {
-      if (res.body.error?.type !== "resource_already_exists_exception") throw new Error(`could not create ${this.leaseIndex}: ${JSON.stringify(res.body)}`);
+      if (res.body.error?.type !== "resource_already_exists_exception")
+        throw new Error(`could not create ${this.leaseIndex}: ${JSON.stringify(res.body)}`);
       // Made by an earlier release with the cluster's default replicas, or by another instance just now.
       await this.client.request({ method: "PUT", path: `/${this.leaseIndex}/_settings`, body: { index: this.replicas } });
     }
@@ -88,7 +88,10 @@ export class RetentionSweeper {
     await this.ensureLeaseIndex();
     const path = this.leasePath;
     const mine: LeaseDoc = { holder: this.instanceId, expires_at: now + this.leaseMs };
-    const created = await this.client.request<WriteAnswer>({ method: "PUT", path, querystring: { op_type: "create", refresh: "true" }, body: mine }, [409]);
+    const created = await this.client.request<WriteAnswer>(
+      { method: "PUT", path, querystring: { op_type: "create", refresh: "true" }, body: mine },
+      [409],
+    );
     if (created.status !== 409) return versionOf(created.body);
     const current = await this.client.request<GetLease>({ method: "GET", path }, [404]);
     const lease = current.body._source;
@@ -105,7 +108,12 @@ export class RetentionSweeper {
   private async renew(version: LeaseVersion, now: number): Promise<LeaseVersion | undefined> {
     const mine: LeaseDoc = { holder: this.instanceId, expires_at: now + this.leaseMs };
     const taken = await this.client.request<WriteAnswer>(
-      { method: "PUT", path: this.leasePath, querystring: { if_seq_no: version.seqNo, if_primary_term: version.primaryTerm, refresh: "true" }, body: mine },
+      {
+        method: "PUT",
+        path: this.leasePath,
+        querystring: { if_seq_no: version.seqNo, if_primary_term: version.primaryTerm, refresh: "true" },
+        body: mine,
+      },
       [409],
     );
     return taken.status === 409 ? undefined : versionOf(taken.body);
@@ -151,7 +159,11 @@ export class RetentionSweeper {
       return lease !== undefined;
     };
     const res = await this.client.request<{ index: string }[]>(
-      { method: "GET", path: `/_cat/indices/${this.partitions.pattern}`, querystring: { format: "json", h: "index", expand_wildcards: "open" } },
+      {
+        method: "GET",
+        path: `/_cat/indices/${this.partitions.pattern}`,
+        querystring: { format: "json", h: "index", expand_wildcards: "open" },
+      },
       [404],
     );
     const indices = res.status === 404 ? [] : res.body.map((r) => r.index);
@@ -169,7 +181,10 @@ export class RetentionSweeper {
       if (aliased.has(index)) {
         await this.detach(index, now);
         detached.push(index);
-        this.logger.info("retention: partition taken out of the read alias; deleted after the grace period", { index, grace_seconds: this.graceMs / 1000 });
+        this.logger.info("retention: partition taken out of the read alias; deleted after the grace period", {
+          index,
+          grace_seconds: this.graceMs / 1000,
+        });
         if (this.graceMs > 0) continue;
       } else {
         const since = await this.detachedAt(index);
@@ -197,19 +212,33 @@ export class RetentionSweeper {
   }
 
   private async aliasedPartitions(): Promise<Set<string>> {
-    const res = await this.client.request<Record<string, unknown>>({ method: "GET", path: `/${this.partitions.pattern}/_alias/${this.partitions.alias}` }, [404]);
+    const res = await this.client.request<Record<string, unknown>>(
+      { method: "GET", path: `/${this.partitions.pattern}/_alias/${this.partitions.alias}` },
+      [404],
+    );
     return new Set(res.status === 404 ? [] : Object.keys(res.body));
   }
 
   /** Takes a partition out of the read alias and records when, for the grace period. */
   private async detach(index: string, now: number): Promise<void> {
-    await this.client.request({ method: "PUT", path: `/${this.leaseIndex}/_doc/${this.detachId(index)}`, querystring: { refresh: "true" }, body: { index, detached_at: now } });
-    await this.client.request({ method: "POST", path: "/_aliases", body: { actions: [{ remove: { index, alias: this.partitions.alias } }] } }, [404]);
+    await this.client.request({
+      method: "PUT",
+      path: `/${this.leaseIndex}/_doc/${this.detachId(index)}`,
+      querystring: { refresh: "true" },
+      body: { index, detached_at: now },
+    });
+    await this.client.request(
+      { method: "POST", path: "/_aliases", body: { actions: [{ remove: { index, alias: this.partitions.alias } }] } },
+      [404],
+    );
   }
 
   /** When the sweeper took a partition out of the alias; undefined when it did not (an index it never served). */
   private async detachedAt(index: string): Promise<number | undefined> {
-    const res = await this.client.request<{ found?: boolean; _source?: { detached_at?: number } }>({ method: "GET", path: `/${this.leaseIndex}/_doc/${this.detachId(index)}` }, [404]);
+    const res = await this.client.request<{ found?: boolean; _source?: { detached_at?: number } }>(
+      { method: "GET", path: `/${this.leaseIndex}/_doc/${this.detachId(index)}` },
+      [404],
+    );
     return res.body._source?.detached_at;
   }
 
