@@ -85,11 +85,15 @@ interface PolicyAnswer {
   policy: { description?: string };
 }
 
+interface ListedPolicy {
+  _id: string;
+  _seq_no: number;
+  _primary_term: number;
+  policy: { description?: string; states?: { name: string; transitions?: { conditions?: { min_index_age?: string } }[] }[] };
+}
+
 interface PolicyListAnswer {
-  policies?: {
-    _id: string;
-    policy: { description?: string; states?: { name: string; transitions?: { conditions?: { min_index_age?: string } }[] }[] };
-  }[];
+  policies?: ListedPolicy[];
 }
 
 interface ExplainEntry {
@@ -135,10 +139,11 @@ export class IsmRetention implements RetentionMechanism {
   async install(existing: readonly PartitionFacts[]): Promise<void> {
     if (this.shared) await this.putPolicy(this.ctx.policyId, this.agesOf());
     const explained = await this.explain();
+    const listed = this.shared || existing.length === 0 ? undefined : await this.listPolicies();
     for (const p of existing) {
       const managed = explained[p.index];
       const wanted = this.policyOf(p.index);
-      const rewritten = this.shared ? this.sharedRewritten : await this.putPolicy(wanted, this.agesOf(p));
+      const rewritten = this.shared ? this.sharedRewritten : await this.putPolicy(wanted, this.agesOf(p), listed);
       if (managed?.policy_id === wanted && !rewritten) continue;
       // A managed partition keeps the policy version it started with until it is moved: change_policy
       // applies new ages at the next run, as only transition conditions differ. (Taken off and put on
@@ -173,7 +178,7 @@ export class IsmRetention implements RetentionMechanism {
         continue;
       }
       // What ISM will do: the age its policy gives, from the creation date it counts from.
-      const hold = policies.get(e.policy_id)?.states?.find((s) => s.name === "hold");
+      const hold = policies.get(e.policy_id)?.policy.states?.find((s) => s.name === "hold");
       const detachMs = timeValueMs(hold?.transitions?.[0]?.conditions?.min_index_age);
       out.set(p.index, {
         policy: e.policy_id,
@@ -187,11 +192,17 @@ export class IsmRetention implements RetentionMechanism {
   private sharedRewritten = false;
 
   /** Creates or rewrites a policy; true when it was rewritten (it existed with other ages). */
-  private async putPolicy(id: string, ages: IsmAges): Promise<boolean> {
+  private async putPolicy(id: string, ages: IsmAges, listed?: ReadonlyMap<string, ListedPolicy>): Promise<boolean> {
     const body = ismPolicyBody(ages, this.ctx.partitions.alias);
     const path = `/_plugins/_ism/policies/${id}`;
-    const current = await this.ctx.client.request<PolicyAnswer>({ method: "GET", path }, [404]);
-    if (current.status === 404) {
+    // At start the policies come from one list request, not a request per partition.
+    const known = listed?.get(id);
+    const current = listed
+      ? known
+        ? { status: 200, body: { _seq_no: known._seq_no, _primary_term: known._primary_term, policy: known.policy } }
+        : { status: 404, body: undefined }
+      : await this.ctx.client.request<PolicyAnswer>({ method: "GET", path }, [404]);
+    if (current.status === 404 || !current.body) {
       // 409: another instance created it at the same moment, from the same inputs.
       await this.ctx.client.request({ method: "PUT", path, body }, [409]);
       return false;
@@ -254,13 +265,14 @@ export class IsmRetention implements RetentionMechanism {
     return Object.fromEntries(Object.entries(res.body).filter((e): e is [string, ExplainEntry] => typeof e[1] === "object"));
   }
 
-  private async listPolicies(): Promise<Map<string, NonNullable<PolicyListAnswer["policies"]>[number]["policy"]>> {
+  /** This deployment's policies by id (the shared one and those of partitions), in one request. */
+  private async listPolicies(): Promise<Map<string, ListedPolicy>> {
     const res = await this.ctx.client.request<PolicyListAnswer>({
       method: "GET",
       path: "/_plugins/_ism/policies",
       querystring: { queryString: `${this.ctx.policyId}*`, size: 10_000 },
     });
-    return new Map((res.body.policies ?? []).map((p) => [p._id, p.policy]));
+    return new Map((res.body.policies ?? []).map((p) => [p._id, p]));
   }
 
   /**
