@@ -139,12 +139,15 @@ export class IsmRetention implements RetentionMechanism {
   async install(existing: readonly PartitionFacts[]): Promise<void> {
     if (this.shared) await this.putPolicy(this.ctx.policyId, this.agesOf());
     const explained = await this.explain();
-    const listed = this.shared || existing.length === 0 ? undefined : await this.listPolicies();
+    const listed = existing.length === 0 ? undefined : await this.listPolicies();
     for (const p of existing) {
       const managed = explained[p.index];
       const wanted = this.policyOf(p.index);
       const rewritten = this.shared ? this.sharedRewritten : await this.putPolicy(wanted, this.agesOf(p), listed);
-      if (managed?.policy_id === wanted && !rewritten) continue;
+      // A partition still running an older version of its policy (a move that did not take) is moved again.
+      const current = listed?.get(wanted)?._seq_no;
+      const stale = !rewritten && managed?.policy_seq_no !== undefined && current !== undefined && managed.policy_seq_no !== current;
+      if (managed?.policy_id === wanted && !rewritten && !stale) continue;
       // A managed partition keeps the policy version it started with until it is moved: change_policy
       // applies new ages at the next run, as only transition conditions differ. (Taken off and put on
       // again instead, the add can meet the removal not yet done and leave the old version in place.)
