@@ -137,13 +137,13 @@ export class IsmRetention implements RetentionMechanism {
   }
 
   async install(existing: readonly PartitionFacts[]): Promise<void> {
-    if (this.shared) await this.putPolicy(this.ctx.policyId, this.agesOf());
+    const sharedRewritten = this.shared && (await this.putPolicy(this.ctx.policyId, this.agesOf()));
     const explained = await this.explain();
     const listed = existing.length === 0 ? undefined : await this.listPolicies();
     for (const p of existing) {
       const managed = explained[p.index];
       const wanted = this.policyOf(p.index);
-      const rewritten = this.shared ? this.sharedRewritten : await this.putPolicy(wanted, this.agesOf(p), listed);
+      const rewritten = this.shared ? sharedRewritten : await this.putPolicy(wanted, this.agesOf(p), listed);
       // A partition still running an older version of its policy (a move that did not take) is moved again.
       const current = listed?.get(wanted)?._seq_no;
       const stale = !rewritten && managed?.policy_seq_no !== undefined && current !== undefined && managed.policy_seq_no !== current;
@@ -159,12 +159,12 @@ export class IsmRetention implements RetentionMechanism {
         was: managed?.policy_id ?? null,
       });
     }
-    if (!this.shared) await this.dropOrphanPolicies();
+    if (!this.shared) await this.dropOrphanPolicies(Object.keys(explained), listed);
   }
 
-  async adopt(p: PartitionFacts): Promise<void> {
+  async adopt(p: Omit<PartitionFacts, "createdAt">): Promise<void> {
     const policy = this.policyOf(p.index);
-    if (!this.shared) await this.putPolicy(policy, this.agesOf(p));
+    if (!this.shared) await this.putPolicy(policy, this.agesOf({ ...p, createdAt: await this.creationDate(p.index) }));
     await this.attach(p.index, policy);
     // Once a partition, a day or a month: the policies of partitions ISM has deleted since go with it.
     if (!this.shared) await this.dropOrphanPolicies();
@@ -192,8 +192,6 @@ export class IsmRetention implements RetentionMechanism {
     return out;
   }
 
-  private sharedRewritten = false;
-
   /** Creates or rewrites a policy; true when it was rewritten (it existed with other ages). */
   private async putPolicy(id: string, ages: IsmAges, listed?: ReadonlyMap<string, ListedPolicy>): Promise<boolean> {
     const body = ismPolicyBody(ages, this.ctx.partitions.alias);
@@ -220,7 +218,6 @@ export class IsmRetention implements RetentionMechanism {
       detach_after: timeValue(ages.detachMs),
       delete_after: timeValue(ages.deleteMs),
     });
-    if (id === this.ctx.policyId) this.sharedRewritten = true;
     return true;
   }
 
@@ -257,6 +254,15 @@ export class IsmRetention implements RetentionMechanism {
       throw new Error(`ISM could not move partition ${index} onto policy ${policy}: ${failed.map((f) => f.reason).join("; ")}`);
   }
 
+  /** A partition's `index.creation_date` as the cluster recorded it: what its ISM ages count from. */
+  private async creationDate(index: string): Promise<number> {
+    const res = await this.ctx.client.request<Record<string, { settings?: { index?: { creation_date?: string } } }>>({
+      method: "GET",
+      path: `/${index}/_settings/index.creation_date`,
+    });
+    return Number(res.body[index]?.settings?.index?.creation_date);
+  }
+
   private async explain(): Promise<Record<string, ExplainEntry | undefined>> {
     const res = await this.ctx.client.request<Record<string, ExplainEntry | number>>(
       { method: "GET", path: `/_plugins/_ism/explain/${this.ctx.partitions.pattern}` },
@@ -282,10 +288,10 @@ export class IsmRetention implements RetentionMechanism {
    * Deletes the own policies of partitions that no longer exist (ISM deleted them, or an operator did),
    * and the shared policy of releases before partitions had their own.
    */
-  private async dropOrphanPolicies(): Promise<void> {
-    const wanted = new Set(Object.keys(await this.explain()).map((i) => this.policyOf(i)));
+  private async dropOrphanPolicies(live?: readonly string[], listed?: ReadonlyMap<string, ListedPolicy>): Promise<void> {
+    const wanted = new Set((live ?? Object.keys(await this.explain())).map((i) => this.policyOf(i)));
     const stem = `${this.ctx.policyId}-`;
-    for (const id of (await this.listPolicies()).keys()) {
+    for (const id of (listed ?? (await this.listPolicies())).keys()) {
       const ours =
         id === this.ctx.policyId ||
         (id.startsWith(stem) && this.ctx.partitions.rangeOf(`${this.ctx.partitions.alias}-${id.slice(stem.length)}`) !== undefined);

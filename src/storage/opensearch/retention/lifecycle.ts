@@ -68,7 +68,7 @@ export class Lifecycle implements PartitionGate {
       client: this.client,
       partitions: this.partitions,
       profile: this.profile,
-      retentionMs: this.config.retentionHours * 3_600_000,
+      retentionMs: this.retentionMs,
       graceMs: this.config.sweepGraceSeconds * 1000,
       policyId: this.policyId,
       logger: this.logger,
@@ -105,7 +105,7 @@ export class Lifecycle implements PartitionGate {
   /**
    * Creates a partition before its first write, dated by its data where the cluster can, and puts it
    * under the retention mechanism explicitly: an ISM `ism_template` would skip an index dated older
-   * than the policy, and ISM's ages count from the creation date the cluster recorded, read back here.
+   * than the policy.
    */
   async ensure(index: string): Promise<void> {
     if (this.known.has(index)) return;
@@ -116,12 +116,7 @@ export class Lifecycle implements PartitionGate {
     if (res.status === 400 && res.body.error?.type !== "resource_already_exists_exception") {
       throw new Error(`could not create partition ${index}: ${JSON.stringify(res.body.error)}`);
     }
-    const created = await this.client.request<Record<string, { settings?: { index?: { creation_date?: string } } }>>({
-      method: "GET",
-      path: `/${index}/_settings/index.creation_date`,
-    });
-    const createdAt = Number(created.body[index]?.settings?.index?.creation_date);
-    await this.mechanism.adopt({ index, range, createdAt });
+    await this.mechanism.adopt({ index, range });
     this.known.add(index);
   }
 
@@ -154,7 +149,11 @@ export class Lifecycle implements PartitionGate {
 
   /** When data that ends at `end` becomes older than the retention. */
   expiryOf(end: number): number {
-    return end + this.config.retentionHours * 3_600_000;
+    return end + this.retentionMs;
+  }
+
+  private get retentionMs(): number {
+    return this.config.retentionHours * 3_600_000;
   }
 
   private async catPartitions(columns: string): Promise<CatRow[]> {

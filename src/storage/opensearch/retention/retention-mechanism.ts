@@ -53,7 +53,7 @@ export interface RetentionMechanism {
   /** The settings a partition is created with, beyond its dating (pure: pinned by golden fixtures). */
   creationSettings(range: { readonly start: number; readonly end: number }): Record<string, unknown>;
   /** Puts a partition the service has just created under the mechanism. */
-  adopt(partition: PartitionFacts): Promise<void>;
+  adopt(partition: Omit<PartitionFacts, "createdAt">): Promise<void>;
   /** What the mechanism will do with each partition, by index name. */
   describe(partitions: readonly PartitionFacts[]): Promise<Map<string, PartitionRetention>>;
 }
