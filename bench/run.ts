@@ -5,10 +5,9 @@
  * BENCHMARKS.md (between the bench markers).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { Client } from "@opensearch-project/opensearch";
 import { loadConfig, type StorageConfig } from "../src/config.js";
 import { generateFrames, type GenerateOptions } from "../src/cli/generate.js";
@@ -19,6 +18,9 @@ import { openCloudKittySource } from "../src/storage/backends.js";
 import { SUM_AGGREGATIONS } from "../src/storage/opensearch/aggregations.js";
 import { OpenSearchBackend } from "../src/storage/opensearch/backend.js";
 import { exactSumsBench, MONTH } from "./exact-sums.js";
+import { datasetFile, startCloudKitty } from "./cloudkitty.js";
+import { withConcurrency } from "./concurrency.js";
+import { rollupsBench } from "./rollups.js";
 import { contentKey, documentJson, periodTexts, pointId } from "../src/storage/opensearch/documents.js";
 import type { PointCursor } from "../src/storage/backend.js";
 
@@ -94,6 +96,34 @@ async function exactSums(raw: Client, base: StorageConfig): Promise<void> {
   if (!QUICK) rewriteBlock("bench:exact-sums", sumsLines);
 }
 
+/** The rollups section (a block of its own in BENCHMARKS.md): `BENCH_ONLY=rollups` runs it alone. */
+const rollupLines: string[] = [];
+const sayRollups = (s = "") => {
+  console.log(s);
+  rollupLines.push(s);
+};
+
+async function rollups(base: StorageConfig, raw: Client): Promise<void> {
+  const small = { projects: 10, resourcesPerProject: 10 };
+  const month = QUICK ? { ...MONTH, ...small, points: 100 * 720 } : MONTH;
+  const year = { ...MONTH, ...(QUICK ? small : {}), periodSeconds: 86_400, start: Date.parse("2023-01-01T00:00:00Z"), seed: 13 };
+  const yearPoints = year.projects * year.resourcesPerProject * 365;
+  sayRollups(`Run of ${new Date().toISOString().slice(0, 10)}, ${QUICK ? "quick mode" : "full scale"}.`);
+  sayRollups();
+  const cloudkitty = startCloudKitty();
+  try {
+    results.rollups = await rollupsBench(raw, base, cloudkitty, sayRollups, ratio, {
+      month,
+      year: { ...year, points: yearPoints },
+      runs: QUICK ? 3 : 7,
+      rounds: QUICK ? 3 : 5,
+    });
+  } finally {
+    cloudkitty.close();
+  }
+  if (!QUICK) rewriteBlock("bench:rollups", rollupLines);
+}
+
 function stats(ms: number[]): { p50: number; p95: number; p99: number; n: number } {
   const s = [...ms].sort((a, b) => a - b);
   const q = (p: number) => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]!;
@@ -167,15 +197,6 @@ function bulkBodies(frames: readonly DataFrame[], index: (begin: number) => stri
   return bodies;
 }
 
-async function withConcurrency<T>(items: readonly T[], k: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: k }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
-}
-
 function startService(url: string, storage: StorageConfig): Promise<ChildProcess> {
   const child = spawn(process.execPath, ["dist/main.js"], {
     env: {
@@ -224,23 +245,9 @@ async function cloudkittyBaseline(
   ours: OpenSearchBackend,
   window: { begin: number; end: number },
 ): Promise<Record<string, unknown>> {
-  const python = execFileSync("bash", ["scripts/python-venv.sh", "integrations/cloudkitty/test-requirements.txt"], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-  }).trim();
-  const dataset = join(mkdtempSync(join(tmpdir(), "ratestore-bench-")), "dataset.ndjson");
-  const fd = openSync(dataset, "w");
-  for (const frame of generateFrames(GEN)) writeSync(fd, JSON.stringify(frame) + "\n");
-  closeSync(fd);
-  const child = spawn(python, ["test/python/cloudkitty_storage.py"], { stdio: ["pipe", "pipe", "inherit"] });
-  const lines = createInterface({ input: child.stdout! });
-  const answers = lines[Symbol.asyncIterator]();
-  const ask = async (command: Record<string, unknown>): Promise<Record<string, unknown>> => {
-    child.stdin!.write(JSON.stringify(command) + "\n");
-    const next = await answers.next();
-    if (next.done) throw new Error("the CloudKitty baseline exited");
-    return JSON.parse(next.value) as Record<string, unknown>;
-  };
+  const dataset = datasetFile(GEN);
+  const cloudkitty = startCloudKitty();
+  const ask = cloudkitty.ask;
   const iso = (ms: number) => new Date(ms).toISOString();
   const span = { begin: iso(window.begin), end: iso(window.end) };
   try {
@@ -326,8 +333,7 @@ async function cloudkittyBaseline(
     rows.migration = await migrationBench(url, ours.config, "bench-cloudkitty", Number(load.points));
     return rows;
   } finally {
-    child.stdin!.end();
-    child.kill();
+    cloudkitty.close();
   }
 }
 
@@ -456,6 +462,14 @@ async function main(): Promise<void> {
     RATESTORE_INDEX_CODEC: indexCodec,
   }).storage;
   // Every path runs on the service's default index settings (refresh 1s...), the ones operators get.
+  if (process.env.BENCH_ONLY === "rollups") {
+    await rollups(base, raw);
+    results.ratios = ratios;
+    mkdirSync("bench/results", { recursive: true });
+    writeFileSync(QUICK ? "bench/results/rollups-quick.json" : "bench/results/rollups.json", JSON.stringify(results, null, 2));
+    await raw.close();
+    return stopProvisioned();
+  }
   if (process.env.BENCH_ONLY === "exact-sums") {
     await exactSums(raw, base);
     writeFileSync(QUICK ? "bench/results/exact-sums-quick.json" : "bench/results/exact-sums.json", JSON.stringify(results, null, 2));
@@ -869,6 +883,7 @@ async function main(): Promise<void> {
   results.largePages = pages;
   say();
   await exactSums(raw, base);
+  await rollups(base, raw);
   say(`Whole run: ${f1((Date.now() - started) / 60000)} minutes.`);
 
   results.ratios = ratios;

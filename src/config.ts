@@ -88,6 +88,12 @@ export const ConfigSchema = z.object({
   RATESTORE_RETENTION_MECHANISM: z.enum(["auto", ...RETENTION_MECHANISM_NAMES]).default("auto"),
   RATESTORE_SWEEP_INTERVAL_SECONDS: intFrom(3600, 1, 7 * 86_400),
   RATESTORE_SWEEP_GRACE_SECONDS: intFrom(600, 0, 7 * 86_400),
+  /** Summaries from exact rollups of whole days and months (rollups/), kept up to date by a background builder. */
+  RATESTORE_ROLLUPS: z.enum(["true", "false"]).default("true"),
+  /** How often the builder looks for days changed since their rollup was built. */
+  RATESTORE_ROLLUP_INTERVAL_SECONDS: intFrom(10, 1, 3600),
+  /** How long a day must go unwritten before it is rebuilt: successive pushes of one day cost one build. */
+  RATESTORE_ROLLUP_QUIET_SECONDS: intFrom(5, 0, 86_400),
   RATESTORE_BULK_MAX_DOCS: intFrom(2000, 1, 100_000),
   RATESTORE_BULK_MAX_BYTES: intFrom(5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
   RATESTORE_BULK_CONCURRENCY: intFrom(2, 1, 64),
@@ -144,6 +150,18 @@ export interface StorageConfig {
   readonly sweepIntervalSeconds: number;
   /** How long an expired partition stays out of the read alias before it is deleted (by the sweeper or the ISM policy). */
   readonly sweepGraceSeconds: number;
+  readonly rollups: {
+    /** Summaries read rollups. Off, writes still mark their days: turned on again, no stale rollup is used. */
+    readonly enabled: boolean;
+    readonly intervalSeconds: number;
+    readonly quietSeconds: number;
+    /**
+     * Writes mark the days they change (rollups/rollup-states.ts). Only the benchmark turns this off, to
+     * measure what the marks cost; no environment variable does, since rollups read after writes that
+     * did not mark could be stale (and the backend refuses rollups with it off).
+     */
+    readonly marks: boolean;
+  };
   readonly bulk: {
     readonly maxDocs: number;
     readonly maxBytes: number;
@@ -265,6 +283,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retentionMechanism: c.RATESTORE_RETENTION_MECHANISM,
       sweepIntervalSeconds: c.RATESTORE_SWEEP_INTERVAL_SECONDS,
       sweepGraceSeconds: c.RATESTORE_SWEEP_GRACE_SECONDS,
+      rollups: {
+        enabled: c.RATESTORE_ROLLUPS === "true",
+        intervalSeconds: c.RATESTORE_ROLLUP_INTERVAL_SECONDS,
+        quietSeconds: c.RATESTORE_ROLLUP_QUIET_SECONDS,
+        marks: true,
+      },
       bulk: {
         maxDocs: c.RATESTORE_BULK_MAX_DOCS,
         maxBytes: c.RATESTORE_BULK_MAX_BYTES,

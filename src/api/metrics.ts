@@ -1,9 +1,10 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { BulkOutcome, RefreshCause, StorageObserver, WriteStats } from "../storage/backend.js";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { BulkOutcome, RefreshCause, StorageObserver, SummaryServed, WriteStats } from "../storage/backend.js";
 
 const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const BULK_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const REFRESH_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+const BUILD_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
 
 /**
  * The service's Prometheus metrics (prom-client: exposition format and label escaping as Prometheus
@@ -16,6 +17,11 @@ export class Metrics implements StorageObserver {
   private readonly bulk: Histogram<"outcome">;
   private readonly bulkPoints: Counter<"outcome">;
   private readonly refreshes: Histogram<"cause">;
+  private readonly summaries: Counter<"served" | "reason">;
+  private readonly summaryDays: Counter<"served">;
+  private readonly builds: Histogram<"level" | "outcome">;
+  private readonly dirtyDays: Gauge;
+  private readonly buildLag: Gauge;
   private stats: () => Readonly<WriteStats> | undefined = () => undefined;
 
   constructor() {
@@ -42,6 +48,34 @@ export class Metrics implements StorageObserver {
       name: "ratestore_bulk_points_total",
       help: "Points sent in _bulk requests, by the request's outcome.",
       labelNames: ["outcome"],
+      registers: [this.registry],
+    });
+    this.summaries = new Counter({
+      name: "ratestore_summary_plans_total",
+      help: "Summaries by how they were answered: served=rollups (rollups for some whole days, raw points for the rest) or served=raw, with the reason no rollup was used (metadata_filters, time_by_period, no_clean_day).",
+      labelNames: ["served", "reason"],
+      registers: [this.registry],
+    });
+    this.summaryDays = new Counter({
+      name: "ratestore_summary_days_total",
+      help: "Days of summaries' windows by where they were read: served=rollup (whole clean days and months) or served=raw (raw points: dirty, partial or never rolled-up days).",
+      labelNames: ["served"],
+      registers: [this.registry],
+    });
+    this.builds = this.histogram(
+      "ratestore_rollup_build_duration_seconds",
+      "Rollup builds of a day (from its raw points) or a month (from its days' rollups), by outcome: built, raced (a write moved the state meanwhile; rebuilt later), raw (the day's points cannot be rolled up), gone (its partition was deleted), and the skips writing, not_quiet, clean, current, not_clean, adopted.",
+      ["level", "outcome"],
+      BUILD_BUCKETS,
+    );
+    this.dirtyDays = new Gauge({
+      name: "ratestore_rollup_dirty_days",
+      help: "Days changed since their rollup was built, read from raw points until the builder catches up (0 once it has).",
+      registers: [this.registry],
+    });
+    this.buildLag = new Gauge({
+      name: "ratestore_rollup_build_lag_seconds",
+      help: "How long the oldest dirty day has waited for its rebuild (0 when none is dirty).",
       registers: [this.registry],
     });
     for (const [name, help, pick] of [
@@ -90,6 +124,21 @@ export class Metrics implements StorageObserver {
 
   refresh(seconds: number, cause: RefreshCause): void {
     this.refreshes.observe({ cause }, seconds);
+  }
+
+  summaryPlan(plan: SummaryServed): void {
+    this.summaries.inc({ served: plan.served, reason: plan.reason ?? "" });
+    if (plan.rollupDays) this.summaryDays.inc({ served: "rollup" }, plan.rollupDays);
+    if (plan.rawDays) this.summaryDays.inc({ served: "raw" }, plan.rawDays);
+  }
+
+  rollupBuild(level: "day" | "month", outcome: string, seconds: number): void {
+    this.builds.observe({ level, outcome }, seconds);
+  }
+
+  rollupBacklog(dirtyDays: number, lagSeconds: number): void {
+    this.dirtyDays.set(dirtyDays);
+    this.buildLag.set(lagSeconds);
   }
 
   render(): Promise<string> {

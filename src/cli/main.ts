@@ -9,6 +9,7 @@ import { formatNanos } from "../storage/decimal.js";
 import { dataFramesNdjson } from "../storage/dataframe-json.js";
 import { framesOfPage } from "../storage/frames.js";
 import { parseFilters, parseWindow } from "../api/params.js";
+import { currentMonthWindow } from "../storage/time.js";
 import { importSavedObjects, loadSavedObjects } from "./dashboards.js";
 import { DEFAULT_GENERATE, generateFrames } from "./generate.js";
 import { ingest } from "./ingest.js";
@@ -42,6 +43,9 @@ commands:
       --verify-only           only compare the totals; --no-verify skips the comparison
   partitions           list partitions: period, documents, size, policy, its state, when retention takes it out of reads (--json)
   sweep                delete expired partitions now (clusters without ISM; safe beside running services)
+  rollups status       days served from rollups (clean), waiting for a rebuild (dirty), never rolled up (raw) (--json)
+  rollups rebuild      mark the days of a window changed and rebuild them and their months now
+      --begin ISO --end ISO   the window (default: the current month)
   dashboards import    import dashboards/ratestore.ndjson into OpenSearch Dashboards or Kibana
       --url URL [--username U --password P] (or DASHBOARDS_USERNAME / DASHBOARDS_PASSWORD)
 
@@ -292,6 +296,38 @@ async function cmdSweep(): Promise<number> {
   return 0;
 }
 
+async function cmdRollups(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { begin: { type: "string" }, end: { type: "string" }, json: { type: "boolean", default: false } },
+  });
+  if (positionals[0] === "status") {
+    const status = await withBackend((b) => b.rollupStatus());
+    if (values.json) {
+      console.log(JSON.stringify(status, null, 2));
+      return 0;
+    }
+    console.log(`rollups: ${status.enabled ? "on" : "off (RATESTORE_ROLLUPS=false)"}`);
+    console.log(
+      `days: ${status.days.clean} clean, ${status.days.dirty} dirty, ${status.days.raw} raw; oldest dirty day waiting ${status.lagSeconds.toFixed(0)} s`,
+    );
+    for (const p of status.pending) console.log(`  ${p.day}  ${p.status}${p.reason ? `  ${p.reason}` : ""}`);
+    return 0;
+  }
+  if (positionals[0] === "rebuild") {
+    const given = parseWindow(values.begin, values.end);
+    const month = currentMonthWindow(Date.now());
+    const window = { begin: given.begin ?? month.begin, end: given.end ?? month.end };
+    const result = await withBackend((b) => b.rebuildRollups(window));
+    if (!result.leader)
+      console.error("rollups rebuild: another instance holds the builder's lease; it rebuilds the marked days on its next run");
+    console.log(JSON.stringify(result));
+    return 0;
+  }
+  throw ValidationError.forField("rollups", "usage: ratestore rollups status [--json] | rollups rebuild [--begin ISO --end ISO]");
+}
+
 async function cmdDashboards(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -316,6 +352,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   init: cmdInit,
   migrate: cmdMigrate,
   partitions: cmdPartitions,
+  rollups: cmdRollups,
   sweep: cmdSweep,
 };
 

@@ -175,6 +175,16 @@ export type BulkOutcome = "ok" | "items_retried" | "failed";
 /** Why partitions were refreshed: before a read (read-your-writes), or after a push or a delete, for readers of the indices outside ratestore. */
 export type RefreshCause = "read" | "push" | "delete";
 
+/** How a summary was answered: from rollups for some whole days of its window, or from raw points alone (and why). */
+export interface SummaryServed {
+  readonly served: "rollups" | "raw";
+  /** Why no rollup was used: metadata filters, grouping by period, or no whole clean day in the window. */
+  readonly reason?: string;
+  /** Whole days of the window answered from rollups, and the rest (a partial day counts as one). */
+  readonly rollupDays?: number;
+  readonly rawDays: number;
+}
+
 /** What the storage reports as it works, for metrics; the service's metrics registry implements it. */
 export interface StorageObserver {
   bulkRequest(seconds: number, points: number, outcome: BulkOutcome): void;
@@ -184,9 +194,39 @@ export interface StorageObserver {
    * partitions since none was running or queued.
    */
   refresh(seconds: number, cause: RefreshCause): void;
+  /** A summary's plan (rollups or raw points). */
+  summaryPlan(plan: SummaryServed): void;
+  /** A rollup build of a day or a month, by outcome (built, raced, raw...). */
+  rollupBuild(level: "day" | "month", outcome: string, seconds: number): void;
+  /** Days changed since their rollup was built, and how long the oldest has waited. */
+  rollupBacklog(dirtyDays: number, lagSeconds: number): void;
 }
 
-export const NO_OBSERVER: StorageObserver = { bulkRequest: () => undefined, refresh: () => undefined };
+export const NO_OBSERVER: StorageObserver = {
+  bulkRequest: () => undefined,
+  refresh: () => undefined,
+  summaryPlan: () => undefined,
+  rollupBuild: () => undefined,
+  rollupBacklog: () => undefined,
+};
+
+/** Where the rollups stand, for operators (`ratestore rollups status`). */
+export interface RollupStatus {
+  readonly enabled: boolean;
+  /** Days by state: clean (served from rollups), dirty (changed since, read from raw points until rebuilt), raw (never rolled up). */
+  readonly days: { readonly clean: number; readonly dirty: number; readonly raw: number };
+  /** How long the oldest dirty day has waited since it was changed. */
+  readonly lagSeconds: number;
+  /** The dirty and raw days (at most 100 of each), with why a raw day is not rolled up. */
+  readonly pending: readonly { readonly day: string; readonly status: "dirty" | "raw"; readonly reason?: string }[];
+}
+
+/** What a rebuild did. */
+export interface RollupRebuild {
+  readonly leader: boolean;
+  readonly days: Readonly<Record<string, number>>;
+  readonly months: Readonly<Record<string, number>>;
+}
 
 /** Running totals of what pushes did since start, for metrics. */
 export interface WriteStats {
@@ -258,5 +298,9 @@ export interface StorageBackend {
   describePartitions(): Promise<PartitionInfo[]>;
   /** One retention sweep now (clusters without a lifecycle plugin). */
   sweepRetention(now?: number): Promise<SweepSummary>;
+  /** Where the rollups stand. */
+  rollupStatus(): Promise<RollupStatus>;
+  /** Marks the days of [begin, end) that hold points changed, and rebuilds them and their months now. */
+  rebuildRollups(window: { readonly begin: number; readonly end: number }): Promise<RollupRebuild>;
   close(): Promise<void>;
 }

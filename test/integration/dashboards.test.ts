@@ -6,7 +6,7 @@ import { freshBackend } from "../support/cluster.js";
 import { scenarioFrames } from "../support/data.js";
 
 const EXPECTED_TYPE: Record<string, string> = {
-  start: "date",
+  "@timestamp": "date",
   type: "keyword",
   unit: "keyword",
   price: "double",

@@ -21,6 +21,20 @@ export interface Faults {
    * given up on them, as a cluster carries out what it has received.
    */
   delays?: { path: string; method?: string; when: "before" | "after"; ms: number; count: number }[];
+  /** The bulk requests `bulk503` and `bulkItems429` apply to (see `matches`): the writer's `/_bulk` unless set. */
+  bulkPath?: string;
+  /** Requests to a path that are never answered nor passed on (a client that dies while waiting on them), the first `count`. */
+  swallow?: { path: string; method?: string; count: number }[];
+}
+
+/**
+ * Whether a fault's path names a request's path: a path starting with `/_` names one of the cluster's
+ * own endpoints (`/_bulk`, `/_mget`: the writer's, not an index's `/<index>/_bulk`) and matches it
+ * exactly; any other matches the end of the request's path (`""` matches every path).
+ */
+function matches(pattern: string, url: string): boolean {
+  const path = url.split("?")[0]!;
+  return pattern.startsWith("/_") ? path === pattern : path.endsWith(pattern);
 }
 
 export async function startFaultProxy(
@@ -30,9 +44,7 @@ export async function startFaultProxy(
   const upstream = new URL(target);
   const seen = { bulk: 0, mget: 0, requests: [] as string[] };
   const delayOf = (method: string, url: string, when: "before" | "after") => {
-    const d = (faults.delays ?? []).find(
-      (x) => x.when === when && x.count > 0 && (x.method ?? method) === method && url.split("?")[0]!.endsWith(x.path),
-    );
+    const d = (faults.delays ?? []).find((x) => x.when === when && x.count > 0 && (x.method ?? method) === method && matches(x.path, url));
     if (!d) return 0;
     d.count--;
     return d.ms;
@@ -42,11 +54,18 @@ export async function startFaultProxy(
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => void handle());
     const handle = async () => {
-      const isBulk = (req.url ?? "").startsWith("/_bulk");
+      const isBulk = matches(faults.bulkPath ?? "/_bulk", req.url ?? "");
       const isRefresh = (req.url ?? "").split("?")[0]!.endsWith("/_refresh");
       if (isBulk) seen.bulk++;
-      if ((req.url ?? "").split("?")[0]!.endsWith("/_mget")) seen.mget++;
+      if (matches("/_mget", req.url ?? "")) seen.mget++;
       seen.requests.push(`${req.method} ${(req.url ?? "").split("?")[0]}`);
+      const swallowed = (faults.swallow ?? []).find(
+        (x) => x.count > 0 && (x.method ?? req.method) === req.method && matches(x.path, req.url ?? ""),
+      );
+      if (swallowed) {
+        swallowed.count--;
+        return;
+      }
       const before = delayOf(req.method ?? "GET", req.url ?? "", "before");
       if (before > 0) await new Promise((r) => setTimeout(r, before));
       const after = delayOf(req.method ?? "GET", req.url ?? "", "after");

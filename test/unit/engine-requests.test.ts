@@ -15,6 +15,11 @@ import { deriveProfile, type ClusterFacts } from "../../src/storage/opensearch/p
 import { PointReader } from "../../src/storage/opensearch/reader.js";
 import { PointSearch } from "../../src/storage/opensearch/search.js";
 import { buildPointsTemplate, loadTemplateFile } from "../../src/storage/opensearch/templates.js";
+import { planRollups } from "../../src/storage/opensearch/rollups/rollup-plan.js";
+import { rollupQuery } from "../../src/storage/opensearch/rollups/rollup-reads.js";
+import { RollupStates } from "../../src/storage/opensearch/rollups/rollup-states.js";
+import { DayMarks } from "../../src/storage/opensearch/rollups/write-marks.js";
+import { SummaryQueries } from "../../src/storage/opensearch/summary-queries.js";
 
 /**
  * Golden request fixtures per subject and flavour range (as Jaeger pins `*.es8-9.json`): what the
@@ -86,6 +91,16 @@ class RecordingClient extends ClusterClient {
 
   override async request<T = unknown>(req: ClusterRequest, accept: readonly number[] = []): Promise<ClusterResponse<T>> {
     this.sent.push(req);
+    // A bulk request: every item done, as a first write of each document is.
+    if (req.path.endsWith("/_bulk")) {
+      const actions = (req.bulkBody ?? "")
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => ["index", "create", "delete"].includes(Object.keys(l)[0]!));
+      const items = actions.map((a) => ({ [Object.keys(a)[0]!]: { status: 201, _seq_no: 7, _primary_term: 1 } }));
+      return { status: 200, body: { errors: false, items } as T };
+    }
     // Lifecycle engines without policies or managed partitions yet: "not found" where that is an answer.
     if (req.path.startsWith("/_plugins/_ism/") || req.path.includes("/_ilm/"))
       return accept.includes(404) ? { status: 404, body: {} as T } : { status: 200, body: {} as T };
@@ -124,6 +139,37 @@ async function requestsOf(facts: ClusterFacts): Promise<Record<string, unknown>>
   const afterOffset = client.sent.length;
   await new PointReader(search).retrieve({ ...window, offset: 25_000, limit: 100 });
   const afterReads = client.sent.length;
+  // A summary of a month whose days are clean but one: the rollups of the clean days and the raw points of the rest, in one search.
+  const month = { begin: T0, end: Date.UTC(2024, 1, 1) };
+  const days = new Map(Array.from({ length: 31 }, (_, i) => [T0 + i * DAY, { status: "clean" as const, build: `b${i}` }]));
+  days.delete(T0 + 9 * DAY);
+  const plan = planRollups({ ...month, metadataFilters: false, monthLevel: true, days, months: new Map() });
+  const states = new RollupStates(client, "ratestore-rollups", { auto_expand_replicas: "0-1" });
+  await states.windowRealtime(month.begin, month.end);
+  // Whether the window's partitions hold whole and nano parts to sum (none: the limbs' sums alone).
+  await new SummaryQueries(client, partitions, undefined).source(async () => {})(month, undefined);
+  await new TotalAggregator(search).total(
+    { ...month, groupby: ["project_id", "type"], groupFilters: { project_id: "p1" }, limit: 100 },
+    async (scope) => ({
+      query: rollupQuery(scope, plan),
+      legacySums: false,
+    }),
+  );
+  const afterRollupTotal = client.sent.length;
+  // What a push marks on the rollup states before its first point, and after its last answer.
+  let marker = 0;
+  const dayMarks = new DayMarks(
+    client,
+    states,
+    silent,
+    () => `WRITE-${++marker}`,
+    () => T0 + 30 * DAY,
+  );
+  const marks = dayMarks.forWrite();
+  await marks.add([T0, T0 + DAY], T0 + 30 * DAY);
+  await marks.end({ changed: true, settled: true });
+  await dayMarks.flush();
+  const afterMarks = client.sent.length;
   // The start on a cluster holding a partition made under another mechanism: it is put under this one.
   await mechanism.install([written]);
   const pit = pitRequests(profile);
@@ -153,7 +199,9 @@ async function requestsOf(facts: ClusterFacts): Promise<Record<string, unknown>>
     exportScan: client.sent.slice(afterTotal, afterScan),
     retrieveAtOffset: client.sent.slice(afterScan, afterOffset),
     retrieveNearGroupEnd: client.sent.slice(afterOffset, afterReads),
-    retentionInstall: client.sent.slice(afterReads),
+    totalFromRollups: client.sent.slice(afterReads, afterRollupTotal),
+    rollupMarks: client.sent.slice(afterRollupTotal, afterMarks),
+    retentionInstall: client.sent.slice(afterMarks),
   };
 }
 

@@ -65,6 +65,14 @@ const QTY = amountSums("qty", "q");
 const RATE = amountSums("price", "p");
 /** The sums every row of a total is made of, as sent to the cluster. */
 export const SUM_AGGREGATIONS = { ...QTY.aggs, ...RATE.aggs };
+/** The same without the whole and nano parts, for windows whose partitions were all written from template version 5 on. */
+const LIMB_AGGREGATIONS = Object.fromEntries(Object.entries(SUM_AGGREGATIONS).filter(([name]) => !/[un]$/.test(name)));
+
+/** What a summary searches: its query, and whether the partitions of its window hold whole and nano parts to sum. */
+export interface SummaryQuery {
+  readonly query: Clause;
+  readonly legacySums: boolean;
+}
 
 /** An amount from its sums, or an InexactTotalError where a sum the cluster returned may have been rounded. */
 function amountOf(sums: Sums, names: AmountSums, groups: Record<string, Scalar>): Nanos {
@@ -93,6 +101,12 @@ const CALENDAR: Record<Exclude<TimeGroup, "time">, { interval: string; next: (ms
   },
   "time-y": { interval: "1y", next: (ms) => Date.UTC(new Date(ms).getUTCFullYear() + 1, 0, 1) },
 };
+
+/** The search of a summary's window, given the window and its time grouping. */
+export type SummarySource = (scope: TotalOptions & { begin: number; end: number }, time: TimeGroup | undefined) => Promise<SummaryQuery>;
+
+/** Raw points alone, summed with the whole and nano parts too (a window whose partitions are not known). */
+const rawPoints: SummarySource = async (scope) => ({ query: scopeQuery(scope), legacySums: true });
 
 /** How the requested groupby maps to composite sources, and back to rows. */
 export interface GroupPlan {
@@ -164,18 +178,23 @@ function rowOf(bucket: Bucket, plan: GroupPlan, window: { begin: number; end: nu
 export class TotalAggregator {
   constructor(private readonly search: PointSearch) {}
 
-  async total(options: TotalOptions = {}): Promise<TotalResult> {
-    const page = this.streamTotal(options);
+  async total(options: TotalOptions = {}, source?: SummarySource): Promise<TotalResult> {
+    const page = this.streamTotal(options, source);
     const results: TotalRow[] = [];
     for await (const row of page.rows) results.push(row);
     const { total, next } = await page.end();
     return { total, results, ...(next ? { next } : {}) };
   }
 
-  /** The rows one composite page at a time: memory holds one page, whatever the limit. */
-  streamTotal(options: TotalOptions = {}): GroupPage {
+  /**
+   * The rows one composite page at a time: memory holds one page, whatever the limit. `source` gives the
+   * search of the window (raw points by default; rollups and raw points, rollups/rollup-reads.ts); it is
+   * asked for at once, so that what it reads runs beside the caller's refresh.
+   */
+  streamTotal(options: TotalOptions = {}, source: SummarySource = rawPoints): GroupPage {
     const window = withDefaultWindow(options);
-    const query = scopeQuery(window);
+    // Bad filters throw here, before the first row is asked for.
+    scopeQuery(window);
     const plan = planGroups(options.groupby ?? []);
     const offset = options.offset ?? 0;
     const limit = options.limit ?? DEFAULT_LIMIT;
@@ -183,6 +202,9 @@ export class TotalAggregator {
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIMIT)
       throw ValidationError.forField("limit", `must be an integer from 1 to ${MAX_LIMIT}`);
     let ended: { total: number; next?: GroupCursor } | undefined;
+    const query = source(window, plan.time);
+    // Awaited by the rows; a caller that never reads them must not leave a rejection unhandled.
+    query.catch(() => undefined);
     const rows =
       plan.sources.length === 0
         ? this.ungrouped(query, window, (e) => (ended = e))
@@ -197,12 +219,14 @@ export class TotalAggregator {
   }
 
   private async *grouped(
-    query: Clause,
+    summary: Promise<SummaryQuery>,
     plan: GroupPlan,
     window: { begin: number; end: number },
     options: TotalOptions,
     finish: (e: { total: number; next?: GroupCursor }) => void,
   ): AsyncGenerator<TotalRow> {
+    const { query, legacySums } = await summary;
+    const sums = legacySums ? SUM_AGGREGATIONS : LIMB_AGGREGATIONS;
     const limit = options.limit ?? DEFAULT_LIMIT;
     const wanted = options.paginate === false ? Number.POSITIVE_INFINITY : limit;
     let after: CompositeKey | undefined = options.after?.key;
@@ -211,7 +235,7 @@ export class TotalAggregator {
     // Skip to the offset on keys alone.
     while (toSkip > 0) {
       const size = Math.min(COUNT_PAGE, toSkip);
-      const page = await this.page(query, plan, after, size, false);
+      const page = await this.page(query, plan, after, size);
       position += page.buckets.length;
       toSkip -= page.buckets.length;
       after = page.after_key;
@@ -222,7 +246,7 @@ export class TotalAggregator {
     let lastKey: CompositeKey | undefined;
     while (returned < wanted) {
       const size = Math.min(wanted > ROWS_PAGE ? WALK_ROWS_PAGE : ROWS_PAGE, wanted - returned);
-      const page = await this.page(query, plan, after, size, true);
+      const page = await this.page(query, plan, after, size, sums);
       // A page's rows are all made before the first is given: a total refused as inexact fails the page
       // whole, so the first page's failure is answered with its own status rather than a cut answer.
       const rows = page.buckets.map((b) => rowOf(b, plan, window));
@@ -241,7 +265,7 @@ export class TotalAggregator {
     }
     // Count what remains, on keys alone.
     for (;;) {
-      const page = await this.page(query, plan, after, COUNT_PAGE, false);
+      const page = await this.page(query, plan, after, COUNT_PAGE);
       position += page.buckets.length;
       after = page.after_key;
       if (!after || page.buckets.length < COUNT_PAGE) break;
@@ -255,7 +279,8 @@ export class TotalAggregator {
     plan: GroupPlan,
     after: CompositeKey | undefined,
     size: number,
-    withSums: boolean,
+    /** The sums of each row; none when only counting. */
+    sums?: Record<string, unknown>,
   ): Promise<CompositeAgg> {
     const res = await this.search.search({
       query,
@@ -264,7 +289,7 @@ export class TotalAggregator {
       aggs: {
         groups: {
           composite: { size, sources: plan.sources, ...(after ? { after } : {}) },
-          ...(withSums ? { aggs: SUM_AGGREGATIONS } : {}),
+          ...(sums ? { aggs: sums } : {}),
         },
       },
     });
@@ -276,11 +301,17 @@ export class TotalAggregator {
    * with no point is a row of zeros, not an empty result.
    */
   private async *ungrouped(
-    query: Clause,
+    summary: Promise<SummaryQuery>,
     window: { begin: number; end: number },
     finish: (e: { total: number }) => void,
   ): AsyncGenerator<TotalRow> {
-    const res = await this.search.search({ query, size: 0, track_total_hits: false, aggs: SUM_AGGREGATIONS });
+    const { query, legacySums } = await summary;
+    const res = await this.search.search({
+      query,
+      size: 0,
+      track_total_hits: false,
+      aggs: legacySums ? SUM_AGGREGATIONS : LIMB_AGGREGATIONS,
+    });
     const aggs = (res.aggregations ?? {}) as Sums;
     yield rowOf({ key: {}, doc_count: 0, ...aggs }, { sources: [], labels: [] }, window);
     finish({ total: 1 });

@@ -9,6 +9,8 @@ import {
   type GroupPage,
   type PointPage,
   type PartitionInfo,
+  type RollupRebuild,
+  type RollupStatus,
   type SweepSummary,
   type PointScope,
   type PushOptions,
@@ -25,6 +27,7 @@ import {
 import type { ClusterProfile } from "../cluster-profile.js";
 import type { DataFrame } from "../dataframe.js";
 import { TotalAggregator } from "./aggregations.js";
+import { SummaryQueries } from "./summary-queries.js";
 import { ClusterClient } from "./client.js";
 import { PointDeleter } from "./deleter.js";
 import { Partitions } from "./partitions.js";
@@ -39,6 +42,12 @@ import { withDefaultWindow } from "./query.js";
 import { installPointsTemplate, replicaSettings, templateInstalled } from "./templates.js";
 import { writeBlocks } from "./write-blocks.js";
 import { PointWriter } from "./writer.js";
+import { LocksIndex } from "./lease.js";
+import { RollupBuilder } from "./rollups/rollup-builder.js";
+import { RollupReads } from "./rollups/rollup-reads.js";
+import { RollupStates } from "./rollups/rollup-states.js";
+import { DayMarks } from "./rollups/write-marks.js";
+import { DAY_MS, dayOf, dayText } from "./rollups/rollup-calendar.js";
 
 /** The parts that speak the cluster's dialect: built once the cluster profile is known. */
 interface Components {
@@ -48,8 +57,15 @@ interface Components {
   readonly writer: PointWriter;
   readonly reader: PointReader;
   readonly aggregator: TotalAggregator;
+  readonly summaries: SummaryQueries;
   readonly deleter: PointDeleter;
   readonly sweeper: RetentionSweeper;
+  readonly states: RollupStates;
+  /** The marks this process's writes hold on days (rollups/write-marks.ts). */
+  readonly dayMarks: DayMarks;
+  readonly builder: RollupBuilder;
+  /** Present when summaries use rollups (RATESTORE_ROLLUPS). */
+  readonly rollupReads?: RollupReads;
 }
 
 /**
@@ -106,14 +122,24 @@ export class OpenSearchBackend implements StorageBackend {
     const c = this.config;
     const search = new PointSearch(this.client, this.partitions.alias, profile, this.logger);
     const lifecycle = new Lifecycle(this.client, this.partitions, c, profile, this.logger);
+    const locks = new LocksIndex(this.client, `${c.indexPrefix}-locks`, replicaSettings(c));
+    const states = new RollupStates(this.client, `${c.indexPrefix}-rollups`, replicaSettings(c));
+    const dayMarks = new DayMarks(this.client, states, this.logger);
+    const monthLevel = c.partition !== "day";
+    const rollupReads = c.rollups.enabled ? new RollupReads(states, monthLevel, this.observer) : undefined;
+    if (c.rollups.enabled && !c.rollups.marks)
+      throw new ConfigError("rollups cannot be read where writes do not mark the days they change");
+    // Writes mark their days whether or not summaries read rollups: turned on later, none is stale.
+    const newMarks = () => (c.rollups.marks ? dayMarks.forWrite() : undefined);
     this.components = {
       profile,
       search,
       lifecycle,
-      writer: new PointWriter(this.client, this.partitions, c.bulk, this.logger, this.refresher, lifecycle, this.observer),
+      writer: new PointWriter(this.client, this.partitions, c.bulk, this.logger, this.refresher, lifecycle, this.observer, newMarks),
       reader: new PointReader(search),
       aggregator: new TotalAggregator(search),
-      deleter: new PointDeleter(this.client, search, this.refresher, this.logger),
+      summaries: new SummaryQueries(this.client, this.partitions, rollupReads),
+      deleter: new PointDeleter(this.client, search, this.refresher, this.logger, newMarks),
       sweeper: new RetentionSweeper(
         this.client,
         this.partitions,
@@ -121,8 +147,21 @@ export class OpenSearchBackend implements StorageBackend {
         c.sweepIntervalSeconds * 1000,
         this.logger,
         c.sweepGraceSeconds * 1000,
-        replicaSettings(c),
+        locks,
       ),
+      states,
+      dayMarks,
+      builder: new RollupBuilder(
+        this.client,
+        this.partitions,
+        states,
+        locks,
+        { intervalMs: c.rollups.intervalSeconds * 1000, quietMs: c.rollups.quietSeconds * 1000, monthLevel },
+        this.logger,
+        this.observer,
+        () => dayMarks.flush(),
+      ),
+      ...(rollupReads ? { rollupReads } : {}),
     };
   }
 
@@ -137,6 +176,11 @@ export class OpenSearchBackend implements StorageBackend {
   /** Runs the retention sweeper in the background when it is the active mechanism (the service does; the CLI does not). */
   startBackgroundWork(): void {
     if (this.parts.lifecycle.sweeperNeeded) this.parts.sweeper.start();
+    if (this.config.rollups.enabled) this.parts.builder.start();
+  }
+
+  get builder(): RollupBuilder {
+    return this.parts.builder;
   }
 
   push(dataframes: readonly DataFrame[], options?: PushOptions): Promise<PushResult> {
@@ -177,20 +221,27 @@ export class OpenSearchBackend implements StorageBackend {
   }
 
   async total(options: TotalOptions = {}): Promise<TotalResult> {
-    const { aggregator } = this.parts;
-    return aggregator.total(await this.refreshedScope(options));
+    const page = this.streamTotal(options);
+    const results = [];
+    for await (const row of page.rows) results.push(row);
+    const { total, next } = await page.end();
+    return { total, results, ...(next ? { next } : {}) };
   }
 
   streamTotal(options: TotalOptions = {}): GroupPage {
     const scope = withDefaultWindow(options);
-    // Built now, so that bad options throw here; its rows are read only once the refresh is done.
-    const page = this.parts.aggregator.streamTotal(scope);
-    return { rows: this.afterRefresh(scope, () => page.rows), end: () => page.end() };
+    const { aggregator, summaries, rollupReads } = this.parts;
+    // Once the options are valid, the refresh and what the summary's search needs (its rollup states,
+    // its partitions' mappings) are read at once; the rows follow both.
+    let refreshed: Promise<void> | undefined;
+    const refresh = () => (refreshed ??= this.refresher.beforeRead(scope, rollupReads ? [rollupReads.statesIndex] : []));
+    const page = aggregator.streamTotal(scope, summaries.source(refresh));
+    return { rows: this.afterRefresh(refresh(), () => page.rows), end: () => page.end() };
   }
 
-  /** A stream that refreshes before its first item. */
-  private async *afterRefresh<T>(scope: PointScope, stream: () => AsyncIterable<T>): AsyncGenerator<T> {
-    await this.refresher.beforeRead(scope);
+  /** A stream that refreshes before its first item (or waits for a refresh already started). */
+  private async *afterRefresh<T>(refresh: PointScope | Promise<void>, stream: () => AsyncIterable<T>): AsyncGenerator<T> {
+    await (refresh instanceof Promise ? refresh : this.refresher.beforeRead(refresh));
     yield* stream();
   }
 
@@ -208,9 +259,54 @@ export class OpenSearchBackend implements StorageBackend {
 
   async describePartitions(): Promise<PartitionInfo[]> {
     const { lifecycle } = this.parts;
-    // Its point counts are the searchable ones.
+    // Its point counts are the searchable ones, less the rollup documents beside them.
     await this.refresher.all();
-    return lifecycle.describePartitions();
+    const [partitions, rollupDocs] = await Promise.all([lifecycle.describePartitions(), this.rollupDocuments()]);
+    return partitions.map((p) => ({ ...p, docs: p.docs - (rollupDocs.get(p.index) ?? 0) }));
+  }
+
+  /** Rollup documents per partition. */
+  private async rollupDocuments(): Promise<Map<string, number>> {
+    const res = await this.client.request<{ aggregations?: { p?: { buckets: { key: string; doc_count: number }[] } } }>(
+      {
+        method: "POST",
+        path: `/${this.partitions.alias}/_search`,
+        querystring: { ignore_unavailable: true, allow_no_indices: true },
+        body: { size: 0, query: { exists: { field: "rollup" } }, aggs: { p: { terms: { field: "_index", size: 10_000 } } } },
+      },
+      [404],
+    );
+    return new Map((res.body.aggregations?.p?.buckets ?? []).map((b) => [b.key, b.doc_count]));
+  }
+
+  async rollupStatus(): Promise<RollupStatus> {
+    const { states, builder } = this.parts;
+    const [days, backlog, dirty, raw] = await Promise.all([
+      states.counts(),
+      builder.backlog(),
+      states.daysWithStatus("dirty", 100),
+      states.daysWithStatus("raw", 100),
+    ]);
+    return {
+      enabled: this.config.rollups.enabled,
+      days,
+      lagSeconds: backlog.lagSeconds,
+      pending: [
+        ...dirty.map((d) => ({ day: dayText(d.at), status: "dirty" as const })),
+        ...raw.map((d) => ({ day: dayText(d.at), status: "raw" as const, ...(d.reason ? { reason: d.reason } : {}) })),
+      ],
+    };
+  }
+
+  async rebuildRollups(window: { readonly begin: number; readonly end: number }): Promise<RollupRebuild> {
+    const { dayMarks, builder } = this.parts;
+    const days: number[] = [];
+    for (let d = dayOf(window.begin); d < window.end; d += DAY_MS) days.push(d);
+    const marks = dayMarks.forWrite();
+    await marks.add(days);
+    await marks.end({ changed: true, settled: true });
+    await dayMarks.flush();
+    return builder.runOnce(Date.now(), { quiet: false, days });
   }
 
   sweepRetention(now?: number): Promise<SweepSummary> {
@@ -263,6 +359,9 @@ export class OpenSearchBackend implements StorageBackend {
 
   async close(): Promise<void> {
     this.components?.sweeper.stop();
+    this.components?.builder.stop();
+    // Marks no write holds any more are settled now rather than left to expire.
+    await this.components?.dayMarks.flush().catch(() => undefined);
     await this.client.close();
   }
 }

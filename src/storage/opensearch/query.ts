@@ -48,10 +48,9 @@ function valueClause(key: string, value: FilterValue, metadata: boolean): Clause
   return { bool: { should, minimum_should_match: 1 } };
 }
 
-export function scopeQuery(scope: PointScope): Clause {
+/** The clauses of a scope on labels: types, groupby filters and filters (groupby or metadata). */
+export function labelFilters(scope: Pick<PointScope, "metricTypes" | "groupFilters" | "filters">): Clause[] {
   const filter: Clause[] = [];
-  if (scope.begin !== undefined) filter.push({ range: { start: { gte: scope.begin, format: "epoch_millis" } } });
-  if (scope.end !== undefined) filter.push({ range: { end: { lte: scope.end, format: "epoch_millis" } } });
   if (scope.metricTypes !== undefined) {
     const types = typeof scope.metricTypes === "string" ? [scope.metricTypes] : [...scope.metricTypes];
     filter.push({ terms: { type: types } });
@@ -64,5 +63,17 @@ export function scopeQuery(scope: PointScope): Clause {
     checkKey(key, "filters");
     filter.push(valueClause(key, value, true));
   }
-  return { bool: { filter } };
+  return filter;
+}
+
+/**
+ * The points of a scope. Rollup documents (rollups/) have a `start` and no `end`: the `end` range keeps
+ * them out, and a scope with no end excludes them by name.
+ */
+export function scopeQuery(scope: PointScope): Clause {
+  const filter: Clause[] = [];
+  if (scope.begin !== undefined) filter.push({ range: { start: { gte: scope.begin, format: "epoch_millis" } } });
+  if (scope.end !== undefined) filter.push({ range: { end: { lte: scope.end, format: "epoch_millis" } } });
+  filter.push(...labelFilters(scope));
+  return scope.end === undefined ? { bool: { filter, must_not: [{ exists: { field: "rollup" } }] } } : { bool: { filter } };
 }

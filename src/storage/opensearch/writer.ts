@@ -16,6 +16,8 @@ import type { ClusterClient } from "./client.js";
 import type { Partitions } from "./partitions.js";
 import type { Refresher } from "./refresher.js";
 import { PointChunks, type PendingPoint, type PointRef } from "./point-chunks.js";
+import { dayOf } from "./rollups/rollup-calendar.js";
+import type { WriteMarks } from "./rollups/write-marks.js";
 
 export function newWriterStats(): WriteStats {
   return { stored: 0, duplicates: 0, failed: 0, retries: 0, bulkRequests: 0 };
@@ -60,6 +62,9 @@ export interface PartitionGate {
 
 const OPEN_GATE: PartitionGate = { refusal: () => undefined, ensure: async () => {} };
 
+/** Where a write marks the days it changes before it sends a point (rollups/write-marks.ts); none without marks. */
+export type MarksFactory = () => WriteMarks | undefined;
+
 /** What a push has done so far. */
 interface Outcome {
   stored: number;
@@ -92,6 +97,7 @@ export class PointWriter {
     /** Refuses points past the retention and creates a partition (dated by its data) before its first write. */
     private readonly gate: PartitionGate = OPEN_GATE,
     private readonly observer: StorageObserver = NO_OBSERVER,
+    private readonly newMarks: MarksFactory = () => undefined,
     readonly stats: WriteStats = newWriterStats(),
   ) {}
 
@@ -120,11 +126,16 @@ export class PointWriter {
     });
     const points = accepted.length + result.failed.length;
     const touched = [...new Set(accepted.map((r) => r.partition))];
+    const marks = accepted.length > 0 ? this.newMarks() : undefined;
+    let step = "a partition could not be created";
     try {
       for (const index of touched) await this.gate.ensure(index);
+      step = "the days it changes could not be marked for the rollups";
+      const frames = new Set(accepted.map((r) => r.dataframe));
+      await marks?.add([...frames].map((i) => dayOf(dataframes[i]!.begin)));
     } catch (err) {
       // No point was sent: every one is known not stored.
-      const reason = `not sent: a partition could not be created: ${(err as Error).message}`;
+      const reason = `not sent: ${step}: ${(err as Error).message}`;
       for (const ref of accepted) result.failed.push(failureOf(ref, (err as { status?: number }).status ?? 503, reason));
       this.count(result);
       throw new PushInterruptedError(
@@ -151,6 +162,7 @@ export class PointWriter {
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.bulk.concurrency, accepted.length) }, worker));
+    await marks?.end({ changed: result.stored > 0 || result.unknown.length > 0, settled: result.unknown.length === 0 });
     if (interrupted) {
       // Points no worker took were never sent: known not stored.
       for (const ref of source.remaining()) result.failed.push(failureOf(ref, 503, "not sent: the push stopped when the cluster failed"));

@@ -1,41 +1,9 @@
-import { randomUUID } from "node:crypto";
 import type { Logger } from "../../../logger.js";
 import type { SweepSummary } from "../../backend.js";
 import type { ClusterClient } from "../client.js";
+import { Lease, type LocksIndex } from "../lease.js";
 import type { Lifecycle } from "./lifecycle.js";
 import type { Partitions } from "../partitions.js";
-
-interface LeaseDoc {
-  holder: string;
-  expires_at: number;
-}
-
-/** A lease document's version, for compare-and-set. */
-interface LeaseVersion {
-  readonly seqNo: number;
-  readonly primaryTerm: number;
-}
-
-interface WriteAnswer {
-  _seq_no?: number;
-  _primary_term?: number;
-}
-
-/**
- * The shortest lease, whatever the interval: a step of a sweep (a delete on a loaded cluster) may take
- * seconds, and the lease must outlast the time between two renewals. A holder that dies blocks other
- * instances' sweeps this long at most.
- */
-const MIN_LEASE_MS = 60_000;
-
-const versionOf = (w: WriteAnswer): LeaseVersion => ({ seqNo: w._seq_no!, primaryTerm: w._primary_term! });
-
-interface GetLease {
-  found: boolean;
-  _seq_no?: number;
-  _primary_term?: number;
-  _source?: LeaseDoc;
-}
 
 /**
  * Deletes expired partitions on clusters without a lifecycle plugin. Several service instances may run
@@ -43,8 +11,8 @@ interface GetLease {
  * a time, and deleting an index that is already gone is a no-op, so a partition is deleted once.
  */
 export class RetentionSweeper {
-  readonly instanceId = randomUUID();
   private timer: NodeJS.Timeout | undefined;
+  private readonly lease: Lease;
 
   constructor(
     private readonly client: ClusterClient,
@@ -54,77 +22,19 @@ export class RetentionSweeper {
     private readonly logger: Logger,
     /** How long a partition stays out of the alias before it is deleted: longer than any read on it. */
     private readonly graceMs: number,
-    /** The replica settings of the locks index, the partitions' own (templates.ts replicaSettings). */
-    private readonly replicas: Record<string, string | number> = { auto_expand_replicas: "0-1" },
-  ) {}
+    /** Where the lease and the detach records live. */
+    private readonly locks: LocksIndex,
+  ) {
+    this.lease = new Lease(client, locks, "retention-sweeper", intervalMs);
+  }
 
-  private leaseIndexReady = false;
-
-  /**
-   * Creates the locks index with one shard and the partitions' replica settings: created implicitly by
-   * its first write, it got the cluster's default of one replica, and a single-node cluster turned yellow.
-   */
-  private async ensureLeaseIndex(): Promise<void> {
-    if (this.leaseIndexReady) return;
-    const res = await this.client.request<{ error?: { type?: string } }>(
-      { method: "PUT", path: `/${this.leaseIndex}`, body: { settings: { index: { number_of_shards: 1, ...this.replicas } } } },
-      [400],
-    );
-    if (res.status === 400) {
-      if (res.body.error?.type !== "resource_already_exists_exception")
-        throw new Error(`could not create ${this.leaseIndex}: ${JSON.stringify(res.body)}`);
-      // Made by an earlier release with the cluster's default replicas, or by another instance just now.
-      await this.client.request({ method: "PUT", path: `/${this.leaseIndex}/_settings`, body: { index: this.replicas } });
-    }
-    this.leaseIndexReady = true;
+  /** This instance, as the lease names its holder. */
+  get instanceId(): string {
+    return this.lease.holder;
   }
 
   private get leaseIndex(): string {
-    return `${this.partitions.prefix}-locks`;
-  }
-
-  /** Takes the lease (for one interval, or MIN_LEASE_MS if longer): its version (for renewals), or undefined when another live instance holds it. */
-  private async takeLease(now: number): Promise<LeaseVersion | undefined> {
-    await this.ensureLeaseIndex();
-    const path = this.leasePath;
-    const mine: LeaseDoc = { holder: this.instanceId, expires_at: now + this.leaseMs };
-    const created = await this.client.request<WriteAnswer>(
-      { method: "PUT", path, querystring: { op_type: "create", refresh: "true" }, body: mine },
-      [409],
-    );
-    if (created.status !== 409) return versionOf(created.body);
-    const current = await this.client.request<GetLease>({ method: "GET", path }, [404]);
-    const lease = current.body._source;
-    if (!current.body.found || !lease) return undefined;
-    if (lease.holder !== this.instanceId && lease.expires_at > now) return undefined;
-    return this.renew({ seqNo: current.body._seq_no!, primaryTerm: current.body._primary_term! }, now);
-  }
-
-  /**
-   * Extends a held lease from `now` (by one interval, or MIN_LEASE_MS if longer), by compare-and-set: undefined when another instance
-   * took it meanwhile. Renewed before every step of a sweep, so a sweep that outlasts its interval keeps
-   * the lease and no other instance sweeps beside it.
-   */
-  private async renew(version: LeaseVersion, now: number): Promise<LeaseVersion | undefined> {
-    const mine: LeaseDoc = { holder: this.instanceId, expires_at: now + this.leaseMs };
-    const taken = await this.client.request<WriteAnswer>(
-      {
-        method: "PUT",
-        path: this.leasePath,
-        querystring: { if_seq_no: version.seqNo, if_primary_term: version.primaryTerm, refresh: "true" },
-        body: mine,
-      },
-      [409],
-    );
-    return taken.status === 409 ? undefined : versionOf(taken.body);
-  }
-
-  private get leaseMs(): number {
-    return Math.max(this.intervalMs, MIN_LEASE_MS);
-  }
-
-  private get leasePath(): string {
-    return `/${this.leaseIndex}/_doc/retention-sweeper`;
+    return this.locks.name;
   }
 
   /**
@@ -147,14 +57,14 @@ export class RetentionSweeper {
   private sweeping = false;
 
   private async sweepHoldingLease(now: number): Promise<SweepSummary> {
-    let lease = await this.takeLease(now);
+    let lease = await this.lease.take(now);
     if (!lease) return { leader: false, deleted: [], kept: 0 };
     const startedAt = Date.now();
     // The sweep's clock: `now` (which tests set ahead) plus the time the sweep has taken.
     const clock = () => now + (Date.now() - startedAt);
     /** Renews the lease before a step; false when it was lost, and the sweep stops there. */
     const stillLeader = async (): Promise<boolean> => {
-      lease = lease && (await this.renew(lease, clock()));
+      lease = lease && (await this.lease.renew(lease, clock()));
       if (!lease) this.logger.warn("retention: the sweep lease was taken by another instance; this sweep stops", { by: this.instanceId });
       return lease !== undefined;
     };
