@@ -167,6 +167,10 @@ describe("storage: summaries from exact rollups, equal to raw points after every
     expect(plans.last().keys![0]).to.match(/^m:2024-02:/);
     await backend.total({ ...whole, groupby: ["time-d"] });
     expect(plans.last().keys).to.have.length(29);
+    // A window longer than the states read by id: they are searched, and serve the same.
+    const long = { begin: FEB - 500 * DAY, end: MAR, groupby: ["project_id"] };
+    await sameAsRaw(backend, raw, [long]);
+    expect(plans.last()).to.deep.include({ served: "rollups", rollupDays: 29 });
     const all = await backend.total({ begin: FEB, end: MAR });
     expect({ qty: formatNanos(all.results[0]!.qty), rate: formatNanos(all.results[0]!.rate) }).to.deep.equal(sums(frames));
     const status = await backend.rollupStatus();

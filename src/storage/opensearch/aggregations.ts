@@ -108,6 +108,14 @@ export type SummarySource = (scope: TotalOptions & { begin: number; end: number 
 /** Raw points alone, summed with the whole and nano parts too (a window whose partitions are not known). */
 const rawPoints: SummarySource = async (scope) => ({ query: scopeQuery(scope), legacySums: true });
 
+/** A streamed page of groups, collected whole. */
+export async function collectTotal(page: GroupPage): Promise<TotalResult> {
+  const results: TotalRow[] = [];
+  for await (const row of page.rows) results.push(row);
+  const { total, next } = await page.end();
+  return { total, results, ...(next ? { next } : {}) };
+}
+
 /** How the requested groupby maps to composite sources, and back to rows. */
 export interface GroupPlan {
   readonly sources: Record<string, unknown>[];
@@ -178,12 +186,8 @@ function rowOf(bucket: Bucket, plan: GroupPlan, window: { begin: number; end: nu
 export class TotalAggregator {
   constructor(private readonly search: PointSearch) {}
 
-  async total(options: TotalOptions = {}, source?: SummarySource): Promise<TotalResult> {
-    const page = this.streamTotal(options, source);
-    const results: TotalRow[] = [];
-    for await (const row of page.rows) results.push(row);
-    const { total, next } = await page.end();
-    return { total, results, ...(next ? { next } : {}) };
+  total(options: TotalOptions = {}, source?: SummarySource): Promise<TotalResult> {
+    return collectTotal(this.streamTotal(options, source));
   }
 
   /**

@@ -26,7 +26,7 @@ import {
 } from "../backend.js";
 import type { ClusterProfile } from "../cluster-profile.js";
 import type { DataFrame } from "../dataframe.js";
-import { TotalAggregator } from "./aggregations.js";
+import { TotalAggregator, collectTotal } from "./aggregations.js";
 import { SummaryQueries } from "./summary-queries.js";
 import { ClusterClient } from "./client.js";
 import { PointDeleter } from "./deleter.js";
@@ -206,13 +206,19 @@ export class OpenSearchBackend implements StorageBackend {
   iteratePoints(options: Omit<RetrieveOptions, "offset" | "limit" | "paginate"> = {}): AsyncIterable<StoredPoint> {
     const { reader } = this.parts;
     const scope = withDefaultWindow(options);
-    return this.afterRefresh(scope, () => reader.iterate(scope));
+    return this.afterRefresh(
+      () => this.refresher.beforeRead(scope),
+      () => reader.iterate(scope),
+    );
   }
 
   scanPoints(options: Omit<RetrieveOptions, "offset" | "limit" | "paginate" | "after"> = {}): AsyncIterable<readonly StoredPoint[]> {
     const { reader } = this.parts;
     const scope = withDefaultWindow(options);
-    return this.afterRefresh(scope, () => reader.scan(scope));
+    return this.afterRefresh(
+      () => this.refresher.beforeRead(scope),
+      () => reader.scan(scope),
+    );
   }
 
   async streamPage(options: RetrieveOptions = {}): Promise<PointPage> {
@@ -220,28 +226,24 @@ export class OpenSearchBackend implements StorageBackend {
     return reader.streamPage(await this.refreshedScope(options));
   }
 
-  async total(options: TotalOptions = {}): Promise<TotalResult> {
-    const page = this.streamTotal(options);
-    const results = [];
-    for await (const row of page.rows) results.push(row);
-    const { total, next } = await page.end();
-    return { total, results, ...(next ? { next } : {}) };
+  total(options: TotalOptions = {}): Promise<TotalResult> {
+    return collectTotal(this.streamTotal(options));
   }
 
   streamTotal(options: TotalOptions = {}): GroupPage {
     const scope = withDefaultWindow(options);
-    const { aggregator, summaries, rollupReads } = this.parts;
+    const { aggregator, summaries } = this.parts;
     // Once the options are valid, the refresh and what the summary's search needs (its rollup states,
     // its partitions' mappings) are read at once; the rows follow both.
     let refreshed: Promise<void> | undefined;
-    const refresh = () => (refreshed ??= this.refresher.beforeRead(scope, rollupReads ? [rollupReads.statesIndex] : []));
+    const refresh = () => (refreshed ??= this.refresher.beforeRead(scope));
     const page = aggregator.streamTotal(scope, summaries.source(refresh));
-    return { rows: this.afterRefresh(refresh(), () => page.rows), end: () => page.end() };
+    return { rows: this.afterRefresh(refresh, () => page.rows), end: () => page.end() };
   }
 
-  /** A stream that refreshes before its first item (or waits for a refresh already started). */
-  private async *afterRefresh<T>(refresh: PointScope | Promise<void>, stream: () => AsyncIterable<T>): AsyncGenerator<T> {
-    await (refresh instanceof Promise ? refresh : this.refresher.beforeRead(refresh));
+  /** A stream that refreshes before its first item. */
+  private async *afterRefresh<T>(refresh: () => Promise<void>, stream: () => AsyncIterable<T>): AsyncGenerator<T> {
+    await refresh();
     yield* stream();
   }
 

@@ -29,17 +29,14 @@ export class Refresher {
     private readonly observer: StorageObserver,
   ) {}
 
-  /**
-   * Before a read of points starting in [begin, end): every acknowledged write there becomes searchable,
-   * and in the `also` indices (a summary's rollup states) in the same request.
-   */
-  async beforeRead(window: { readonly begin?: number; readonly end?: number }, also: readonly string[] = []): Promise<void> {
+  /** Before a read of points starting in [begin, end): every acknowledged write there becomes searchable. */
+  async beforeRead(window: { readonly begin?: number; readonly end?: number }): Promise<void> {
     const named =
       window.begin !== undefined && window.end !== undefined
         ? this.partitions.indicesBetween(window.begin, window.end, MAX_NAMED)
         : undefined;
     if (named?.length === 0) return;
-    await this.refresh([...(named ?? [this.partitions.alias]), ...also], "read");
+    await this.refresh(named ?? [this.partitions.alias], "read");
   }
 
   /** Every partition, before a read of all of them. */

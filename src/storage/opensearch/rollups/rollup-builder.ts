@@ -348,45 +348,10 @@ export class RollupBuilder {
     return "built";
   }
 
-  /**
-   * Gives a dirty state to each of these days that holds raw points but has no state (written before
-   * rollups existed, or by a release without them), so that it is built; returns how many.
-   */
-  async adoptDays(candidates: readonly number[]): Promise<number> {
-    if (candidates.length === 0) return 0;
+  /** The days holding raw points, of [first, last) or of all time (after a refresh of the partitions). */
+  private async daysWithPoints(range?: { first: number; last: number }): Promise<number[]> {
     await this.client.request({ method: "POST", path: `/${this.partitions.alias}/_refresh` }, [404]);
-    const first = Math.min(...candidates);
-    const last = Math.max(...candidates) + DAY_MS;
-    const res = await this.client.request<{ aggregations?: { days?: { buckets: { key: number; doc_count: number }[] } } }>(
-      {
-        method: "POST",
-        path: `/${this.partitions.alias}/_search`,
-        querystring: { ignore_unavailable: true, allow_no_indices: true },
-        body: {
-          size: 0,
-          query: {
-            bool: {
-              filter: [{ range: { start: { gte: first, lt: last, format: "epoch_millis" } } }, { exists: { field: "end" } }],
-            },
-          },
-          aggs: { days: { date_histogram: { field: "start", calendar_interval: "1d", time_zone: "UTC", min_doc_count: 1 } } },
-        },
-      },
-      [404],
-    );
-    const wanted = new Set(candidates);
-    const found = (res.body.aggregations?.days?.buckets ?? []).map((b) => dayOf(b.key)).filter((d) => wanted.has(d));
-    let adopted = 0;
-    for (const day of found) {
-      const doc: DayStateDoc = { kind: "day", at: day, status: "dirty", marked_at: 0 };
-      if (await this.states.put(dayStateId(day), doc, undefined)) adopted++;
-    }
-    return adopted;
-  }
-
-  /** Days holding points but no state, anywhere: done once per process, at its first run. */
-  private async adoptAll(): Promise<void> {
-    await this.client.request({ method: "POST", path: `/${this.partitions.alias}/_refresh` }, [404]);
+    const points = { exists: { field: "end" } };
     const res = await this.client.request<{ aggregations?: { days?: { buckets: { key: number }[] } } }>(
       {
         method: "POST",
@@ -394,16 +359,44 @@ export class RollupBuilder {
         querystring: { ignore_unavailable: true, allow_no_indices: true },
         body: {
           size: 0,
-          query: { exists: { field: "end" } },
+          query: range
+            ? { bool: { filter: [{ range: { start: { gte: range.first, lt: range.last, format: "epoch_millis" } } }, points] } }
+            : points,
           aggs: { days: { date_histogram: { field: "start", calendar_interval: "1d", time_zone: "UTC", min_doc_count: 1 } } },
         },
       },
       [404],
     );
-    const days = (res.body.aggregations?.days?.buckets ?? []).map((b) => dayOf(b.key));
+    return (res.body.aggregations?.days?.buckets ?? []).map((b) => dayOf(b.key));
+  }
+
+  /**
+   * Gives a dirty state to each of these days that holds raw points but has no state (written before
+   * rollups existed, or by a release without them), so that it is built; returns how many.
+   */
+  async adoptDays(candidates: readonly number[]): Promise<number> {
+    if (candidates.length === 0) return 0;
+    const wanted = new Set(candidates);
+    const range = { first: Math.min(...candidates), last: Math.max(...candidates) + DAY_MS };
+    return this.giveDirtyStates((await this.daysWithPoints(range)).filter((d) => wanted.has(d)));
+  }
+
+  /** Days holding points but no state, anywhere: done once per process, at its first run. */
+  private async adoptAll(): Promise<void> {
+    const days = await this.daysWithPoints();
     const known = await this.states.getMany(days.map(dayStateId));
-    await this.adoptDays(days.filter((d) => !known.has(dayStateId(d))));
+    await this.giveDirtyStates(days.filter((d) => !known.has(dayStateId(d))));
     for (const d of days) this.staleMonths.add(monthOf(d));
+  }
+
+  /** Creates a dirty state for each day that has none yet (another instance may have made it); returns how many. */
+  private async giveDirtyStates(days: readonly number[]): Promise<number> {
+    let created = 0;
+    for (const day of days) {
+      const doc: DayStateDoc = { kind: "day", at: day, status: "dirty", marked_at: 0 };
+      if (await this.states.put(dayStateId(day), doc, undefined)) created++;
+    }
+    return created;
   }
 
   /** One pass under the lease: quiet dirty days rebuilt, then the months they belong to. */

@@ -21,15 +21,11 @@ export class RollupReads {
     private readonly observer: SummaryObserver,
   ) {}
 
-  /** The index a read refreshes with its partitions, for the states of long windows, which are searched. */
-  get statesIndex(): string {
-    return this.states.index;
-  }
-
   /**
    * The summary's query over `scope`. The states of a window of up to a year or so are read by id,
-   * realtime, beside the summary's refresh (`refreshed`); a longer window's are searched once the refresh,
-   * which covers the states index, is done. Either way the read sees every write answered before it began.
+   * realtime, beside the summary's refresh (`refreshed`); a longer window's are searched once that
+   * refresh is done, after one of the states index. Either way the read sees every write answered before
+   * it began.
    */
   async query(scope: PointScope & { begin: number; end: number }, time: TimeGroup | undefined, refreshed: Promise<void>): Promise<Clause> {
     const metadataFilters = Object.keys(scope.filters ?? {}).length > 0;

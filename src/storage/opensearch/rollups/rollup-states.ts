@@ -89,6 +89,22 @@ const STATES_MAPPING = {
   },
 };
 
+/** The states of a window, as a summary's plan takes them. */
+export interface WindowStates {
+  readonly days: Map<number, DayState>;
+  readonly months: Map<number, MonthState>;
+}
+
+function statesOf(docs: readonly (DayStateDoc | MonthStateDoc)[]): WindowStates {
+  const days = new Map<number, DayState>();
+  const months = new Map<number, MonthState>();
+  for (const s of docs) {
+    if (s.kind === "day") days.set(s.at, { status: s.status, ...(s.build ? { build: s.build } : {}) });
+    else months.set(s.at, { build: s.build, days: s.days });
+  }
+  return { days, months };
+}
+
 export class RollupStates {
   private ready = false;
 
@@ -157,12 +173,10 @@ export class RollupStates {
 
   /**
    * The states of the days and months of a window, as a summary reads them: searched, so the caller
-   * refreshes the index first (Refresher.beforeRead names it with the partitions). Days beyond the
-   * search's size are left out, and so read from raw points.
+   * refreshes the index first. Days beyond the search's size are left out, and so read from raw points.
    */
-  async window(begin: number, end: number): Promise<{ days: Map<number, DayState>; months: Map<number, MonthState> }> {
-    const days = new Map<number, DayState>();
-    const months = new Map<number, MonthState>();
+  async window(begin: number, end: number): Promise<WindowStates> {
+    await this.refresh();
     const res = await this.client.request<{ hits: { hits: { _source: DayStateDoc | MonthStateDoc }[] } }>(
       {
         method: "POST",
@@ -183,18 +197,14 @@ export class RollupStates {
       },
       [404],
     );
-    for (const { _source: s } of res.body.hits?.hits ?? []) {
-      if (s.kind === "day") days.set(s.at, { status: s.status, ...(s.build ? { build: s.build } : {}) });
-      else months.set(s.at, { build: s.build, days: s.days });
-    }
-    return { days, months };
+    return statesOf((res.body.hits?.hits ?? []).map((h) => h._source));
   }
 
   /**
    * The states of the days and months of a window read by id, realtime (no refresh needed, so the read
    * runs beside the summary's refresh); undefined for a window of more than MAX_REALTIME_DAYS days.
    */
-  async windowRealtime(begin: number, end: number): Promise<{ days: Map<number, DayState>; months: Map<number, MonthState> } | undefined> {
+  async windowRealtime(begin: number, end: number): Promise<WindowStates | undefined> {
     const dayIds: string[] = [];
     for (let d = dayOf(begin); d < end; d += DAY_MS) {
       if (dayIds.length === MAX_REALTIME_DAYS) return undefined;
@@ -203,18 +213,17 @@ export class RollupStates {
     const monthIds: string[] = [];
     for (let m = monthOf(begin); m < end; m = nextMonth(m)) monthIds.push(monthStateId(m));
     const found = await this.getMany<DayStateDoc | MonthStateDoc>([...dayIds, ...monthIds]);
-    const days = new Map<number, DayState>();
-    const months = new Map<number, MonthState>();
-    for (const { doc: s } of found.values()) {
-      if (s?.kind === "day") days.set(s.at, { status: s.status, ...(s.build ? { build: s.build } : {}) });
-      else if (s?.kind === "month") months.set(s.at, { build: s.build, days: s.days });
-    }
-    return { days, months };
+    return statesOf([...found.values()].flatMap((v) => (v.doc ? [v.doc] : [])));
+  }
+
+  /** Makes every state written so far searchable. */
+  private async refresh(): Promise<void> {
+    await this.client.request({ method: "POST", path: `/${this.index}/_refresh` }, [404]);
   }
 
   /** Every day state with the given status (after a refresh of the index), oldest mark first. */
   async daysWithStatus(status: DayState["status"], size = 10_000): Promise<DayStateDoc[]> {
-    await this.client.request({ method: "POST", path: `/${this.index}/_refresh` }, [404]);
+    await this.refresh();
     const res = await this.client.request<{ hits: { hits: { _source: DayStateDoc }[] } }>(
       {
         method: "POST",
@@ -233,7 +242,7 @@ export class RollupStates {
 
   /** How many days are in each status (after a refresh of the index). */
   async counts(): Promise<Record<DayState["status"], number>> {
-    await this.client.request({ method: "POST", path: `/${this.index}/_refresh` }, [404]);
+    await this.refresh();
     const res = await this.client.request<{ aggregations?: { s?: { buckets: { key: string; doc_count: number }[] } } }>(
       {
         method: "POST",
@@ -250,7 +259,7 @@ export class RollupStates {
 
   /** Whether a write to the day may still be in flight (its marker is there and not past its time). */
   async writing(day: number, now: number): Promise<boolean> {
-    await this.client.request({ method: "POST", path: `/${this.index}/_refresh` }, [404]);
+    await this.refresh();
     const res = await this.client.request<{ count: number }>(
       {
         method: "POST",
