@@ -82,9 +82,15 @@ export async function exactSumsBench(
   for (const field of Object.keys(FOUR_SUMS).map((k) => ({ qu: "qty_units", qn: "qty_nanos", pu: "price_units", pn: "price_nanos" })[k]!))
     properties[field] = { type: "long", index: false };
   const v4 = buildPointsTemplate(
-    { ...file, version: 4, template: { ...file.template, mappings: { ...file.template.mappings, properties } } },
+    // Version 4 stored every field in `_source` and indexed `point_id`.
+    {
+      ...file,
+      version: 4,
+      template: { ...file.template, mappings: { ...file.template.mappings, _source: { enabled: true }, properties } },
+    },
     legacy.partitions,
     legacy.config,
+    { docValueQueries: "none" },
   );
   await raw.transport.request({ method: "PUT", path: `/_index_template/${legacy.partitions.alias}`, body: v4 });
 

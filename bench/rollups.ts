@@ -74,6 +74,27 @@ class BuildTimes implements StorageObserver {
   }
 }
 
+interface ShardStats {
+  seq_no: { max_seq_no: number };
+  retention_leases?: { leases: { retaining_seq_no: number }[] };
+}
+
+/** Waits (at most 3 minutes) until every retention lease of the index's shards retains nothing already written. */
+async function leasesPassed(raw: Client, index: string): Promise<void> {
+  for (let i = 0; i < 180; i++) {
+    const stats = (
+      await raw.transport.request({
+        method: "GET",
+        path: `/${index}/_stats`,
+        querystring: { level: "shards", filter_path: "indices.*.shards.*.seq_no,indices.*.shards.*.retention_leases" },
+      })
+    ).body as { indices?: Record<string, { shards: Record<string, ShardStats[]> }> };
+    const copies = Object.values(stats.indices ?? {}).flatMap((x) => Object.values(x.shards).flat());
+    if (copies.every((c) => (c.retention_leases?.leases ?? []).every((l) => l.retaining_seq_no > c.seq_no.max_seq_no))) return;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
 export async function rollupsBench(
   raw: Client,
   base: StorageConfig,
@@ -141,9 +162,15 @@ export async function rollupsBench(
   const load = await cloudkitty.ask({ op: "load", path });
   out.cloudkittyLoad = load;
 
-  // Both sides computed every time (a live month changes every hour), one segment each.
+  // Both sides computed every time (a live month changes every hour), one segment each, merged once
+  // the shards' retention leases have passed every operation and a flush has committed that: until
+  // then a merge keeps each document's whole source (`_recovery_source`) beside the `_source` that
+  // template version 7 trims.
   for (const index of ["bench-ru-points-*", "bench-rr-points-*", "bench-ck-month"]) {
     await raw.transport.request({ method: "POST", path: `/${index}/_refresh` });
+    await leasesPassed(raw, index);
+    // The merge drops the recovery source of what the last commit's leases no longer retain.
+    await raw.transport.request({ method: "POST", path: `/${index}/_flush` });
     await raw.transport.request({ method: "POST", path: `/${index}/_forcemerge`, querystring: { max_num_segments: 1 } });
     await raw.transport.request({ method: "PUT", path: `/${index}/_settings`, body: { "index.requests.cache.enable": false } });
   }

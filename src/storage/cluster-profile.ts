@@ -25,6 +25,14 @@ export const ClusterProfileSchema = z.strictObject({
    * located too: at 1,000,000 points 36-38 ms against 51-55 ms for a sort over every point.
    */
   hourCounts: z.enum(["points_index", "doc_values"]),
+  /**
+   * Whether a keyword field kept as doc values only (`index: false`) can still be queried: `keyword` on
+   * Elasticsearch 8.19 and OpenSearch 2.19 and later (the versions it was verified on; Elasticsearch
+   * added it in 8.1), `none` before. Where it can, partitions keep `point_id` as doc values only: it is
+   * sorted on, and queried only by the range that seeks a page deep inside a large group, so its
+   * inverted index was bytes on every point for a rare query.
+   */
+  docValueQueries: z.enum(["keyword", "none"]),
   /** The cluster's own index lifecycle engine: OpenSearch ISM, Elasticsearch ILM, or none. */
   lifecycle: z.enum(["ism", "ilm", "none"]),
   /**

@@ -147,9 +147,15 @@ describe("storage: partitions holding documents of template versions before 5, o
       if (!/_e\d+$/.test(field)) properties[field] = mapping;
     for (const field of ["qty_units", "qty_nanos", "price_units", "price_nanos"]) properties[field] = { type: "long", index: false };
     const v4 = buildPointsTemplate(
-      { ...file, version: 4, template: { ...file.template, mappings: { ...file.template.mappings, properties } } },
+      // Version 4 stored every field in `_source` and indexed `point_id`.
+      {
+        ...file,
+        version: 4,
+        template: { ...file.template, mappings: { ...file.template.mappings, _source: { enabled: true }, properties } },
+      },
       backend.partitions,
       backend.config,
+      { docValueQueries: "none" },
     );
     await backend.client.request({ method: "PUT", path: `/_index_template/${backend.partitions.alias}`, body: v4 });
     const index = backend.partitions.indexFor(T0);

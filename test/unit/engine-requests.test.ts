@@ -4,7 +4,7 @@ import { expect } from "chai";
 import winston from "winston";
 import { loadConfig } from "../../src/config.js";
 import type { ClusterProfile } from "../../src/storage/cluster-profile.js";
-import { TotalAggregator } from "../../src/storage/opensearch/aggregations.js";
+import { sumAggregations, TotalAggregator } from "../../src/storage/opensearch/aggregations.js";
 import { ClusterClient, type ClusterRequest, type ClusterResponse } from "../../src/storage/opensearch/client.js";
 import { ilmPolicyBody } from "../../src/storage/opensearch/retention/ilm-retention.js";
 import { IsmRetention, ismPolicyBody } from "../../src/storage/opensearch/retention/ism-retention.js";
@@ -150,12 +150,19 @@ async function requestsOf(facts: ClusterFacts): Promise<Record<string, unknown>>
   await new SummaryQueries(client, partitions, undefined).source(async () => {})(month, undefined);
   await new TotalAggregator(search).total(
     { ...month, groupby: ["project_id", "type"], groupFilters: { project_id: "p1" }, limit: 100 },
-    async (scope) => ({
-      query: rollupQuery(scope, plan),
-      legacySums: false,
-    }),
+    async (scope) => ({ query: rollupQuery(scope, plan).query, sums: sumAggregations({ legacy: false }) }),
   );
   const afterRollupTotal = client.sent.length;
+  // A month whose days are all clean, their builds' limbs recorded: only those limbs are summed.
+  const quiet = new Map(
+    Array.from({ length: 31 }, (_, i) => [T0 + i * DAY, { status: "clean" as const, build: `b${i}`, limbs: ["price_e0", "qty_e6"] }]),
+  );
+  const quietPlan = planRollups({ ...month, metadataFilters: false, monthLevel: true, days: quiet, months: new Map() });
+  await new TotalAggregator(search).total({ ...month, groupby: ["project_id"], limit: 100 }, async (scope) => {
+    const planned = rollupQuery(scope, quietPlan);
+    return { query: planned.query, sums: sumAggregations({ ...planned, legacy: false }) };
+  });
+  const afterQuietTotal = client.sent.length;
   // What a push marks on the rollup states before its first point, and after its last answer.
   let marker = 0;
   const dayMarks = new DayMarks(
@@ -179,7 +186,7 @@ async function requestsOf(facts: ClusterFacts): Promise<Record<string, unknown>>
     template: {
       method: "PUT",
       path: `/_index_template/${partitions.alias}`,
-      body: buildPointsTemplate(loadTemplateFile("points.template.json"), partitions, config),
+      body: buildPointsTemplate(loadTemplateFile("points.template.json"), partitions, config, profile),
     },
     partition: { method: "PUT", path: `/${partition}`, body: { settings: partitionSettings(profile, mechanism, range) } },
     policy:
@@ -200,7 +207,8 @@ async function requestsOf(facts: ClusterFacts): Promise<Record<string, unknown>>
     retrieveAtOffset: client.sent.slice(afterScan, afterOffset),
     retrieveNearGroupEnd: client.sent.slice(afterOffset, afterReads),
     totalFromRollups: client.sent.slice(afterReads, afterRollupTotal),
-    rollupMarks: client.sent.slice(afterRollupTotal, afterMarks),
+    totalFromLimbsRecorded: client.sent.slice(afterRollupTotal, afterQuietTotal),
+    rollupMarks: client.sent.slice(afterQuietTotal, afterMarks),
     retentionInstall: client.sent.slice(afterMarks),
   };
 }
@@ -341,17 +349,19 @@ describe("cluster profile", () => {
   it("is derived from what the cluster says, per engine", () => {
     const pick = (f: ClusterFacts) => {
       const p = deriveProfile(f);
-      return [p.pit, p.storageOrder, p.hourCounts, p.lifecycle, p.backdating].join(" ");
+      return [p.pit, p.storageOrder, p.hourCounts, p.docValueQueries, p.lifecycle, p.backdating].join(" ");
     };
-    expect(pick(FLAVOURS["opensearch-3.6.0"]!)).to.equal("opensearch shard_doc points_index none creation_date");
-    expect(pick({ ...FLAVOURS["opensearch-3.6.0"]!, version: "3.2.0" })).to.equal("opensearch none points_index none creation_date");
-    expect(pick(FLAVOURS["opensearch-2.19.6-ism"]!)).to.equal("opensearch none doc_values ism none");
-    expect(pick({ ...FLAVOURS["opensearch-2.19.6"]!, version: "2.3.0" })).to.equal("none none doc_values none none");
-    expect(pick(FLAVOURS["elasticsearch-8.19.21"]!)).to.equal("elasticsearch shard_doc doc_values none none");
-    expect(pick(FLAVOURS["elasticsearch-8.19.21-ilm"]!)).to.equal("elasticsearch shard_doc doc_values ilm origination_date");
-    expect(pick(FLAVOURS["elasticsearch-7.17.29"]!)).to.equal("elasticsearch shard_doc doc_values none none");
-    expect(pick({ ...FLAVOURS["elasticsearch-7.17.29"]!, version: "7.11.2" })).to.equal("elasticsearch none doc_values none none");
-    expect(pick(FLAVOURS["elasticsearch-7.10.2"]!)).to.equal("none none doc_values none none");
+    expect(pick(FLAVOURS["opensearch-3.6.0"]!)).to.equal("opensearch shard_doc points_index keyword none creation_date");
+    expect(pick({ ...FLAVOURS["opensearch-3.6.0"]!, version: "3.2.0" })).to.equal(
+      "opensearch none points_index keyword none creation_date",
+    );
+    expect(pick(FLAVOURS["opensearch-2.19.6-ism"]!)).to.equal("opensearch none doc_values keyword ism none");
+    expect(pick({ ...FLAVOURS["opensearch-2.19.6"]!, version: "2.3.0" })).to.equal("none none doc_values none none none");
+    expect(pick(FLAVOURS["elasticsearch-8.19.21"]!)).to.equal("elasticsearch shard_doc doc_values keyword none none");
+    expect(pick(FLAVOURS["elasticsearch-8.19.21-ilm"]!)).to.equal("elasticsearch shard_doc doc_values keyword ilm origination_date");
+    expect(pick(FLAVOURS["elasticsearch-7.17.29"]!)).to.equal("elasticsearch shard_doc doc_values none none none");
+    expect(pick({ ...FLAVOURS["elasticsearch-7.17.29"]!, version: "7.11.2" })).to.equal("elasticsearch none doc_values none none none");
+    expect(pick(FLAVOURS["elasticsearch-7.10.2"]!)).to.equal("none none doc_values none none none");
   });
 
   it("takes a configured override field by field, and says which fields it overrode", () => {

@@ -21,6 +21,7 @@ const profile = (lifecycle: ClusterProfile["lifecycle"], backdating: ClusterProf
   pit: "opensearch",
   storageOrder: "none",
   hourCounts: "doc_values",
+  docValueQueries: "keyword",
   lifecycle,
   backdating,
   identifiedBy: "root",

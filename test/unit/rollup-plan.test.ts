@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { daysOfMonth, DAY_MS } from "../../src/storage/opensearch/rollups/rollup-calendar.js";
 import { monthSignature, planRollups, type DayState, type MonthState } from "../../src/storage/opensearch/rollups/rollup-plan.js";
 import { rollupQuery, uncovered } from "../../src/storage/opensearch/rollups/rollup-reads.js";
+import { sumAggregations } from "../../src/storage/opensearch/aggregations.js";
 
 const day = (iso: string) => Date.parse(`${iso}T00:00:00Z`);
 const clean = (build: string): DayState => ({ status: "clean", build });
@@ -99,7 +100,10 @@ describe("rollup plan", () => {
     days.set(day("2026-11-02"), { status: "dirty" });
     const scope = { begin: nov + 3_600_000, end: day("2026-11-04"), metricTypes: ["cpu"], groupFilters: { project_id: "p1" } };
     const plan = planRollups({ ...base, monthLevel: false, begin: scope.begin, end: scope.end, days });
-    const query = rollupQuery(scope, plan) as { bool: { should: { bool: { filter: Record<string, unknown>[] } }[] } };
+    const planned = rollupQuery(scope, plan);
+    // Raw points are read: every limb is summed.
+    expect(planned.limbs).to.equal(undefined);
+    const query = planned.query as { bool: { should: { bool: { filter: Record<string, unknown>[] } }[] } };
     const [raw, rollups] = query.bool.should;
     // Nov 1 from 01:00 and Nov 2 (dirty) from raw points; Nov 3 from its rollup.
     expect(raw!.bool.filter[0]).to.deep.equal({ range: { start: { gte: scope.begin, lt: day("2026-11-03"), format: "epoch_millis" } } });
@@ -112,7 +116,7 @@ describe("rollup plan", () => {
     const days = cleanNovember();
     const plan = planRollups({ ...base, monthLevel: false, begin: nov, end: day("2026-11-03"), days });
     expect(rollupQuery({ begin: nov, end: day("2026-11-03") }, plan)).to.deep.equal({
-      bool: { filter: [{ terms: { rollup: ["d:2026-11-01:b1", "d:2026-11-02:b2"] } }] },
+      query: { bool: { filter: [{ terms: { rollup: ["d:2026-11-01:b1", "d:2026-11-02:b2"] } }] } },
     });
     expect(
       uncovered(0, 10, [
@@ -124,5 +128,33 @@ describe("rollup plan", () => {
       { start: 0, end: 2 },
       { start: 6, end: 8 },
     ]);
+  });
+
+  it("the limbs to sum: the union of those the builds read recorded, none known where one did not record them, all where raw points are read", () => {
+    const days = new Map<number, DayState>([
+      [day("2026-11-01"), { status: "clean", build: "b1", limbs: ["qty_e6"] }],
+      [day("2026-11-02"), { status: "clean", build: "b2", limbs: ["price_e0", "qty_e6"] }],
+    ]);
+    const window = { begin: nov, end: day("2026-11-03") };
+    const plan = planRollups({ ...base, ...window, monthLevel: false, days });
+    expect(plan).to.deep.include({ limbs: ["price_e0", "qty_e6"] });
+    expect(rollupQuery(window, plan).limbs).to.deep.equal(["price_e0", "qty_e6"]);
+    // A day whose build recorded no limbs (built before they were recorded): every limb.
+    days.set(day("2026-11-02"), { status: "clean", build: "b2" });
+    expect(planRollups({ ...base, ...window, monthLevel: false, days })).to.not.have.property("limbs");
+    // Days whose rollups are all zero: no limb at all.
+    days.set(day("2026-11-01"), { status: "clean", build: "b1", limbs: [] });
+    days.set(day("2026-11-02"), { status: "clean", build: "b2", limbs: [] });
+    expect(planRollups({ ...base, ...window, monthLevel: false, days })).to.deep.include({ limbs: [] });
+    // A window with a raw part: every limb, whatever the rollups hold.
+    expect(
+      rollupQuery({ begin: nov + 1, end: window.end }, planRollups({ ...base, ...window, begin: nov + 1, monthLevel: false, days })).limbs,
+    ).to.equal(undefined);
+  });
+
+  it("sumAggregations: the named limbs, and the whole and nano parts only where a partition holds them", () => {
+    expect(Object.keys(sumAggregations({ limbs: ["qty_e6", "price_e0"], legacy: false })).sort()).to.deep.equal(["p0", "q6"]);
+    expect(Object.keys(sumAggregations({ limbs: [], legacy: true })).sort()).to.deep.equal(["pn", "pu", "qn", "qu"]);
+    expect(Object.keys(sumAggregations({ legacy: false }))).to.have.length(8);
   });
 });

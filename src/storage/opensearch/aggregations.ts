@@ -65,13 +65,27 @@ const QTY = amountSums("qty", "q");
 const RATE = amountSums("price", "p");
 /** The sums every row of a total is made of, as sent to the cluster. */
 export const SUM_AGGREGATIONS = { ...QTY.aggs, ...RATE.aggs };
-/** The same without the whole and nano parts, for windows whose partitions were all written from template version 5 on. */
-const LIMB_AGGREGATIONS = Object.fromEntries(Object.entries(SUM_AGGREGATIONS).filter(([name]) => !/[un]$/.test(name)));
 
-/** What a summary searches: its query, and whether the partitions of its window hold whole and nano parts to sum. */
+/**
+ * The sums a summary sends: those of the limbs that may not be zero in what it reads (every limb unless
+ * `limbs` names fewer), and the whole and nano parts where a partition of its window holds them. A sum
+ * left out reads as zero (sumOf).
+ */
+export function sumAggregations(which: { readonly limbs?: readonly string[]; readonly legacy: boolean }): Record<string, unknown> {
+  const limbs = which.limbs && new Set(which.limbs);
+  return Object.fromEntries(
+    Object.entries(SUM_AGGREGATIONS).filter(([, agg]) => {
+      const field = agg.sum.field;
+      if (field.endsWith("_units") || field.endsWith("_nanos")) return which.legacy;
+      return !limbs || limbs.has(field);
+    }),
+  );
+}
+
+/** What a summary searches: its query, and the sums it asks of each group (sumAggregations). */
 export interface SummaryQuery {
   readonly query: Clause;
-  readonly legacySums: boolean;
+  readonly sums: Record<string, unknown>;
 }
 
 /** An amount from its sums, or an InexactTotalError where a sum the cluster returned may have been rounded. */
@@ -106,7 +120,7 @@ const CALENDAR: Record<Exclude<TimeGroup, "time">, { interval: string; next: (ms
 export type SummarySource = (scope: TotalOptions & { begin: number; end: number }, time: TimeGroup | undefined) => Promise<SummaryQuery>;
 
 /** Raw points alone, summed with the whole and nano parts too (a window whose partitions are not known). */
-const rawPoints: SummarySource = async (scope) => ({ query: scopeQuery(scope), legacySums: true });
+const rawPoints: SummarySource = async (scope) => ({ query: scopeQuery(scope), sums: SUM_AGGREGATIONS });
 
 /** A streamed page of groups, collected whole. */
 export async function collectTotal(page: GroupPage): Promise<TotalResult> {
@@ -229,8 +243,7 @@ export class TotalAggregator {
     options: TotalOptions,
     finish: (e: { total: number; next?: GroupCursor }) => void,
   ): AsyncGenerator<TotalRow> {
-    const { query, legacySums } = await summary;
-    const sums = legacySums ? SUM_AGGREGATIONS : LIMB_AGGREGATIONS;
+    const { query, sums } = await summary;
     const limit = options.limit ?? DEFAULT_LIMIT;
     const wanted = options.paginate === false ? Number.POSITIVE_INFINITY : limit;
     let after: CompositeKey | undefined = options.after?.key;
@@ -309,13 +322,8 @@ export class TotalAggregator {
     window: { begin: number; end: number },
     finish: (e: { total: number }) => void,
   ): AsyncGenerator<TotalRow> {
-    const { query, legacySums } = await summary;
-    const res = await this.search.search({
-      query,
-      size: 0,
-      track_total_hits: false,
-      aggs: legacySums ? SUM_AGGREGATIONS : LIMB_AGGREGATIONS,
-    });
+    const { query, sums } = await summary;
+    const res = await this.search.search({ query, size: 0, track_total_hits: false, aggs: sums });
     const aggs = (res.aggregations ?? {}) as Sums;
     yield rowOf({ key: {}, doc_count: 0, ...aggs }, { sources: [], labels: [] }, window);
     finish({ total: 1 });

@@ -169,7 +169,7 @@ export class OpenSearchBackend implements StorageBackend {
     await this.connect();
     const foreign = await foreignIndices(this.client, this.partitions.alias);
     if (foreign.length > 0) throw new ConfigError(foreignIndexProblem(this.partitions.alias, foreign));
-    await installPointsTemplate(this.client, this.partitions, this.config, this.logger);
+    await installPointsTemplate(this.client, this.partitions, this.config, this.parts.profile, this.logger);
     await this.parts.lifecycle.init();
   }
 

@@ -10,6 +10,9 @@ import { inexactSum, joinLimbs, LIMB_EXPONENTS, limbsOf, type Limbs } from "../l
 /**
  * One stored document per point, with CloudKitty's field names so existing CloudKitty indices and
  * dashboards stay readable, plus the exact integer parts of qty and price and a unique sort key.
+ * From template version 7 the fields derived from the others (`@timestamp`, `point_id`, `metadata_kv`
+ * and the limbs) are indexed and kept as doc values but left out of the stored `_source`: searches read
+ * them back with POINT_DOC_VALUES (see fromHit).
  */
 export interface PointDocument {
   "@timestamp": string;
@@ -250,6 +253,28 @@ function amountOf(
   const amount = limbsAmount(d, fields);
   if (amount === undefined) throw new BackendError(`a stored document's limbs (${fields.join(", ")}) are not integers below 2^53`);
   return amount;
+}
+
+/**
+ * The doc values a point search asks for beside `_source`: the limbs and the point id, which template
+ * version 7 keeps out of `_source`. A document written by CloudKitty itself has no `point_id` doc value,
+ * which is how fromDocument tells it apart.
+ */
+export const POINT_DOC_VALUES: readonly string[] = ["point_id", ...QTY_LIMBS, ...PRICE_LIMBS];
+
+/** A search hit's stored fields and the doc values POINT_DOC_VALUES asked for. */
+export interface PointHit {
+  readonly _source?: unknown;
+  readonly fields?: Record<string, readonly unknown[]>;
+}
+
+/** A point from a search hit: its `_source` completed with the doc values of the fields it leaves out. */
+export function fromHit(hit: PointHit): StoredPoint {
+  const fields = hit.fields;
+  if (fields === undefined || typeof hit._source !== "object" || hit._source === null) return fromDocument(hit._source);
+  const d: Record<string, unknown> = { ...(hit._source as Record<string, unknown>) };
+  for (const k in fields) d[k] = fields[k]![0];
+  return fromDocument(d);
 }
 
 export function fromDocument(source: unknown): StoredPoint {

@@ -38,6 +38,7 @@ export function deriveProfile(facts: ClusterFacts, override: ProfileOverride = {
   // OpenSearch rewrites such a composite into range counts over the points index (opensearch-project/
   // OpenSearch#11505, 2.12); measured on 3.6 only with ratestore's queries, so claimed from 3.0 on.
   const hourCounts = os && atLeast(facts.version, 3) ? "points_index" : "doc_values";
+  const docValueQueries = atLeast(facts.version, os ? 2 : 8, 19) ? "keyword" : "none";
   const lifecycle = os ? (has("opensearch-index-management") ? "ism" : "none") : has("x-pack-ilm") ? "ilm" : "none";
   const backdating = lifecycle === "ilm" ? "origination_date" : os && atLeast(facts.version, 3) ? "creation_date" : "none";
   return {
@@ -46,6 +47,7 @@ export function deriveProfile(facts: ClusterFacts, override: ProfileOverride = {
     pit,
     storageOrder,
     hourCounts,
+    docValueQueries,
     lifecycle,
     backdating,
     identifiedBy: facts.identifiedBy,

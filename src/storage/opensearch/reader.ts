@@ -1,6 +1,6 @@
 import { MAX_LIMIT, type PointCursor, type PointPage, type RetrieveOptions, type RetrieveResult, type StoredPoint } from "../backend.js";
 import { ValidationError } from "../../errors.js";
-import { fromDocument, groupIntoDataFrames } from "./documents.js";
+import { fromHit, groupIntoDataFrames } from "./documents.js";
 import { scopeQuery, withDefaultWindow, type Clause } from "./query.js";
 import {
   BY_PERIOD_TYPE,
@@ -52,7 +52,7 @@ function checkPaging(offset: number, limit: number): void {
 }
 
 function toPoints(hits: readonly Hit[]): StoredPoint[] {
-  return hits.map((h) => fromDocument(h._source));
+  return hits.map(fromHit);
 }
 
 /** CloudKitty's `retrieve`: points matching a scope, grouped into dataframes by period. */

@@ -6,6 +6,7 @@ import type { ClusterClient } from "./client.js";
 import { inPit, pitRequests, type PitRequests } from "./pit.js";
 import { readAhead } from "./read-ahead.js";
 import type { Clause } from "./query.js";
+import { POINT_DOC_VALUES } from "./documents.js";
 
 /** A stable, unique order: by period, then type, then the point's own id. Every page boundary is exact. */
 export const POINT_SORT = [{ start: "asc" }, { end: "asc" }, { type: "asc" }, { point_id: "asc" }] as const;
@@ -41,7 +42,16 @@ export interface Hit {
   _index: string;
   _id: string;
   _source?: unknown;
+  fields?: Record<string, unknown[]>;
   sort?: (string | number)[];
+}
+
+/**
+ * A search body that returns points, with the doc values of the fields their `_source` leaves out
+ * (POINT_DOC_VALUES); a body of counts, aggregations or sort values only is sent as it is.
+ */
+function fetchingPoints(body: Record<string, unknown>): Record<string, unknown> {
+  return body.size === 0 || body._source === false ? body : { ...body, docvalue_fields: POINT_DOC_VALUES };
 }
 
 export interface SearchResponse {
@@ -194,7 +204,14 @@ export class PointSearch {
   async search(body: Record<string, unknown>): Promise<SearchResponse> {
     return this.retried(
       async () =>
-        (await this.client.request<SearchResponse>({ method: "POST", path: `/${this.target}/_search`, querystring: LENIENT, body })).body,
+        (
+          await this.client.request<SearchResponse>({
+            method: "POST",
+            path: `/${this.target}/_search`,
+            querystring: LENIENT,
+            body: fetchingPoints(body),
+          })
+        ).body,
     );
   }
 
@@ -232,14 +249,14 @@ export class PointSearch {
     let lost = 0;
     const read = async (after: PointCursor | undefined): Promise<Hit[]> => {
       for (;;) {
-        const body: Record<string, unknown> = {
+        const body = fetchingPoints({
           query: walk.query,
           sort: POINT_SORT,
           size: walk.pageSize,
           track_total_hits: false,
           _source: walk.source,
           ...(after ? { search_after: after } : {}),
-        };
+        });
         let res: SearchResponse;
         if (pitId) {
           try {
@@ -306,10 +323,7 @@ export class PointSearch {
           path: "/_search",
           querystring: { allow_partial_search_results: false },
           body: {
-            query,
-            sort: SCAN_SORT,
-            size: pageSize,
-            track_total_hits: false,
+            ...fetchingPoints({ query, sort: SCAN_SORT, size: pageSize, track_total_hits: false }),
             ...(after ? { search_after: after } : {}),
             ...inPit(id),
           },

@@ -4,7 +4,7 @@
  * written before template version 5, whose whole and nano parts must be summed too (elsewhere those four
  * sums would only cost the cluster and the answer's size).
  */
-import type { SummaryQuery, SummarySource } from "./aggregations.js";
+import { sumAggregations, type SummaryQuery, type SummarySource } from "./aggregations.js";
 import type { ClusterClient } from "./client.js";
 import type { Partitions } from "./partitions.js";
 import { scopeQuery } from "./query.js";
@@ -25,12 +25,12 @@ export class SummaryQueries {
   source(refresh: () => Promise<void>): SummarySource {
     return async (scope, time) => {
       const refreshed = refresh();
-      const [query, legacySums] = await Promise.all([
-        this.rollups ? this.rollups.query(scope, time, refreshed) : scopeQuery(scope),
+      const [planned, legacy] = await Promise.all([
+        this.rollups ? this.rollups.query(scope, time, refreshed) : { query: scopeQuery(scope) },
         this.legacySums(scope.begin, scope.end),
         refreshed,
       ]);
-      return { query, legacySums } satisfies SummaryQuery;
+      return { query: planned.query, sums: sumAggregations({ ...planned, legacy }) } satisfies SummaryQuery;
     };
   }
 

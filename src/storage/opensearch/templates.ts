@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import type { StorageConfig } from "../../config.js";
+import type { ClusterProfile } from "../cluster-profile.js";
 import type { Logger } from "../../logger.js";
 import type { ClusterClient } from "./client.js";
 import type { Partitions } from "./partitions.js";
@@ -38,8 +39,13 @@ export function replicaSettings(config: Pick<StorageConfig, "replicas">): Record
   return config.replicas === "auto" ? { auto_expand_replicas: "0-1" } : { number_of_replicas: config.replicas };
 }
 
-/** The points template adapted to this deployment: its patterns, alias and the configured settings. */
-export function buildPointsTemplate(file: TemplateFile, partitions: Partitions, config: StorageConfig) {
+/** The points template adapted to this deployment: its patterns, alias, the configured settings and what the cluster can do. */
+export function buildPointsTemplate(
+  file: TemplateFile,
+  partitions: Partitions,
+  config: StorageConfig,
+  profile: Pick<ClusterProfile, "docValueQueries">,
+) {
   const index: Record<string, unknown> = { ...file.template.settings.index };
   index.number_of_shards = config.shards;
   index.refresh_interval = config.refreshInterval;
@@ -51,7 +57,9 @@ export function buildPointsTemplate(file: TemplateFile, partitions: Partitions, 
   }
   delete index.auto_expand_replicas;
   Object.assign(index, replicaSettings(config));
-  const mappings = config.cloudkittyFields ? file.template.mappings : withoutSubFields(file.template.mappings);
+  let mappings = config.cloudkittyFields ? file.template.mappings : withoutSubFields(file.template.mappings);
+  if (profile.docValueQueries === "keyword")
+    mappings = { ...mappings, properties: { ...mappings.properties, point_id: { type: "keyword", index: false } } };
   const body = {
     index_patterns: [partitions.pattern],
     priority: file.priority ?? 200,
@@ -77,11 +85,12 @@ export async function installPointsTemplate(
   client: ClusterClient,
   partitions: Partitions,
   config: StorageConfig,
+  profile: ClusterProfile,
   logger: Logger,
 ): Promise<TemplateAction> {
   const name = partitions.alias;
   const file = loadTemplateFile("points.template.json");
-  const wanted = buildPointsTemplate(file, partitions, config);
+  const wanted = buildPointsTemplate(file, partitions, config, profile);
   for (let attempt = 0; attempt < 3; attempt++) {
     const current = await client.request<InstalledTemplates>({ method: "GET", path: `/_index_template/${name}` }, [404]);
     const installed = current.status === 404 ? undefined : current.body.index_templates?.[0]?.index_template;

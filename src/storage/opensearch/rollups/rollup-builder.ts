@@ -115,7 +115,7 @@ export class RollupBuilder {
     at: number,
     base: number,
     counts: "documents" | "rollup_points",
-  ): Promise<{ docs: number; points: number }> {
+  ): Promise<{ docs: number; points: number; limbs: string[] }> {
     const sources = [
       { t: { terms: { field: "type" } } },
       ...groupKeys.map((k, i) => ({ [`g${i}`]: { terms: { field: `groupby.${k}`, missing_bucket: true } } })),
@@ -126,6 +126,7 @@ export class RollupBuilder {
     let after: Record<string, string | null> | undefined;
     let docs = 0;
     let points = 0;
+    const limbs = new Set<string>();
     for (;;) {
       const res = await this.client.request<CompositeAnswer>({
         method: "POST",
@@ -151,7 +152,9 @@ export class RollupBuilder {
         const why = inexactSum(sums);
         if (why) throw new Error(`rollup ${key}: ${why}`);
         SUM_FIELDS.forEach((f, i) => {
-          if (sums[i] !== 0) doc[f] = sums[i];
+          if (sums[i] === 0) return;
+          doc[f] = sums[i];
+          limbs.add(f);
         });
         const n = counts === "documents" ? b.doc_count : ((b.points as { value?: number } | undefined)?.value ?? 0);
         points += n;
@@ -176,7 +179,7 @@ export class RollupBuilder {
     }
     // Reads that find the build recorded must find its documents.
     await this.client.request({ method: "POST", path: `/${index}/_refresh` });
-    return { docs, points };
+    return { docs, points, limbs: [...limbs].sort() };
   }
 
   /** Deletes the documents of a build that was not recorded (ids are the key and a counter). */
@@ -294,6 +297,7 @@ export class RollupBuilder {
       built_at: Date.now(),
       points: built.points,
       groups: built.docs,
+      limbs: built.limbs,
     };
     if (!(await this.states.put(id, clean, version))) {
       await this.dropBuild(index, key, built.docs);
@@ -331,7 +335,7 @@ export class RollupBuilder {
     const dayKeys = [...days].map(([d, v]) => `${dayKeyPrefix(d)}${v.doc!.build!}`);
     const built = shape
       ? await this.write(index, { terms: { rollup: dayKeys } }, shape.keys, key, month, base, "rollup_points")
-      : { docs: 0, points: 0 };
+      : { docs: 0, points: 0, limbs: [] };
     const doc: MonthStateDoc = {
       kind: "month",
       at: month,
@@ -339,6 +343,7 @@ export class RollupBuilder {
       days: signature,
       built_at: Date.now(),
       groups: built.docs,
+      limbs: built.limbs,
     };
     if (!(await this.states.put(id, doc, current.version))) {
       if (shape) await this.dropBuild(index, key, built.docs);

@@ -13,12 +13,16 @@ export interface DayState {
   readonly status: "clean" | "dirty" | "raw";
   /** The build whose rollup documents hold the day, while clean. */
   readonly build?: string;
+  /** The limb fields that are not zero in some rollup document of that build; unknown for builds that did not record them. */
+  readonly limbs?: readonly string[];
 }
 
 /** A month's rollup: its build and the builds of its days it was made from (monthSignature). */
 export interface MonthState {
   readonly build: string;
   readonly days: string;
+  /** As DayState's. */
+  readonly limbs?: readonly string[];
 }
 
 /**
@@ -62,6 +66,11 @@ export type RollupPlan =
       /** Whole days of the window answered from rollups, and the rest (partial days count as one). */
       readonly rollupDays: number;
       readonly rawDays: number;
+      /**
+       * The limb fields that are not zero in some rollup document read, where every build read recorded
+       * them: the other limbs' sums are zero there, so only these need summing where no raw point is read.
+       */
+      readonly limbs?: readonly string[];
     }
   | { readonly served: "raw"; readonly reason: FallbackReason; readonly rawDays: number };
 
@@ -79,20 +88,21 @@ export function planRollups(input: PlanInput): RollupPlan {
   // Only days and months that have states can be served from rollups: the plan walks them, not the
   // window (which may span centuries).
   const firstWhole = dayOf(begin) < begin ? dayOf(begin) + DAY_MS : dayOf(begin);
-  const parts: { start: number; end: number; key: string; days: number }[] = [];
+  const parts: { start: number; end: number; key: string; days: number; limbs: readonly string[] | undefined }[] = [];
   const months = new Set<number>();
   if (useMonths) {
     for (const [month, state] of input.months) {
       const monthEnd = nextMonth(month);
       if (month < firstWhole || monthEnd > end || state.days !== monthSignature(month, input.days)) continue;
       months.add(month);
-      parts.push({ start: month, end: monthEnd, key: monthRollupKey(month, state.build), days: Math.round((monthEnd - month) / DAY_MS) });
+      const days = Math.round((monthEnd - month) / DAY_MS);
+      parts.push({ start: month, end: monthEnd, key: monthRollupKey(month, state.build), days, limbs: state.limbs });
     }
   }
   for (const [day, state] of input.days) {
     if (day < firstWhole || day + DAY_MS > end || months.has(monthOf(day))) continue;
     if (state.status === "clean" && state.build)
-      parts.push({ start: day, end: day + DAY_MS, key: dayRollupKey(day, state.build), days: 1 });
+      parts.push({ start: day, end: day + DAY_MS, key: dayRollupKey(day, state.build), days: 1, limbs: state.limbs });
   }
   if (parts.length === 0) return { served: "raw", reason: "no_clean_day", rawDays };
   parts.sort((a, b) => a.start - b.start);
@@ -103,5 +113,13 @@ export function planRollups(input: PlanInput): RollupPlan {
     else covered.push({ start: p.start, end: p.end });
   }
   const rollupDays = parts.reduce((n, p) => n + p.days, 0);
-  return { served: "rollups", keys: parts.map((p) => p.key), covered, rollupDays, rawDays: rawDays - rollupDays };
+  const limbs = parts.every((p) => p.limbs !== undefined) ? [...new Set(parts.flatMap((p) => p.limbs!))].sort() : undefined;
+  return {
+    served: "rollups",
+    keys: parts.map((p) => p.key),
+    covered,
+    rollupDays,
+    rawDays: rawDays - rollupDays,
+    ...(limbs ? { limbs } : {}),
+  };
 }

@@ -27,7 +27,11 @@ export class RollupReads {
    * refresh is done, after one of the states index. Either way the read sees every write answered before
    * it began.
    */
-  async query(scope: PointScope & { begin: number; end: number }, time: TimeGroup | undefined, refreshed: Promise<void>): Promise<Clause> {
+  async query(
+    scope: PointScope & { begin: number; end: number },
+    time: TimeGroup | undefined,
+    refreshed: Promise<void>,
+  ): Promise<PlannedQuery> {
     const metadataFilters = Object.keys(scope.filters ?? {}).length > 0;
     const needsStates = !metadataFilters && time !== "time";
     const states = needsStates
@@ -44,6 +48,13 @@ export class RollupReads {
     this.observer.summaryPlan(plan);
     return rollupQuery(scope, plan);
   }
+}
+
+/** A summary's search, and the limb fields it needs summed where that is known to be fewer than all. */
+export interface PlannedQuery {
+  readonly query: Clause;
+  /** Undefined: every limb (raw points are read, or a build read did not record its limbs). */
+  readonly limbs?: readonly string[];
 }
 
 /** The parts of [begin, end) that `covered` (ordered, disjoint) leaves out. */
@@ -68,12 +79,12 @@ export function uncovered(
  * the covered ones, so the cluster reads the points of a dirty day, not every point of the month to
  * leave most of them out; a month served whole from rollups has no raw part.
  */
-export function rollupQuery(scope: PointScope & { begin: number; end: number }, plan: RollupPlan): Clause {
-  if (plan.served === "raw") return scopeQuery(scope);
+export function rollupQuery(scope: PointScope & { begin: number; end: number }, plan: RollupPlan): PlannedQuery {
+  if (plan.served === "raw") return { query: scopeQuery(scope) };
   const labels = labelFilters({ metricTypes: scope.metricTypes, groupFilters: scope.groupFilters });
   const rollups: Clause = { bool: { filter: [{ terms: { rollup: plan.keys } }, ...labels] } };
   const gaps = uncovered(scope.begin, scope.end, plan.covered);
-  if (gaps.length === 0) return rollups;
+  if (gaps.length === 0) return { query: rollups, ...(plan.limbs ? { limbs: plan.limbs } : {}) };
   const starts = gaps.map((g) => ({ range: { start: { gte: g.start, lt: g.end, format: "epoch_millis" } } }));
   const raw: Clause = {
     bool: {
@@ -84,5 +95,5 @@ export function rollupQuery(scope: PointScope & { begin: number; end: number }, 
       ],
     },
   };
-  return { bool: { should: [raw, rollups], minimum_should_match: 1 } };
+  return { query: { bool: { should: [raw, rollups], minimum_should_match: 1 } } };
 }

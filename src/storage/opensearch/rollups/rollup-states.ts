@@ -29,6 +29,8 @@ export interface DayStateDoc {
   /** Points and rollup documents of the build. */
   readonly points?: number;
   readonly groups?: number;
+  /** The limb fields that are not zero in some rollup document of the build (see DayState.limbs). */
+  readonly limbs?: readonly string[];
   /** Why a raw day's points cannot be rolled up. */
   readonly reason?: string;
   /** The clean state a write found, put back if the write stored nothing (see WriteMarks). */
@@ -43,6 +45,7 @@ export interface MonthStateDoc {
   readonly days: string;
   readonly built_at: number;
   readonly groups: number;
+  readonly limbs?: readonly string[];
 }
 
 export interface WriteMarkerDoc {
@@ -99,8 +102,9 @@ function statesOf(docs: readonly (DayStateDoc | MonthStateDoc)[]): WindowStates 
   const days = new Map<number, DayState>();
   const months = new Map<number, MonthState>();
   for (const s of docs) {
-    if (s.kind === "day") days.set(s.at, { status: s.status, ...(s.build ? { build: s.build } : {}) });
-    else months.set(s.at, { build: s.build, days: s.days });
+    if (s.kind === "day")
+      days.set(s.at, { status: s.status, ...(s.build ? { build: s.build } : {}), ...(s.limbs ? { limbs: s.limbs } : {}) });
+    else months.set(s.at, { build: s.build, days: s.days, ...(s.limbs ? { limbs: s.limbs } : {}) });
   }
   return { days, months };
 }
