@@ -5,6 +5,7 @@ import {
   contentKey,
   documentJson,
   fromDocument,
+  fromHit,
   periodTexts,
   pointId,
   type PointDocument,
@@ -154,6 +155,32 @@ describe("point ids", () => {
     expect(fromDocument(legacy).point).to.include({ qty: -1_500_000_000n, price: 100_000_001n });
     expect(fromDocument({ ...base, qty: 0.1, price: 2.5 }).point).to.include({ qty: 100_000_000n, price: 2_500_000_000n });
     expect(() => fromDocument({ ...base, qty: 1, price: 1, point_id: "ID", qty_e0: 0.5 })).to.throw(/limbs/);
+  });
+
+  it("reads a hit of template version 7 exactly: its limbs and point id from doc values, the rest from _source", () => {
+    const base = {
+      start: "2019-07-23T12:00:00.000Z",
+      end: "2019-07-23T13:00:00.000Z",
+      type: "cpu",
+      unit: "h",
+      groupby: { id: "r" },
+      metadata: {},
+    };
+    // The double is rounded (1e24 - 1 has no double); the limbs are exact.
+    const hit = {
+      _source: { ...base, qty: 1e24, price: 0 },
+      fields: { point_id: ["ID"], qty_e0: [999_999], qty_e6: [999_999], qty_e12: [999_999], qty_e18: [999_999] },
+    };
+    expect(fromHit(hit).point).to.include({ qty: 10n ** 24n - 1n, price: 0n });
+    // Without the point id's doc value it is not a document of ours: CloudKitty's double is what it has.
+    expect(fromHit({ _source: { ...base, qty: 0.1, price: 2.5 }, fields: {} }).point).to.include({
+      qty: 100_000_000n,
+      price: 2_500_000_000n,
+    });
+    // A hit of an earlier version, whose _source holds everything, reads as before.
+    expect(fromHit({ _source: { ...base, qty: 1.5, price: 0, point_id: "ID", qty_e6: 1_500 } }).point).to.include({
+      qty: 1_500_000_000n,
+    });
   });
 });
 
