@@ -16,7 +16,7 @@ import { loadConfig } from "../src/config.js";
 import { generateFrames } from "../src/cli/generate.js";
 import { createLogger } from "../src/logger.js";
 import { DataFrameInputSchema } from "../src/storage/dataframe.js";
-import { OpenSearchBackend } from "../src/storage/opensearch/backend.js";
+import { SearchEngineBackend } from "../src/storage/search-engine/backend.js";
 import { datasetFile, startCloudKitty } from "./cloudkitty.js";
 import { MONTH } from "./exact-sums.js";
 
@@ -84,8 +84,12 @@ async function report(name: string, index: string): Promise<void> {
 }
 
 // ratestore: its own push, its own template for this engine.
-const base = loadConfig({ OPENSEARCH_URL: ES_URL, RATESTORE_RETENTION_HOURS: String(24 * 365 * 50), RATESTORE_INDEX_CODEC: CODEC }).storage;
-const ours = new OpenSearchBackend(
+const base = loadConfig({
+  RATESTORE_CLUSTER_URL: ES_URL,
+  RATESTORE_RETENTION_HOURS: String(24 * 365 * 50),
+  RATESTORE_INDEX_CODEC: CODEC,
+}).storage;
+const ours = new SearchEngineBackend(
   { ...base, indexPrefix: "du", rollups: { ...base.rollups, enabled: false, marks: false } },
   createLogger("warn"),
 );

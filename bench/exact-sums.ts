@@ -9,11 +9,11 @@ import type { StorageConfig } from "../src/config.js";
 import { createLogger } from "../src/logger.js";
 import { DataFrameInputSchema, type DataFrame } from "../src/storage/dataframe.js";
 import { formatNanos } from "../src/storage/decimal.js";
-import { SUM_AGGREGATIONS } from "../src/storage/opensearch/aggregations.js";
-import { OpenSearchBackend } from "../src/storage/opensearch/backend.js";
-import { contentKey, documentJson, periodTexts, pointId } from "../src/storage/opensearch/documents.js";
-import { scopeQuery } from "../src/storage/opensearch/query.js";
-import { buildPointsTemplate, loadTemplateFile } from "../src/storage/opensearch/templates.js";
+import { SUM_AGGREGATIONS } from "../src/storage/search-engine/aggregations.js";
+import { SearchEngineBackend } from "../src/storage/search-engine/backend.js";
+import { contentKey, documentJson, periodTexts, pointId } from "../src/storage/search-engine/documents.js";
+import { scopeQuery } from "../src/storage/search-engine/query.js";
+import { buildPointsTemplate, loadTemplateFile } from "../src/storage/search-engine/templates.js";
 
 /** The month of the rollup issue: 720 hourly periods of 2,000 resources in 100 projects, 1.44 M points. */
 export const MONTH: GenerateOptions = {
@@ -68,8 +68,8 @@ export async function exactSumsBench(
   runs = 7,
 ): Promise<Record<string, unknown>> {
   const logger = createLogger("warn");
-  const exact = new OpenSearchBackend({ ...base, indexPrefix: "bench-exact" }, logger);
-  const legacy = new OpenSearchBackend({ ...base, indexPrefix: "bench-legacy" }, logger);
+  const exact = new SearchEngineBackend({ ...base, indexPrefix: "bench-exact" }, logger);
+  const legacy = new SearchEngineBackend({ ...base, indexPrefix: "bench-legacy" }, logger);
   for (const b of [exact, legacy]) {
     await raw.transport.request({ method: "DELETE", path: `/${b.config.indexPrefix}-*` }, { ignore: [404] });
     await raw.transport.request({ method: "DELETE", path: `/_index_template/${b.partitions.alias}` }, { ignore: [404] });
@@ -122,7 +122,7 @@ export async function exactSumsBench(
       body: { "index.requests.cache.enable": false },
     });
   }
-  const sizes = async (b: OpenSearchBackend) => {
+  const sizes = async (b: SearchEngineBackend) => {
     const rows = (
       await raw.transport.request({
         method: "GET",

@@ -11,7 +11,7 @@ import { createLogger } from "../src/logger.js";
 import { NO_OBSERVER, type StorageObserver, type TotalOptions, type TotalResult } from "../src/storage/backend.js";
 import { DataFrameInputSchema, type DataFrame } from "../src/storage/dataframe.js";
 import { formatNanos } from "../src/storage/decimal.js";
-import { OpenSearchBackend } from "../src/storage/opensearch/backend.js";
+import { SearchEngineBackend } from "../src/storage/search-engine/backend.js";
 import { datasetFile, type CloudKitty } from "./cloudkitty.js";
 import { withConcurrency } from "./concurrency.js";
 
@@ -105,22 +105,22 @@ export async function rollupsBench(
 ): Promise<Record<string, unknown>> {
   const logger = createLogger("warn");
   const times = new BuildTimes();
-  const on = new OpenSearchBackend({ ...base, indexPrefix: "bench-ru" }, logger, times);
+  const on = new SearchEngineBackend({ ...base, indexPrefix: "bench-ru" }, logger, times);
   // The push of the release before: no marks.
-  const off = new OpenSearchBackend(
+  const off = new SearchEngineBackend(
     { ...base, indexPrefix: "bench-rr", rollups: { ...base.rollups, enabled: false, marks: false } },
     logger,
   );
-  const year = new OpenSearchBackend({ ...base, indexPrefix: "bench-ry" }, logger);
+  const year = new SearchEngineBackend({ ...base, indexPrefix: "bench-ry" }, logger);
   for (const b of [on, off, year]) {
     await raw.transport.request({ method: "DELETE", path: `/${b.config.indexPrefix}-*` }, { ignore: [404] });
     await raw.transport.request({ method: "DELETE", path: `/_index_template/${b.partitions.alias}` }, { ignore: [404] });
     await b.init();
   }
   /** The same indices as `on`, read from raw points only: what summaries cost without rollups. */
-  const rawReads = new OpenSearchBackend({ ...on.config, rollups: { ...on.config.rollups, enabled: false } }, logger);
+  const rawReads = new SearchEngineBackend({ ...on.config, rollups: { ...on.config.rollups, enabled: false } }, logger);
   await rawReads.connect();
-  const yearRaw = new OpenSearchBackend({ ...year.config, rollups: { ...year.config.rollups, enabled: false } }, logger);
+  const yearRaw = new SearchEngineBackend({ ...year.config, rollups: { ...year.config.rollups, enabled: false } }, logger);
   await yearRaw.connect();
   const out: Record<string, unknown> = {};
   const month = opts.month;
@@ -158,7 +158,7 @@ export async function rollupsBench(
 
   // ---- CloudKitty's index of the same month, by its own push().
   const path = datasetFile(month);
-  await cloudkitty.ask({ op: "init", url: base.opensearch.urls[0], index: "bench-ck-month", fresh: true, create: true });
+  await cloudkitty.ask({ op: "init", url: base.cluster.urls[0], index: "bench-ck-month", fresh: true, create: true });
   const load = await cloudkitty.ask({ op: "load", path });
   out.cloudkittyLoad = load;
 

@@ -15,13 +15,13 @@ import { createLogger } from "../src/logger.js";
 import { DataFrameInputSchema, type DataFrame } from "../src/storage/dataframe.js";
 import { migrate } from "../src/cli/migrate.js";
 import { openCloudKittySource } from "../src/storage/backends.js";
-import { SUM_AGGREGATIONS } from "../src/storage/opensearch/aggregations.js";
-import { OpenSearchBackend } from "../src/storage/opensearch/backend.js";
+import { SUM_AGGREGATIONS } from "../src/storage/search-engine/aggregations.js";
+import { SearchEngineBackend } from "../src/storage/search-engine/backend.js";
 import { exactSumsBench, MONTH } from "./exact-sums.js";
 import { datasetFile, startCloudKitty } from "./cloudkitty.js";
 import { withConcurrency } from "./concurrency.js";
 import { rollupsBench } from "./rollups.js";
-import { contentKey, documentJson, periodTexts, pointId } from "../src/storage/opensearch/documents.js";
+import { contentKey, documentJson, periodTexts, pointId } from "../src/storage/search-engine/documents.js";
 import type { PointCursor } from "../src/storage/backend.js";
 
 /**
@@ -78,7 +78,7 @@ function rewriteBlock(name: string, text: readonly string[]): void {
 }
 
 function stopProvisioned(): void {
-  if (!process.env.OPENSEARCH_URL && process.env.BENCH_KEEP_OPENSEARCH !== "1") {
+  if (!process.env.RATESTORE_CLUSTER_URL && process.env.BENCH_KEEP_OPENSEARCH !== "1") {
     execFileSync("bash", ["scripts/engine-local.sh", "stop"], {
       env: { ...process.env, RATESTORE_ENGINE_PORT: String(PORT) },
       stdio: "inherit",
@@ -156,7 +156,7 @@ const OFFSET_STEP = 137;
 const offsetOfRun = (offset: number, run: number) => offset + run * OFFSET_STEP;
 
 function provision(): string {
-  if (process.env.OPENSEARCH_URL) return process.env.OPENSEARCH_URL;
+  if (process.env.RATESTORE_CLUSTER_URL) return process.env.RATESTORE_CLUSTER_URL;
   execFileSync("bash", ["scripts/engine-local.sh", "start"], {
     env: { ...process.env, RATESTORE_ENGINE_PORT: String(PORT), RATESTORE_ENGINE_HEAP: process.env.BENCH_OS_HEAP ?? "2g" },
     stdio: "inherit",
@@ -201,7 +201,7 @@ function startService(url: string, storage: StorageConfig): Promise<ChildProcess
   const child = spawn(process.execPath, ["dist/main.js"], {
     env: {
       ...process.env,
-      OPENSEARCH_URL: url,
+      RATESTORE_CLUSTER_URL: url,
       RATESTORE_CURSOR_SECRET: "bench-only-secret-0123456789",
       RATESTORE_INDEX_SORT: storage.indexSort ? "true" : "false",
       RATESTORE_INDEX_CODEC: storage.indexCodec,
@@ -242,7 +242,7 @@ function startService(url: string, storage: StorageConfig): Promise<ChildProcess
  */
 async function cloudkittyBaseline(
   url: string,
-  ours: OpenSearchBackend,
+  ours: SearchEngineBackend,
   window: { begin: number; end: number },
 ): Promise<Record<string, unknown>> {
   const dataset = datasetFile(GEN);
@@ -373,13 +373,13 @@ async function migrationBench(url: string, config: StorageConfig, index: string,
     const prefix = `bm-mig-${fields ? "ck" : "plain"}`;
     await raw.transport.request({ method: "DELETE", path: `/${prefix}-*` }, { ignore: [404] });
     await raw.transport.request({ method: "DELETE", path: `/_index_template/${prefix}-points` }, { ignore: [404] });
-    const target = new OpenSearchBackend(
+    const target = new SearchEngineBackend(
       { ...config, indexPrefix: prefix, cloudkittyFields: fields, retentionMechanism: "none" },
       createLogger("warn"),
     );
     await target.init();
     const dir = mkdtempSync(join(tmpdir(), "ratestore-bench-migrate-"));
-    const source = openCloudKittySource({ ...config.opensearch, urls: [url] }, index);
+    const source = openCloudKittySource({ ...config.cluster, urls: [url] }, index);
     const [ms, summary] = await timed(() =>
       migrate({
         source,
@@ -456,7 +456,7 @@ async function main(): Promise<void> {
   const indexSort = process.env.BENCH_INDEX_SORT === "true" ? "true" : "false";
   const indexCodec = process.env.BENCH_INDEX_CODEC === "best_compression" ? "best_compression" : "default";
   const base = loadConfig({
-    OPENSEARCH_URL: url,
+    RATESTORE_CLUSTER_URL: url,
     RATESTORE_RETENTION_HOURS: String(24 * 365 * 50),
     RATESTORE_INDEX_SORT: indexSort,
     RATESTORE_INDEX_CODEC: indexCodec,
@@ -476,7 +476,7 @@ async function main(): Promise<void> {
     await raw.close();
     return stopProvisioned();
   }
-  const mk = (prefix: string) => new OpenSearchBackend({ ...base, indexPrefix: prefix }, logger);
+  const mk = (prefix: string) => new SearchEngineBackend({ ...base, indexPrefix: prefix }, logger);
   // A fresh run: the three prefixes start empty.
   for (const p of ["bench-raw", "bench-push", "bench-http"]) {
     await raw.transport.request({ method: "DELETE", path: `/${p}-*` }, { ignore: [404] });

@@ -27,7 +27,8 @@
 #   RATESTORE_OS_ADMIN_PASSWORD  the admin password (required with demo; the plugin refuses weak ones)
 #
 # RATESTORE_OS_VERSION, RATESTORE_OS_PORT and RATESTORE_OS_HEAP are read as older names of the same settings.
-# Where OPENSEARCH_URL is set, the project uses that cluster and this script provisions nothing.
+# Where RATESTORE_CLUSTER_URL (or its older name OPENSEARCH_URL) is set, the project uses that cluster
+# and this script provisions nothing.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -283,7 +284,7 @@ cmd_start() {
       log "previous node (pid $(cat "$RUN/node.pid")) is gone; its log follows"
       show_log_tail
     fi
-    if port_taken; then die "port $PORT already answers but not from a node this script started; set RATESTORE_ENGINE_PORT or OPENSEARCH_URL"; fi
+    if port_taken; then die "port $PORT already answers but not from a node this script started; set RATESTORE_ENGINE_PORT or RATESTORE_CLUSTER_URL"; fi
     JAVA_FOR_NODE=$(find_java_home)
     home=$(node_home)
     install_node "$home"
@@ -341,10 +342,11 @@ cmd_status() {
 
 main() {
   local cmd=${1:-status}
-  if [ -n "${OPENSEARCH_URL:-}" ]; then
+  local given=${RATESTORE_CLUSTER_URL:-${OPENSEARCH_URL:-}}
+  if [ -n "$given" ]; then
     case "$cmd" in
-      start|ensure|stop|status) log "OPENSEARCH_URL is set ($(printf '%s' "$OPENSEARCH_URL" | sed -E 's#//[^@/]*@#//***@#g')): using it, provisioning nothing"; return 0 ;;
-      url) echo "$OPENSEARCH_URL"; return 0 ;;
+      start|ensure|stop|status) log "RATESTORE_CLUSTER_URL is set ($(printf '%s' "$given" | sed -E 's#//[^@/]*@#//***@#g')): using it, provisioning nothing"; return 0 ;;
+      url) echo "$given"; return 0 ;;
     esac
   fi
   case "$SECURITY" in

@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
-import { ProfileOverrideSchema, type ProfileOverride } from "./storage/cluster-profile.js";
 
 /**
  * All configuration comes from environment variables, optionally seeded from a JSON file named by
@@ -21,7 +20,7 @@ export const ConfigSchema = z.object({
   PORT: intFrom(8080, 0, 65535),
   HOST: z.string().min(1).default("127.0.0.1"),
   /** One URL, or several separated by commas: requests fail over between them. */
-  OPENSEARCH_URL: z
+  RATESTORE_CLUSTER_URL: z
     .string()
     .transform((v) =>
       v
@@ -36,16 +35,18 @@ export const ConfigSchema = z.object({
         .max(64),
     )
     .optional(),
-  OPENSEARCH_USERNAME: z.string().optional(),
-  OPENSEARCH_PASSWORD: z.string().optional(),
-  OPENSEARCH_TLS_VERIFY: z.enum(["true", "false"]).default("true"),
+  RATESTORE_CLUSTER_USERNAME: z.string().optional(),
+  RATESTORE_CLUSTER_PASSWORD: z.string().optional(),
+  RATESTORE_CLUSTER_TLS_VERIFY: z.enum(["true", "false"]).default("true"),
   /** A PEM file of the CA(s) that signed the cluster's certificate, trusted besides the system's. */
-  OPENSEARCH_CA_FILE: z.string().min(1).optional(),
-  OPENSEARCH_REQUEST_TIMEOUT_MS: intFrom(30_000, 100, 600_000),
-  /** The local node's port when OPENSEARCH_URL is not set (RATESTORE_OS_PORT is its older name). */
-  RATESTORE_ENGINE_PORT: intFrom(9200, 1, 65535).optional(),
-  RATESTORE_OS_PORT: intFrom(9200, 1, 65535),
-  /** Fields of the detected cluster profile to override, as JSON: {"pit":"none"}. */
+  RATESTORE_CLUSTER_CA_FILE: z.string().min(1).optional(),
+  RATESTORE_CLUSTER_REQUEST_TIMEOUT_MS: intFrom(30_000, 100, 600_000),
+  /** The local node's port when RATESTORE_CLUSTER_URL is not set. */
+  RATESTORE_ENGINE_PORT: intFrom(9200, 1, 65535),
+  /**
+   * Fields of the detected cluster profile to override, as a JSON object: {"pit":"none"}. The storage
+   * backend checks the fields (the profile is the engine family's, src/storage/search-engine/).
+   */
   RATESTORE_CLUSTER_PROFILE: z
     .string()
     .transform((v, ctx) => {
@@ -56,11 +57,12 @@ export const ConfigSchema = z.object({
         return z.NEVER;
       }
     })
-    .pipe(ProfileOverrideSchema)
+    .pipe(z.record(z.string(), z.unknown(), { error: "a JSON object of profile fields" }))
     .optional(),
   /** How long start-up waits for the cluster before giving up. */
   RATESTORE_STARTUP_WAIT_SECONDS: intFrom(120, 0, 86_400),
-  RATESTORE_BACKEND: z.string().min(1).default("opensearch"),
+  /** The storage backend: `search-engine` (OpenSearch or Elasticsearch; `opensearch` is an older name of it). */
+  RATESTORE_BACKEND: z.string().min(1).default("search-engine"),
   RATESTORE_INDEX_PREFIX: z
     .string()
     .regex(/^[a-z0-9][a-z0-9_-]{0,100}$/, "lowercase letters, digits, '-' and '_', starting with a letter or digit")
@@ -112,24 +114,63 @@ export const ConfigSchema = z.object({
 
 export type RawConfig = z.infer<typeof ConfigSchema>;
 
-export interface OpenSearchConfig {
+/**
+ * Older names of settings, still read: a setting may be given under its name or one older name, not
+ * under two names with different values.
+ */
+export const CONFIG_ALIASES: Readonly<Partial<Record<keyof RawConfig, readonly string[]>>> = {
+  RATESTORE_CLUSTER_URL: ["OPENSEARCH_URL"],
+  RATESTORE_CLUSTER_USERNAME: ["OPENSEARCH_USERNAME"],
+  RATESTORE_CLUSTER_PASSWORD: ["OPENSEARCH_PASSWORD"],
+  RATESTORE_CLUSTER_TLS_VERIFY: ["OPENSEARCH_TLS_VERIFY"],
+  RATESTORE_CLUSTER_CA_FILE: ["OPENSEARCH_CA_FILE"],
+  RATESTORE_CLUSTER_REQUEST_TIMEOUT_MS: ["OPENSEARCH_REQUEST_TIMEOUT_MS"],
+  RATESTORE_ENGINE_PORT: ["RATESTORE_OS_PORT"],
+};
+
+/** The settings under their current names, and which older name each came from. */
+function resolveAliases(settings: Readonly<Record<string, string | undefined>>): {
+  values: Record<string, string | undefined>;
+  from: Map<string, string>;
+} {
+  const olderNames = new Set(Object.values(CONFIG_ALIASES).flat());
+  const values: Record<string, string | undefined> = Object.fromEntries(Object.entries(settings).filter(([k]) => !olderNames.has(k)));
+  const from = new Map<string, string>();
+  for (const [name, olders] of Object.entries(CONFIG_ALIASES)) {
+    for (const older of olders ?? []) {
+      const value = settings[older];
+      if (value === undefined) continue;
+      const current = values[name];
+      if (current !== undefined && current !== value) {
+        // Names only: a value may be a password.
+        throw new ConfigError(`${name} and its older name ${older} are both set, to different values: set one`);
+      }
+      if (current === undefined) from.set(name, older);
+      values[name] = value;
+    }
+  }
+  return { values, from };
+}
+
+/** How to reach the cluster, and what to override of what it says it can do. */
+export interface ClusterConfig {
   /** One or more URLs of the same cluster; a request that cannot connect to one goes to the next. */
   readonly urls: readonly string[];
   readonly username?: string;
   readonly password?: string;
   readonly tlsVerify: boolean;
-  /** The PEM text of OPENSEARCH_CA_FILE: the CA(s) trusted for the cluster's certificate. */
+  /** The PEM text of RATESTORE_CLUSTER_CA_FILE: the CA(s) trusted for the cluster's certificate. */
   readonly ca?: string;
   readonly requestTimeoutMs: number;
-  /** Fields of the detected cluster profile replaced by configuration. */
-  readonly profile: ProfileOverride;
+  /** Fields of the detected cluster profile replaced by configuration, checked by the backend. */
+  readonly profile: Readonly<Record<string, unknown>>;
 }
 
 export type PartitionGranularity = "day" | "month" | "year";
 
 export interface StorageConfig {
   readonly backend: string;
-  readonly opensearch: OpenSearchConfig;
+  readonly cluster: ClusterConfig;
   readonly indexPrefix: string;
   readonly partition: PartitionGranularity;
   readonly shards: number;
@@ -222,10 +263,10 @@ function readCaFile(path: string): string {
   try {
     text = readFileSync(path, "utf8");
   } catch (err) {
-    throw new ConfigError(`OPENSEARCH_CA_FILE ${path}: ${(err as Error).message}`);
+    throw new ConfigError(`RATESTORE_CLUSTER_CA_FILE ${path}: ${(err as Error).message}`);
   }
   if (!text.includes("-----BEGIN CERTIFICATE-----"))
-    throw new ConfigError(`OPENSEARCH_CA_FILE ${path}: holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+    throw new ConfigError(`RATESTORE_CLUSTER_CA_FILE ${path}: holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
   return text;
 }
 
@@ -233,9 +274,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const fromFile = env.RATESTORE_CONFIG_FILE ? readConfigFile(env.RATESTORE_CONFIG_FILE) : {};
   const merged: Record<string, string | undefined> = { ...fromFile };
   for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== "") merged[k] = v;
-  const result = ConfigSchema.safeParse(merged);
+  const { values, from } = resolveAliases(merged);
+  const result = ConfigSchema.safeParse(values);
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    const named = (path: PropertyKey[]) => {
+      const name = String(path[0]);
+      return [from.has(name) ? `${name} (set as ${from.get(name)})` : name, ...path.slice(1).map(String)].join(".");
+    };
+    const lines = result.error.issues.map((i) => `${named(i.path)}: ${i.message}`);
     throw new ConfigError(`invalid configuration: ${lines.join("; ")}`);
   }
   const c = result.data;
@@ -262,13 +308,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     startupWaitSeconds: c.RATESTORE_STARTUP_WAIT_SECONDS,
     storage: {
       backend: c.RATESTORE_BACKEND,
-      opensearch: {
-        urls: c.OPENSEARCH_URL ?? [`http://127.0.0.1:${c.RATESTORE_ENGINE_PORT ?? c.RATESTORE_OS_PORT}`],
-        username: c.OPENSEARCH_USERNAME,
-        password: c.OPENSEARCH_PASSWORD,
-        tlsVerify: c.OPENSEARCH_TLS_VERIFY === "true",
-        ...(c.OPENSEARCH_CA_FILE ? { ca: readCaFile(c.OPENSEARCH_CA_FILE) } : {}),
-        requestTimeoutMs: c.OPENSEARCH_REQUEST_TIMEOUT_MS,
+      cluster: {
+        urls: c.RATESTORE_CLUSTER_URL ?? [`http://127.0.0.1:${c.RATESTORE_ENGINE_PORT}`],
+        username: c.RATESTORE_CLUSTER_USERNAME,
+        password: c.RATESTORE_CLUSTER_PASSWORD,
+        tlsVerify: c.RATESTORE_CLUSTER_TLS_VERIFY === "true",
+        ...(c.RATESTORE_CLUSTER_CA_FILE ? { ca: readCaFile(c.RATESTORE_CLUSTER_CA_FILE) } : {}),
+        requestTimeoutMs: c.RATESTORE_CLUSTER_REQUEST_TIMEOUT_MS,
         profile: c.RATESTORE_CLUSTER_PROFILE ?? {},
       },
       indexPrefix: c.RATESTORE_INDEX_PREFIX,

@@ -1,5 +1,3 @@
-import type { PushResult } from "./storage/backend.js";
-
 /**
  * Typed errors. Each layer throws these; the HTTP layer maps them to status codes in one place
  * (src/api/errors.ts) and the CLI maps them to exit codes.
@@ -50,24 +48,6 @@ export class BackendUnavailableError extends RatestoreError {
   ) {
     super(message, options);
     this.status = options?.status;
-  }
-}
-
-/**
- * A push stopped part-way because the cluster failed for good. All its requests have ended on this side;
- * `result` says exactly which points are stored, not stored (the cluster refused them, or they were never
- * sent) and unknown (sent in a request that got no answer, which the cluster may still carry out).
- */
-export class PushInterruptedError extends RatestoreError {
-  readonly code = "push_interrupted";
-  constructor(
-    message: string,
-    readonly result: PushResult,
-    /** Whether the cause is transient (the cluster unreachable or overloaded): then retrying later may succeed. */
-    readonly transient: boolean,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
   }
 }
 

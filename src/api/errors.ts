@@ -5,13 +5,12 @@ import {
   ForbiddenError,
   InexactTotalError,
   NotFoundError,
-  PushInterruptedError,
   UnauthorizedError,
   ValidationError,
   type FieldIssue,
 } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { PointFailure, PushResult } from "../storage/backend.js";
+import { PushInterruptedError, type PointFailure, type PushResult } from "../storage/backend.js";
 import { pointPath } from "../storage/dataframe.js";
 
 /** The JSON error body of every non-2xx answer. */

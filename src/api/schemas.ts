@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { ClusterProfileSchema } from "../storage/cluster-profile.js";
 import { DataFrameInputSchema } from "../storage/dataframe.js";
 import { MAX_LIMIT } from "../storage/backend.js";
 import { LABEL_KEY_RE } from "../storage/dataframe.js";
@@ -168,9 +167,13 @@ export const ReadySchema = z.object({
     name: z.string().optional(),
     version: z.string().optional(),
     health: z.string().optional(),
-    profile: ClusterProfileSchema.optional().meta({
-      description: "What the cluster can do, detected once at start (fields named in `overridden` come from RATESTORE_CLUSTER_PROFILE)",
-    }),
+    profile: z
+      .record(z.string(), z.union([z.string(), z.array(z.string()).readonly()]))
+      .optional()
+      .meta({
+        description:
+          "What the cluster can do, detected once at start (fields named in `overridden` come from RATESTORE_CLUSTER_PROFILE); the fields are the storage backend's (README, *The cluster profile*)",
+      }),
   }),
   templates_installed: z.boolean(),
   retention: z.object({ hours: z.number(), mechanism: z.string() }),

@@ -1,5 +1,5 @@
 import type { Response } from "express";
-import { stringifyExact } from "../exact-json.js";
+import { stringifyExact } from "./exact-json.js";
 
 /** Resolves on drain or close, and leaves no listener behind (a stream waits thousands of times). */
 function drained(res: Response): Promise<void> {

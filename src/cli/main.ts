@@ -220,8 +220,8 @@ async function cmdMigrate(args: string[]): Promise<number> {
   if (!values.from) throw ValidationError.forField("--from", "the source cluster URL is required (several, comma-separated, for failover)");
   if (!values.index) throw ValidationError.forField("--index", "the CloudKitty index to copy is required");
   const config = loadConfig();
-  const from = loadConfig({ OPENSEARCH_URL: values.from }).storage.opensearch;
-  const source = openCloudKittySource({ ...config.storage.opensearch, urls: from.urls, profile: {} }, values.index);
+  const from = loadConfig({ RATESTORE_CLUSTER_URL: values.from }).storage.cluster;
+  const source = openCloudKittySource({ ...config.storage.cluster, urls: from.urls, profile: {} }, values.index);
   const window = parseWindow(values.begin, values.end);
   const backend = createBackend(config.storage, createLogger(process.env.RATESTORE_LOG_LEVEL ?? "warn"));
   try {

@@ -1,4 +1,4 @@
-import type { ClusterProfile } from "./cluster-profile.js";
+import { RatestoreError } from "../errors.js";
 import type { DataFrame, Scalar } from "./dataframe.js";
 import type { Nanos } from "./decimal.js";
 
@@ -140,6 +140,24 @@ export interface PushResult {
  */
 export type PushVisibility = boolean | "wait_for";
 
+/**
+ * A push stopped part-way because the cluster failed for good. All its requests have ended on this side;
+ * `result` says exactly which points are stored, not stored (the cluster refused them, or they were never
+ * sent) and unknown (sent in a request that got no answer, which the cluster may still carry out).
+ */
+export class PushInterruptedError extends RatestoreError {
+  readonly code = "push_interrupted";
+  constructor(
+    message: string,
+    readonly result: PushResult,
+    /** Whether the cause is transient (the cluster unreachable or overloaded): then retrying later may succeed. */
+    readonly transient: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 export interface PushOptions {
   readonly refresh?: PushVisibility;
 }
@@ -157,8 +175,8 @@ export interface BackendHealth {
   readonly clusterName?: string;
   readonly version?: string;
   readonly distribution?: string;
-  /** What the cluster can do, as detected at init (and overridden by configuration). */
-  readonly profile?: ClusterProfile;
+  /** What the storage can do, as detected at init (and overridden by configuration), in the backend's own terms. */
+  readonly profile?: Readonly<Record<string, string | readonly string[]>>;
   readonly status?: string;
   readonly templatesInstalled: boolean;
   /** Indices behind the read alias that the backend did not write (it serves nothing while there are any). */

@@ -1,12 +1,15 @@
-import type { OpenSearchConfig } from "../config.js";
+import type { ClusterConfig } from "../config.js";
 import type { CloudKittySource } from "./cloudkitty-source.js";
-import { OpenSearchBackend } from "./opensearch/backend.js";
-import { OpenSearchCloudKittySource } from "./opensearch/cloudkitty-source.js";
-import { registerBackend } from "./registry.js";
+import { SearchEngineBackend } from "./search-engine/backend.js";
+import { CloudKittyIndexSource } from "./search-engine/cloudkitty-source.js";
+import { registerBackend, type BackendFactory } from "./registry.js";
 
 /** The built-in backends. Another backend registers itself the same way before createBackend() is called. */
 export function registerBuiltinBackends(): void {
-  registerBackend("opensearch", (config, logger, observer) => new OpenSearchBackend(config, logger, observer));
+  const searchEngine: BackendFactory = (config, logger, observer) => new SearchEngineBackend(config, logger, observer);
+  registerBackend("search-engine", searchEngine);
+  // Its name before it was named for both engines.
+  registerBackend("opensearch", searchEngine);
 }
 
 registerBuiltinBackends();
@@ -14,6 +17,6 @@ registerBuiltinBackends();
 export { createBackend, registerBackend, registeredBackends } from "./registry.js";
 
 /** A CloudKitty index to migrate from, on an OpenSearch or Elasticsearch cluster. */
-export function openCloudKittySource(cluster: OpenSearchConfig, index: string): CloudKittySource {
-  return new OpenSearchCloudKittySource(cluster, index);
+export function openCloudKittySource(cluster: ClusterConfig, index: string): CloudKittySource {
+  return new CloudKittyIndexSource(cluster, index);
 }

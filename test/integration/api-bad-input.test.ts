@@ -3,7 +3,7 @@ import { createApp } from "../../src/api/app.js";
 import { CursorCodec } from "../../src/api/cursor.js";
 import { Metrics } from "../../src/api/metrics.js";
 import { loadConfig } from "../../src/config.js";
-import { OpenSearchBackend } from "../../src/storage/opensearch/backend.js";
+import { SearchEngineBackend } from "../../src/storage/search-engine/backend.js";
 import { ADMIN_KEY, startApi, type TestApi } from "../support/api.js";
 import { testLogger } from "../support/cluster.js";
 
@@ -220,8 +220,8 @@ describe("API: bad input gets a clear 4xx, never a 500", () => {
 
 describe("API: while OpenSearch is unreachable", () => {
   it("answers 503 with Retry-After, and /readyz says not ready", async () => {
-    const config = loadConfig({ OPENSEARCH_URL: "http://127.0.0.1:1", OPENSEARCH_REQUEST_TIMEOUT_MS: "1000" });
-    const backend = new OpenSearchBackend(config.storage, testLogger);
+    const config = loadConfig({ RATESTORE_CLUSTER_URL: "http://127.0.0.1:1", RATESTORE_CLUSTER_REQUEST_TIMEOUT_MS: "1000" });
+    const backend = new SearchEngineBackend(config.storage, testLogger);
     const app = createApp({ config, backend, logger: testLogger, cursors: new CursorCodec(), metrics: new Metrics(), cluster: {} });
     const server = app.listen(0, "127.0.0.1");
     await new Promise((r) => server.once("listening", r));

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { DataFrameInputSchema } from "../../src/storage/dataframe.js";
-import { contentKey } from "../../src/storage/opensearch/documents.js";
+import { contentKey } from "../../src/storage/search-engine/documents.js";
 import { ADMIN_KEY, PROJECT_A_KEY, startApi, type TestApi } from "../support/api.js";
 import { venvPython, venvTool } from "../support/python.js";
 

@@ -17,7 +17,7 @@ const count = async (b: Backend) => {
 };
 /** Retention off, like the suite's backend: the generated data is dated 2024, past the default retention. */
 const envFor = (b: Backend) => ({
-  OPENSEARCH_URL: process.env.OPENSEARCH_URL!,
+  RATESTORE_CLUSTER_URL: process.env.RATESTORE_CLUSTER_URL!,
   RATESTORE_INDEX_PREFIX: b.config.indexPrefix,
   RATESTORE_RETENTION_MECHANISM: "none",
 });

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { OpenSearchBackend } from "../../src/storage/opensearch/backend.js";
+import { SearchEngineBackend } from "../../src/storage/search-engine/backend.js";
 import { startApi, type TestApi } from "../support/api.js";
 import { runCli, spawnCli } from "../support/cli.js";
 import { CloudKittyStorage } from "../support/cloudkitty.js";
@@ -60,7 +60,7 @@ describe("CloudKitty indices: CloudKitty's own backend reads ratestore's partiti
     // Its init() would write CloudKitty's mapping document into the index: reading needs none of it.
     ck = await CloudKittyStorage.open(
       api.backend.profile.distribution,
-      process.env.OPENSEARCH_URL!.split(",")[0]!,
+      process.env.RATESTORE_CLUSTER_URL!.split(",")[0]!,
       api.backend.partitions.alias,
       false,
     );
@@ -134,7 +134,7 @@ function sourceFrames(): { lines: string; exact: Map<string, { qty: bigint; pric
 
 describe("CloudKitty indices: ratestore migrate", function () {
   this.timeout(900_000);
-  const url = () => process.env.OPENSEARCH_URL!.split(",")[0]!;
+  const url = () => process.env.RATESTORE_CLUSTER_URL!.split(",")[0]!;
   const data = sourceFrames();
   let index: string;
   let dir: string;
@@ -187,7 +187,7 @@ describe("CloudKitty indices: ratestore migrate", function () {
     const api = await startApi();
     try {
       const env = {
-        OPENSEARCH_URL: process.env.OPENSEARCH_URL!,
+        RATESTORE_CLUSTER_URL: process.env.RATESTORE_CLUSTER_URL!,
         RATESTORE_INDEX_PREFIX: api.backend.config.indexPrefix,
         RATESTORE_RETENTION_MECHANISM: "none",
       };
@@ -239,7 +239,7 @@ describe("CloudKitty indices: ratestore migrate", function () {
     const api = await startApi();
     try {
       const env = {
-        OPENSEARCH_URL: process.env.OPENSEARCH_URL!,
+        RATESTORE_CLUSTER_URL: process.env.RATESTORE_CLUSTER_URL!,
         RATESTORE_INDEX_PREFIX: api.backend.config.indexPrefix,
         RATESTORE_RETENTION_MECHANISM: "none",
       };
@@ -312,7 +312,7 @@ describe("CloudKitty indices: ratestore migrate", function () {
       const api = await startApi();
       try {
         const env = {
-          OPENSEARCH_URL: process.env.OPENSEARCH_URL!,
+          RATESTORE_CLUSTER_URL: process.env.RATESTORE_CLUSTER_URL!,
           RATESTORE_INDEX_PREFIX: api.backend.config.indexPrefix,
           RATESTORE_RETENTION_MECHANISM: "none",
         };
@@ -357,7 +357,7 @@ describe("CloudKitty indices: ratestore migrate", function () {
       expect(body.problems.join(" "))
         .to.include(`includes ${index}, which ratestore did not write`)
         .and.to.include(`ratestore migrate --from <cluster url> --index ${index}`);
-      const second = new OpenSearchBackend(api.backend.config, testLogger);
+      const second = new SearchEngineBackend(api.backend.config, testLogger);
       const err = await second.init().catch((e: Error) => e);
       await second.close();
       expect(err).to.be.instanceOf(Error);

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { expect } from "chai";
 import { loadConfig, type StorageConfig } from "../../src/config.js";
 import type { DataFrame } from "../../src/storage/dataframe.js";
-import { OpenSearchBackend } from "../../src/storage/opensearch/backend.js";
+import { SearchEngineBackend } from "../../src/storage/search-engine/backend.js";
 import { startApi } from "../support/api.js";
 import { testLogger, testStorageConfig } from "../support/cluster.js";
 import { dec } from "../support/data.js";
@@ -12,7 +12,7 @@ import { OwnNode } from "../support/node.js";
  * A secured cluster, as production runs one: OpenSearch 2.19.4 with the security plugin from Maven
  * Central (its demo configuration: HTTPS with a self-signed CA, basic auth) and the real ISM plugin, a
  * node of this suite's own. The service runs as a user holding only docs/security/ratestore-role.json,
- * created here through the security API, and trusts the cluster's CA through OPENSEARCH_CA_FILE.
+ * created here through the security API, and trusts the cluster's CA through RATESTORE_CLUSTER_CA_FILE.
  */
 
 const ISM_ZIP = process.env.RATESTORE_ISM_PLUGIN_ZIP;
@@ -60,15 +60,15 @@ function roleFor(prefix: string, drop: readonly string[] = []): Record<string, u
   /** The storage configuration of the service as an operator sets it: the URL, the user, the CA file. */
   const secured = (env: Record<string, string> = {}): StorageConfig => {
     const c = loadConfig({
-      OPENSEARCH_URL: node.url,
-      OPENSEARCH_USERNAME: "ratestore",
-      OPENSEARCH_PASSWORD: USER_PASSWORD,
-      OPENSEARCH_CA_FILE: ca,
+      RATESTORE_CLUSTER_URL: node.url,
+      RATESTORE_CLUSTER_USERNAME: "ratestore",
+      RATESTORE_CLUSTER_PASSWORD: USER_PASSWORD,
+      RATESTORE_CLUSTER_CA_FILE: ca,
       ...env,
     }).storage;
-    return { ...testStorageConfig(), opensearch: c.opensearch, indexPrefix: prefix, retentionMechanism: "auto" };
+    return { ...testStorageConfig(), cluster: c.cluster, indexPrefix: prefix, retentionMechanism: "auto" };
   };
-  let admin: OpenSearchBackend;
+  let admin: SearchEngineBackend;
 
   /** Creates (or replaces) a role and a user holding only it, as an administrator does. */
   async function grant(user: string, role: Record<string, unknown>): Promise<void> {
@@ -83,7 +83,10 @@ function roleFor(prefix: string, drop: readonly string[] = []): Record<string, u
   before(async () => {
     node.start();
     ca = node.caFile();
-    admin = new OpenSearchBackend(secured({ OPENSEARCH_USERNAME: "admin", OPENSEARCH_PASSWORD: ADMIN_PASSWORD }), testLogger);
+    admin = new SearchEngineBackend(
+      secured({ RATESTORE_CLUSTER_USERNAME: "admin", RATESTORE_CLUSTER_PASSWORD: ADMIN_PASSWORD }),
+      testLogger,
+    );
     await admin.connect();
     await grant("ratestore", roleFor(prefix));
   });
@@ -131,7 +134,7 @@ function roleFor(prefix: string, drop: readonly string[] = []): Record<string, u
       await api.stop();
     }
     // The sweeper's locks index and its deletes, for clusters where the sweeper runs.
-    const sweeper = new OpenSearchBackend({ ...secured(), retentionMechanism: "sweeper" }, testLogger);
+    const sweeper = new SearchEngineBackend({ ...secured(), retentionMechanism: "sweeper" }, testLogger);
     try {
       await sweeper.init();
       expect((await sweeper.push([frame(today - 200 * DAY, 1)])).stored).to.equal(0);
@@ -142,30 +145,32 @@ function roleFor(prefix: string, drop: readonly string[] = []): Record<string, u
   });
 
   it("a wrong password stops the start with a message naming the credentials to check", async () => {
-    const b = new OpenSearchBackend(secured({ OPENSEARCH_PASSWORD: "not-the-password" }), testLogger);
+    const b = new SearchEngineBackend(secured({ RATESTORE_CLUSTER_PASSWORD: "not-the-password" }), testLogger);
     const err = await b.init().then(
       () => undefined,
       (e: Error) => e,
     );
     await b.close();
-    expect(err?.message).to.match(/refused the credentials \(401\).*user ratestore.*check OPENSEARCH_USERNAME and OPENSEARCH_PASSWORD/);
+    expect(err?.message).to.match(
+      /refused the credentials \(401\).*user ratestore.*check RATESTORE_CLUSTER_USERNAME and RATESTORE_CLUSTER_PASSWORD/,
+    );
   });
 
-  it("an untrusted certificate stops the start with a message naming OPENSEARCH_CA_FILE", async () => {
-    const { opensearch } = secured();
-    const { ca: _trusted, ...untrusting } = opensearch;
-    const b = new OpenSearchBackend({ ...secured(), opensearch: untrusting }, testLogger);
+  it("an untrusted certificate stops the start with a message naming RATESTORE_CLUSTER_CA_FILE", async () => {
+    const { cluster } = secured();
+    const { ca: _trusted, ...untrusting } = cluster;
+    const b = new SearchEngineBackend({ ...secured(), cluster: untrusting }, testLogger);
     const err = await b.init().then(
       () => undefined,
       (e: Error) => e,
     );
     await b.close();
-    expect(err?.message).to.match(/certificate not trusted.*set OPENSEARCH_CA_FILE/);
+    expect(err?.message).to.match(/certificate not trusted.*set RATESTORE_CLUSTER_CA_FILE/);
   });
 
   it("a missing permission stops the start, or the push, with a message naming the permission", async () => {
     await grant("ratestore-noexplain", roleFor(prefix, ["cluster:admin/opendistro/ism/managedindex/explain"]));
-    const b = new OpenSearchBackend(secured({ OPENSEARCH_USERNAME: "ratestore-noexplain" }), testLogger);
+    const b = new SearchEngineBackend(secured({ RATESTORE_CLUSTER_USERNAME: "ratestore-noexplain" }), testLogger);
     const err = await b.init().then(
       () => undefined,
       (e: Error) => e,
@@ -181,7 +186,7 @@ function roleFor(prefix: string, drop: readonly string[] = []): Record<string, u
       ["ratestore-nopolicy", "cluster:admin/opendistro/ism/policy/write", Date.now() + 70 * DAY],
     ] as const) {
       await grant(user, roleFor(prefix, [missing]));
-      const api = await startApi({}, undefined, { ...secured({ OPENSEARCH_USERNAME: user }), indexPrefix: prefix });
+      const api = await startApi({}, undefined, { ...secured({ RATESTORE_CLUSTER_USERNAME: user }), indexPrefix: prefix });
       try {
         const res = await api.call("/v2/dataframes", {
           json: {

@@ -1,8 +1,8 @@
 import { expect } from "chai";
-import { ClusterClient } from "../../src/storage/opensearch/client.js";
-import { inPit, pitRequests } from "../../src/storage/opensearch/pit.js";
-import { detectProfile } from "../../src/storage/opensearch/profile.js";
-import type { ClusterProfile } from "../../src/storage/cluster-profile.js";
+import { ClusterClient } from "../../src/storage/search-engine/client.js";
+import { inPit, pitRequests } from "../../src/storage/search-engine/pit.js";
+import { detectProfile } from "../../src/storage/search-engine/profile-detection.js";
+import type { ClusterProfile } from "../../src/storage/search-engine/cluster-profile.js";
 import { BackendError, BackendUnavailableError } from "../../src/errors.js";
 
 describe("the real node, and the profile detected from it", () => {
@@ -13,7 +13,12 @@ describe("the real node, and the profile detected from it", () => {
   const index = `t-smoke-${Date.now()}`;
 
   before(async () => {
-    client = new ClusterClient({ urls: process.env.OPENSEARCH_URL!.split(","), tlsVerify: true, requestTimeoutMs: 10_000, profile: {} });
+    client = new ClusterClient({
+      urls: process.env.RATESTORE_CLUSTER_URL!.split(","),
+      tlsVerify: true,
+      requestTimeoutMs: 10_000,
+      profile: {},
+    });
     ({ profile, clusterName } = await detectProfile(client));
   });
 

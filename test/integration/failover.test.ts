@@ -36,14 +36,14 @@ describe("failover: three nodes, the first URL's node killed during pushes", fun
   let api: TestApi;
 
   before(async () => {
-    const base = Number(new URL(process.env.OPENSEARCH_URL!).port) + 60;
+    const base = Number(new URL(process.env.RATESTORE_CLUSTER_URL!).port) + 60;
     const ports = [base, base + 1, base + 2];
     nodes = ports.map((p) => new OwnNode(p, ports));
     await Promise.all(nodes.map((n) => n.startAsync()));
     const urls = nodes.map((n) => n.url);
     const storage = testStorageConfig();
-    api = await startApi({ OPENSEARCH_URL: urls.join(",") }, undefined, {
-      opensearch: { ...storage.opensearch, urls, requestTimeoutMs: 20_000 },
+    api = await startApi({ RATESTORE_CLUSTER_URL: urls.join(",") }, undefined, {
+      cluster: { ...storage.cluster, urls, requestTimeoutMs: 20_000 },
       replicas: 1,
       bulk: { ...storage.bulk, retries: 3 },
     });

@@ -47,11 +47,11 @@ describe("push faults: the node killed during 20,000-point pushes, then restarte
 
   before(async () => {
     // Known once the global setup has chosen the shared node's port.
-    node = new OwnNode(Number(new URL(process.env.OPENSEARCH_URL!).port) + 40);
+    node = new OwnNode(Number(new URL(process.env.RATESTORE_CLUSTER_URL!).port) + 40);
     node.start();
     const base = testStorageConfig();
-    api = await startApi({ OPENSEARCH_URL: node.url }, undefined, {
-      opensearch: { ...base.opensearch, urls: [node.url] },
+    api = await startApi({ RATESTORE_CLUSTER_URL: node.url }, undefined, {
+      cluster: { ...base.cluster, urls: [node.url] },
       bulk: { ...base.bulk, maxDocs: 1000, retries: 2 },
     });
   });

@@ -63,9 +63,9 @@ async function initialised(b: Backend, index: string): Promise<void> {
     RATESTORE_ISM_PLUGIN_ZIP: ISM_ZIP ?? "",
     RATESTORE_ENGINE_SETTINGS: "plugins.index_state_management.job_interval=1 plugins.index_state_management.jitter=0.0",
   });
-  const opensearch = () => ({ ...testStorageConfig().opensearch, urls: [node.url] });
+  const cluster = () => ({ ...testStorageConfig().cluster, urls: [node.url] });
   const on = (overrides: Partial<StorageConfig>) =>
-    freshBackend({ opensearch: opensearch(), retentionMechanism: "auto", sweepGraceSeconds: 30, ...overrides });
+    freshBackend({ cluster: cluster(), retentionMechanism: "auto", sweepGraceSeconds: 30, ...overrides });
   const now = Date.now();
   const today = now - (now % DAY);
   const monthStart = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1);
@@ -185,7 +185,7 @@ async function initialised(b: Backend, index: string): Promise<void> {
       backends.push(upgraded);
 
       // A second instance of dueDay's service (same configuration), serving the reads watched below.
-      api = await startApi({}, undefined, { ...dueDay.config, opensearch: opensearch() });
+      api = await startApi({}, undefined, { ...dueDay.config, cluster: cluster() });
     });
     after(async () => api?.close());
 
@@ -290,7 +290,7 @@ async function initialised(b: Backend, index: string): Promise<void> {
     expect((await b.push([frame(today, today + HOUR, "p", 1)])).stored).to.equal(1);
     const dir = mkdtempSync(join(tmpdir(), "ratestore-partitions-"));
     const env = {
-      OPENSEARCH_URL: node.url,
+      RATESTORE_CLUSTER_URL: node.url,
       RATESTORE_INDEX_PREFIX: b.config.indexPrefix,
       RATESTORE_PARTITION: "day",
       RATESTORE_RETENTION_HOURS: "48",

@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import type { DataFrame } from "../../src/storage/dataframe.js";
-import { documentJson, periodTexts } from "../../src/storage/opensearch/documents.js";
-import { ilmPolicyBody } from "../../src/storage/opensearch/retention/ilm-retention.js";
-import { ismPolicyBody } from "../../src/storage/opensearch/retention/ism-retention.js";
+import { documentJson, periodTexts } from "../../src/storage/search-engine/documents.js";
+import { ilmPolicyBody } from "../../src/storage/search-engine/retention/ilm-retention.js";
+import { ismPolicyBody } from "../../src/storage/search-engine/retention/ism-retention.js";
 import { freshBackend, testStorageConfig } from "../support/cluster.js";
 import { startApi } from "../support/api.js";
 import { runCli } from "../support/cli.js";
@@ -125,7 +125,7 @@ describe("retention on a node without ISM: the service's sweeper", function () {
     const days = Array.from({ length: 10 }, (_, k) => today - (20 + k) * DAY);
     expect((await loader.push(days.map(frameAt))).stored).to.equal(10);
     await loader.close();
-    const proxy = await startFaultProxy(process.env.OPENSEARCH_URL!, {
+    const proxy = await startFaultProxy(process.env.RATESTORE_CLUSTER_URL!, {
       bulk503: 0,
       bulkItems429: 0,
       delays: [{ path: "", method: "DELETE", when: "before", ms: 300, count: 1000 }],
@@ -134,7 +134,7 @@ describe("retention on a node without ISM: the service's sweeper", function () {
       ...backend.config,
       indexPrefix: loader.config.indexPrefix,
       sweepIntervalSeconds: 1,
-      opensearch: { ...backend.config.opensearch, urls: [proxy.url] },
+      cluster: { ...backend.config.cluster, urls: [proxy.url] },
     };
     const instances = await Promise.all([0, 1, 2].map(() => freshBackend(config)));
     try {
@@ -212,7 +212,7 @@ describe("retention on a node without ISM: the service's sweeper", function () {
   it("the partitions command shows period, documents, size, policy and deletion date", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ratestore-partitions-"));
     const env = {
-      OPENSEARCH_URL: process.env.OPENSEARCH_URL!,
+      RATESTORE_CLUSTER_URL: process.env.RATESTORE_CLUSTER_URL!,
       RATESTORE_INDEX_PREFIX: backend.config.indexPrefix,
       RATESTORE_PARTITION: "day",
       RATESTORE_RETENTION_HOURS: "48",

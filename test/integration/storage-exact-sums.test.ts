@@ -3,7 +3,7 @@ import type { TotalOptions } from "../../src/storage/backend.js";
 import type { DataFrame, RatedPoint } from "../../src/storage/dataframe.js";
 import { InexactTotalError } from "../../src/errors.js";
 import { formatNanos } from "../../src/storage/decimal.js";
-import { buildPointsTemplate, loadTemplateFile } from "../../src/storage/opensearch/templates.js";
+import { buildPointsTemplate, loadTemplateFile } from "../../src/storage/search-engine/templates.js";
 import { startApi } from "../support/api.js";
 import { freshBackend } from "../support/cluster.js";
 import { HOUR, T0, dec } from "../support/data.js";

@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import { BackendUnavailableError, PushInterruptedError } from "../../src/errors.js";
+import { BackendUnavailableError } from "../../src/errors.js";
+import { PushInterruptedError } from "../../src/storage/backend.js";
 import { freshBackend, testStorageConfig } from "../support/cluster.js";
 import { HOUR, T0, manyPoints } from "../support/data.js";
 import { startApi } from "../support/api.js";
@@ -9,11 +10,11 @@ describe("storage: retries against a failing cluster (real node behind a fault-i
   this.timeout(120_000);
 
   it("retries 503 bulk requests and 429 items with backoff; every point is stored exactly once", async () => {
-    const proxy = await startFaultProxy(process.env.OPENSEARCH_URL!, { bulk503: 2, bulkItems429: 2 });
+    const proxy = await startFaultProxy(process.env.RATESTORE_CLUSTER_URL!, { bulk503: 2, bulkItems429: 2 });
     const base = testStorageConfig();
     const backend = await freshBackend({
       indexPrefix: base.indexPrefix,
-      opensearch: { ...base.opensearch, urls: [proxy.url] },
+      cluster: { ...base.cluster, urls: [proxy.url] },
       bulk: { ...base.bulk, maxDocs: 500, concurrency: 1 },
     });
     try {
@@ -33,11 +34,11 @@ describe("storage: retries against a failing cluster (real node behind a fault-i
   });
 
   it("gives up with PushInterruptedError after its retries of refused requests, saying the points are not stored and that pushing again is safe", async () => {
-    const proxy = await startFaultProxy(process.env.OPENSEARCH_URL!, { bulk503: 1000, bulkItems429: 0 });
+    const proxy = await startFaultProxy(process.env.RATESTORE_CLUSTER_URL!, { bulk503: 1000, bulkItems429: 0 });
     const base = testStorageConfig();
     const backend = await freshBackend({
       indexPrefix: base.indexPrefix,
-      opensearch: { ...base.opensearch, urls: [proxy.url] },
+      cluster: { ...base.cluster, urls: [proxy.url] },
       bulk: { ...base.bulk, retries: 2 },
     });
     try {
@@ -67,11 +68,11 @@ describe("storage: retries against a failing cluster (real node behind a fault-i
     concurrency: number,
     test: (backend: Backend, proxy: Proxy) => Promise<void>,
   ) {
-    const proxy = await startFaultProxy(process.env.OPENSEARCH_URL!, faults);
+    const proxy = await startFaultProxy(process.env.RATESTORE_CLUSTER_URL!, faults);
     const base = testStorageConfig();
     const backend = await freshBackend({
       indexPrefix: base.indexPrefix,
-      opensearch: { ...base.opensearch, urls: [proxy.url], requestTimeoutMs: timeoutMs },
+      cluster: { ...base.cluster, urls: [proxy.url], requestTimeoutMs: timeoutMs },
       bulk: { ...base.bulk, concurrency },
     });
     try {
@@ -195,9 +196,9 @@ describe("storage: retries against a failing cluster (real node behind a fault-i
   });
 
   it("a refresh that misses a shard copy fails the read (503) instead of answering without acknowledged points; a refresh=true push whose refresh fails has still stored its points", async () => {
-    const proxy = await startFaultProxy(process.env.OPENSEARCH_URL!, { bulk503: 0, bulkItems429: 0, refreshShardFailures: 2 });
+    const proxy = await startFaultProxy(process.env.RATESTORE_CLUSTER_URL!, { bulk503: 0, bulkItems429: 0, refreshShardFailures: 2 });
     const base = testStorageConfig();
-    const backend = await freshBackend({ indexPrefix: base.indexPrefix, opensearch: { ...base.opensearch, urls: [proxy.url] } });
+    const backend = await freshBackend({ indexPrefix: base.indexPrefix, cluster: { ...base.cluster, urls: [proxy.url] } });
     const window = { begin: T0, end: T0 + HOUR };
     try {
       expect((await backend.push(manyPoints(50, { spanHours: 1 }))).stored).to.equal(50);

@@ -6,10 +6,10 @@ import type { SummaryServed, StorageObserver, TotalOptions, TotalResult } from "
 import type { StorageConfig } from "../../src/config.js";
 import type { DataFrame, RatedPoint } from "../../src/storage/dataframe.js";
 import { formatNanos } from "../../src/storage/decimal.js";
-import { OpenSearchBackend } from "../../src/storage/opensearch/backend.js";
+import { SearchEngineBackend } from "../../src/storage/search-engine/backend.js";
 import { NO_OBSERVER } from "../../src/storage/backend.js";
-import type { BuildRun } from "../../src/storage/opensearch/rollups/rollup-builder.js";
-import type { DayStateDoc } from "../../src/storage/opensearch/rollups/rollup-states.js";
+import type { BuildRun } from "../../src/storage/search-engine/rollups/rollup-builder.js";
+import type { DayStateDoc } from "../../src/storage/search-engine/rollups/rollup-states.js";
 import { spawnCli } from "../support/cli.js";
 import { freshBackend, testLogger } from "../support/cluster.js";
 import { startApi, type TestApi } from "../support/api.js";
@@ -106,8 +106,8 @@ class Plans implements StorageObserver {
 const ROLLUPS = { enabled: true, intervalSeconds: 1, quietSeconds: 0, marks: true };
 
 /** A second backend on the same indices that reads raw points only: the answer rollups must give. */
-async function rawReader(config: StorageConfig): Promise<OpenSearchBackend> {
-  const reader = new OpenSearchBackend({ ...config, rollups: { ...config.rollups, enabled: false } }, testLogger);
+async function rawReader(config: StorageConfig): Promise<SearchEngineBackend> {
+  const reader = new SearchEngineBackend({ ...config, rollups: { ...config.rollups, enabled: false } }, testLogger);
   await reader.connect();
   return reader;
 }
@@ -116,7 +116,7 @@ async function rawReader(config: StorageConfig): Promise<OpenSearchBackend> {
  * Runs the builder until no day waits on a write: another instance's finished writes hold their marks a
  * moment longer (write-marks.ts), as the service's builder would meet them and build at its next run.
  */
-async function buildAll(backend: OpenSearchBackend): Promise<BuildRun> {
+async function buildAll(backend: SearchEngineBackend): Promise<BuildRun> {
   for (let i = 0; ; i++) {
     const run = await backend.builder.runOnce();
     if (!run.days.writing || i >= 20) return run;
@@ -124,7 +124,7 @@ async function buildAll(backend: OpenSearchBackend): Promise<BuildRun> {
   }
 }
 
-async function sameAsRaw(backend: OpenSearchBackend, raw: OpenSearchBackend, questions = QUESTIONS): Promise<void> {
+async function sameAsRaw(backend: SearchEngineBackend, raw: SearchEngineBackend, questions = QUESTIONS): Promise<void> {
   for (const q of questions) {
     const [got, want] = await Promise.all([backend.total(q), raw.total(q)]);
     expect(text(got), JSON.stringify(q)).to.deep.equal(text(want));
@@ -133,7 +133,7 @@ async function sameAsRaw(backend: OpenSearchBackend, raw: OpenSearchBackend, que
 
 describe("storage: summaries from exact rollups, equal to raw points after every kind of change", () => {
   let backend: Backend;
-  let raw: OpenSearchBackend;
+  let raw: SearchEngineBackend;
   const plans = new Plans();
   const frames = february();
   const whole = { begin: FEB, end: MAR, groupby: ["project_id", "type"] };
@@ -249,21 +249,21 @@ describe("storage: summaries from exact rollups, equal to raw points after every
   it("a builder killed mid-build leaves its day dirty (read from raw points), never wrong, and the next build clears its leftovers", async function () {
     this.timeout(240_000);
     // Pushed by an instance that stops right after, so that no mark of the push is left for the build to wait on.
-    const writer = new OpenSearchBackend(backend.config, testLogger);
+    const writer = new SearchEngineBackend(backend.config, testLogger);
     await writer.connect();
     await writer.push([{ begin: day(15) + 9 * HOUR, end: day(15) + 10 * HOUR, points: [point(1, 1, 0, 15, 9)] }]);
     await writer.close();
     // The builder's lease is free (this suite's builder runs by hand), as when the service holding it died.
     await backend.client.request({ method: "DELETE", path: `/${backend.config.indexPrefix}-locks/_doc/rollup-builder` }, [404]);
     // The build's last step, recording itself in the day's state, never reaches the node: the process is killed there.
-    const proxy = await startFaultProxy(process.env.OPENSEARCH_URL!, {
+    const proxy = await startFaultProxy(process.env.RATESTORE_CLUSTER_URL!, {
       bulk503: 0,
       bulkItems429: 0,
       swallow: [{ path: "-rollups/_doc/day-2024-02-15", method: "PUT", count: 1 }],
     });
     const child = spawnCli(
       ["rollups", "rebuild", "--begin", "2024-02-15", "--end", "2024-02-16"],
-      { OPENSEARCH_URL: proxy.url, RATESTORE_INDEX_PREFIX: backend.config.indexPrefix, RATESTORE_RETENTION_MECHANISM: "none" },
+      { RATESTORE_CLUSTER_URL: proxy.url, RATESTORE_INDEX_PREFIX: backend.config.indexPrefix, RATESTORE_RETENTION_MECHANISM: "none" },
       mkdtempSync(join(tmpdir(), "ratestore-rollups-")),
     );
     let stderr = "";
@@ -304,11 +304,8 @@ describe("storage: summaries from exact rollups, equal to raw points after every
   });
 
   it("a push whose marks are refused for a while (503, 429 items) retries them and stores every point; the day reads from raw points", async () => {
-    const proxy = await startFaultProxy(process.env.OPENSEARCH_URL!, { bulk503: 2, bulkItems429: 2, bulkPath: "-rollups/_bulk" });
-    const behind = new OpenSearchBackend(
-      { ...backend.config, opensearch: { ...backend.config.opensearch, urls: [proxy.url] } },
-      testLogger,
-    );
+    const proxy = await startFaultProxy(process.env.RATESTORE_CLUSTER_URL!, { bulk503: 2, bulkItems429: 2, bulkPath: "-rollups/_bulk" });
+    const behind = new SearchEngineBackend({ ...backend.config, cluster: { ...backend.config.cluster, urls: [proxy.url] } }, testLogger);
     try {
       await behind.connect();
       const res = await behind.push([{ begin: day(18) + 9 * HOUR, end: day(18) + 10 * HOUR, points: [point(0, 2, 0, 18, 9)] }]);
@@ -325,7 +322,7 @@ describe("storage: summaries from exact rollups, equal to raw points after every
 
   it("two instances pushing and building at once: every answer equals raw points", async function () {
     this.timeout(180_000);
-    const other = new OpenSearchBackend(backend.config, testLogger);
+    const other = new SearchEngineBackend(backend.config, testLogger);
     await other.init();
     try {
       for (let round = 0; round < 5; round++) {
@@ -355,7 +352,7 @@ describe("storage: summaries from exact rollups, equal to raw points after every
 
 describe("storage: rollups under retention", () => {
   let backend: Backend;
-  let raw: OpenSearchBackend;
+  let raw: SearchEngineBackend;
   const today = Math.floor(Date.now() / DAY) * DAY;
   const frames = (d: number): DataFrame[] =>
     [1, 5].map((h) => ({ begin: d + h * HOUR, end: d + (h + 1) * HOUR, points: [point(0, 0, 0, 1, h), point(1, 2, 1, 1, h)] }));

@@ -30,7 +30,7 @@ export async function startApi(
   storage: Partial<StorageConfig> = {},
 ): Promise<TestApi> {
   const config = loadConfig({
-    OPENSEARCH_URL: process.env.OPENSEARCH_URL!,
+    RATESTORE_CLUSTER_URL: process.env.RATESTORE_CLUSTER_URL!,
     RATESTORE_API_KEYS: JSON.stringify([
       { name: "admin", key: ADMIN_KEY, role: "admin" },
       { name: "project-a", key: PROJECT_A_KEY, role: "project", scope: "proj-a" },

@@ -2,7 +2,7 @@ import type { StorageObserver } from "../../src/storage/backend.js";
 import { randomBytes } from "node:crypto";
 import { loadConfig, type StorageConfig } from "../../src/config.js";
 import { createLogger } from "../../src/logger.js";
-import { OpenSearchBackend } from "../../src/storage/opensearch/backend.js";
+import { SearchEngineBackend } from "../../src/storage/search-engine/backend.js";
 
 export const testLogger = createLogger(process.env.RATESTORE_TEST_LOG_LEVEL ?? "error");
 
@@ -12,10 +12,10 @@ export const testLogger = createLogger(process.env.RATESTORE_TEST_LOG_LEVEL ?? "
  * (the retention suites do).
  */
 export function testStorageConfig(overrides: Partial<StorageConfig> = {}): StorageConfig {
-  const url = process.env.OPENSEARCH_URL;
-  if (!url) throw new Error("OPENSEARCH_URL is not set: the global setup provisions it (test/support/global-setup.ts)");
+  const url = process.env.RATESTORE_CLUSTER_URL;
+  if (!url) throw new Error("RATESTORE_CLUSTER_URL is not set: the global setup provisions it (test/support/global-setup.ts)");
   const base = loadConfig({
-    OPENSEARCH_URL: url,
+    RATESTORE_CLUSTER_URL: url,
     RATESTORE_INDEX_PREFIX: `t${randomBytes(5).toString("hex")}`,
     RATESTORE_RETENTION_MECHANISM: "none",
   }).storage;
@@ -26,8 +26,8 @@ export function testStorageConfig(overrides: Partial<StorageConfig> = {}): Stora
 export async function freshBackend(
   overrides: Partial<StorageConfig> = {},
   observer?: StorageObserver,
-): Promise<OpenSearchBackend & { drop(): Promise<void> }> {
-  const backend = new OpenSearchBackend(testStorageConfig(overrides), testLogger, observer);
+): Promise<SearchEngineBackend & { drop(): Promise<void> }> {
+  const backend = new SearchEngineBackend(testStorageConfig(overrides), testLogger, observer);
   await backend.init();
   return Object.assign(backend, {
     async drop() {

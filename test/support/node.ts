@@ -27,7 +27,7 @@ export class OwnNode {
   }
 
   private env(): NodeJS.ProcessEnv {
-    const { OPENSEARCH_URL: _shared, ...env } = process.env;
+    const { RATESTORE_CLUSTER_URL: _shared, ...env } = process.env;
     return {
       ...env,
       RATESTORE_ENGINE_PORT: String(this.port),

@@ -37,7 +37,7 @@ describe("docker-compose.yml", () => {
     const resolved = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, "$1")]));
     const config = loadConfig(resolved);
     expect(config.api.auth).to.equal("keys");
-    expect(config.storage.opensearch.urls).to.deep.equal(["http://opensearch:9200"]);
+    expect(config.storage.cluster.urls).to.deep.equal(["http://opensearch:9200"]);
     expect(s.ratestore!.ports).to.deep.equal([`127.0.0.1:${config.port}:${config.port}`]);
     expect(s.ratestore!.healthcheck!.test.join(" ")).to.include(`localhost:${config.port}/readyz`);
     expect(s.ratestore!.depends_on).to.deep.equal({ opensearch: { condition: "service_healthy" } });

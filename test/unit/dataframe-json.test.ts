@@ -3,7 +3,7 @@ import type { DataFrame } from "../../src/storage/dataframe.js";
 import { dataFrameJson, dataFramesNdjson } from "../../src/storage/dataframe-json.js";
 import { framesOfPage } from "../../src/storage/frames.js";
 import { parseDecimal } from "../../src/storage/decimal.js";
-import { documentJson, fromDocument, periodTexts, pointId } from "../../src/storage/opensearch/documents.js";
+import { documentJson, fromDocument, periodTexts, pointId } from "../../src/storage/search-engine/documents.js";
 
 const n = (text: string) => parseDecimal(text)!;
 const FRAME: DataFrame = {

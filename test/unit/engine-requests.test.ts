@@ -3,23 +3,26 @@ import { resolve } from "node:path";
 import { expect } from "chai";
 import winston from "winston";
 import { loadConfig } from "../../src/config.js";
-import type { ClusterProfile } from "../../src/storage/cluster-profile.js";
-import { sumAggregations, TotalAggregator } from "../../src/storage/opensearch/aggregations.js";
-import { ClusterClient, type ClusterRequest, type ClusterResponse } from "../../src/storage/opensearch/client.js";
-import { ilmPolicyBody } from "../../src/storage/opensearch/retention/ilm-retention.js";
-import { IsmRetention, ismPolicyBody } from "../../src/storage/opensearch/retention/ism-retention.js";
-import { Lifecycle, partitionSettings } from "../../src/storage/opensearch/retention/lifecycle.js";
-import { Partitions } from "../../src/storage/opensearch/partitions.js";
-import { pitRequests } from "../../src/storage/opensearch/pit.js";
-import { deriveProfile, type ClusterFacts } from "../../src/storage/opensearch/profile.js";
-import { PointReader } from "../../src/storage/opensearch/reader.js";
-import { PointSearch } from "../../src/storage/opensearch/search.js";
-import { buildPointsTemplate, loadTemplateFile } from "../../src/storage/opensearch/templates.js";
-import { planRollups } from "../../src/storage/opensearch/rollups/rollup-plan.js";
-import { rollupQuery } from "../../src/storage/opensearch/rollups/rollup-reads.js";
-import { RollupStates } from "../../src/storage/opensearch/rollups/rollup-states.js";
-import { DayMarks } from "../../src/storage/opensearch/rollups/write-marks.js";
-import { SummaryQueries } from "../../src/storage/opensearch/summary-queries.js";
+import { ConfigError } from "../../src/errors.js";
+import { createLogger } from "../../src/logger.js";
+import { SearchEngineBackend } from "../../src/storage/search-engine/backend.js";
+import { parseProfileOverride, type ClusterProfile } from "../../src/storage/search-engine/cluster-profile.js";
+import { sumAggregations, TotalAggregator } from "../../src/storage/search-engine/aggregations.js";
+import { ClusterClient, type ClusterRequest, type ClusterResponse } from "../../src/storage/search-engine/client.js";
+import { ilmPolicyBody } from "../../src/storage/search-engine/retention/ilm-retention.js";
+import { IsmRetention, ismPolicyBody } from "../../src/storage/search-engine/retention/ism-retention.js";
+import { Lifecycle, partitionSettings } from "../../src/storage/search-engine/retention/lifecycle.js";
+import { Partitions } from "../../src/storage/search-engine/partitions.js";
+import { pitRequests } from "../../src/storage/search-engine/pit.js";
+import { deriveProfile, type ClusterFacts } from "../../src/storage/search-engine/profile-detection.js";
+import { PointReader } from "../../src/storage/search-engine/reader.js";
+import { PointSearch } from "../../src/storage/search-engine/search.js";
+import { buildPointsTemplate, loadTemplateFile } from "../../src/storage/search-engine/templates.js";
+import { planRollups } from "../../src/storage/search-engine/rollups/rollup-plan.js";
+import { rollupQuery } from "../../src/storage/search-engine/rollups/rollup-reads.js";
+import { RollupStates } from "../../src/storage/search-engine/rollups/rollup-states.js";
+import { DayMarks } from "../../src/storage/search-engine/rollups/write-marks.js";
+import { SummaryQueries } from "../../src/storage/search-engine/summary-queries.js";
 
 /**
  * Golden request fixtures per subject and flavour range (as Jaeger pins `*.es8-9.json`): what the
@@ -115,9 +118,9 @@ class RecordingClient extends ClusterClient {
 
 async function requestsOf(facts: ClusterFacts): Promise<Record<string, unknown>> {
   const profile: ClusterProfile = deriveProfile(facts);
-  const config = loadConfig({ OPENSEARCH_URL: "http://127.0.0.1:9200", RATESTORE_INDEX_PREFIX: "ratestore" }).storage;
+  const config = loadConfig({ RATESTORE_CLUSTER_URL: "http://127.0.0.1:9200", RATESTORE_INDEX_PREFIX: "ratestore" }).storage;
   const partitions = new Partitions(config.indexPrefix, config.partition);
-  const client = new RecordingClient(config.opensearch);
+  const client = new RecordingClient(config.cluster);
   // The mechanism as the service chooses it, in the one place it is chosen.
   const mechanism = new Lifecycle(client, partitions, config, profile, silent).build();
   const partition = partitions.indexFor(T0);
@@ -371,18 +374,37 @@ describe("cluster profile", () => {
     expect(p.overridden).to.deep.equal(["pit"]);
   });
 
-  it("rejects a malformed override at configuration time, naming the variable", () => {
-    expect(() => loadConfig({ RATESTORE_CLUSTER_PROFILE: '{"pit":"sometimes"}' })).to.throw(/RATESTORE_CLUSTER_PROFILE\.pit/);
+  it("rejects a malformed override before the start, naming the variable and the field", () => {
+    const backend = (profile: string) =>
+      new SearchEngineBackend(loadConfig({ RATESTORE_CLUSTER_PROFILE: profile }).storage, createLogger("error"));
+    expect(() => backend('{"pit":"sometimes"}')).to.throw(ConfigError, /RATESTORE_CLUSTER_PROFILE\.pit/);
+    expect(() => backend('{"pits":"none"}')).to.throw(ConfigError, /RATESTORE_CLUSTER_PROFILE: .*pits/);
     expect(() => loadConfig({ RATESTORE_CLUSTER_PROFILE: "{not json" })).to.throw(/RATESTORE_CLUSTER_PROFILE: not valid JSON/);
-    expect(loadConfig({ RATESTORE_CLUSTER_PROFILE: '{"lifecycle":"ilm"}' }).storage.opensearch.profile).to.deep.equal({ lifecycle: "ilm" });
+    expect(() => loadConfig({ RATESTORE_CLUSTER_PROFILE: '["pit"]' })).to.throw(/RATESTORE_CLUSTER_PROFILE: a JSON object/);
+    expect(loadConfig({ RATESTORE_CLUSTER_PROFILE: '{"lifecycle":"ilm"}' }).storage.cluster.profile).to.deep.equal({ lifecycle: "ilm" });
+    expect(parseProfileOverride({ lifecycle: "ilm" })).to.deep.equal({ lifecycle: "ilm" });
+  });
+
+  it("reads the cluster settings under their older OPENSEARCH_* names, and refuses two names set apart", () => {
+    const older = loadConfig({ OPENSEARCH_URL: "http://a:9200", OPENSEARCH_USERNAME: "u", RATESTORE_OS_PORT: "9300" }).storage.cluster;
+    expect(older.urls).to.deep.equal(["http://a:9200"]);
+    expect(older.username).to.equal("u");
+    expect(loadConfig({ RATESTORE_OS_PORT: "9300" }).storage.cluster.urls).to.deep.equal(["http://127.0.0.1:9300"]);
+    expect(loadConfig({ RATESTORE_CLUSTER_URL: "http://a:9200", OPENSEARCH_URL: "http://a:9200" }).storage.cluster.urls).to.deep.equal([
+      "http://a:9200",
+    ]);
+    expect(() => loadConfig({ RATESTORE_CLUSTER_PASSWORD: "one-secret", OPENSEARCH_PASSWORD: "another" }))
+      .to.throw(ConfigError, /RATESTORE_CLUSTER_PASSWORD and its older name OPENSEARCH_PASSWORD are both set, to different values/)
+      .and.satisfy((e: Error) => !e.message.includes("secret") && !e.message.includes("another"));
+    expect(() => loadConfig({ OPENSEARCH_URL: "ftp://b" })).to.throw(/RATESTORE_CLUSTER_URL \(set as OPENSEARCH_URL\)/);
   });
 
   it("takes several cluster URLs, and refuses a start-up wait that is not a number", () => {
-    expect(loadConfig({ OPENSEARCH_URL: "http://a:9200, http://b:9200" }).storage.opensearch.urls).to.deep.equal([
+    expect(loadConfig({ RATESTORE_CLUSTER_URL: "http://a:9200, http://b:9200" }).storage.cluster.urls).to.deep.equal([
       "http://a:9200",
       "http://b:9200",
     ]);
-    expect(() => loadConfig({ OPENSEARCH_URL: "http://a:9200,ftp://b" })).to.throw(/OPENSEARCH_URL/);
+    expect(() => loadConfig({ RATESTORE_CLUSTER_URL: "http://a:9200,ftp://b" })).to.throw(/RATESTORE_CLUSTER_URL/);
     expect(() => loadConfig({ RATESTORE_STARTUP_WAIT_SECONDS: "soon" })).to.throw(/RATESTORE_STARTUP_WAIT_SECONDS/);
     expect(loadConfig({ RATESTORE_STARTUP_WAIT_SECONDS: "30" }).startupWaitSeconds).to.equal(30);
   });

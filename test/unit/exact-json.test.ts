@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { ExactDecimal, stringifyExact } from "../../src/exact-json.js";
+import { ExactDecimal, stringifyExact } from "../../src/api/exact-json.js";
 import { parseDecimal } from "../../src/storage/decimal.js";
 
 const exact = (text: string) => new ExactDecimal(parseDecimal(text)!);

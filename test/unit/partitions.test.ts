@@ -1,6 +1,6 @@
 import { expect } from "chai";
-import { Partitions } from "../../src/storage/opensearch/partitions.js";
-import { planGroups } from "../../src/storage/opensearch/aggregations.js";
+import { Partitions } from "../../src/storage/search-engine/partitions.js";
+import { planGroups } from "../../src/storage/search-engine/aggregations.js";
 import {
   contentKey,
   documentJson,
@@ -9,7 +9,7 @@ import {
   periodTexts,
   pointId,
   type PointDocument,
-} from "../../src/storage/opensearch/documents.js";
+} from "../../src/storage/search-engine/documents.js";
 import { ValidationError } from "../../src/errors.js";
 
 describe("partitions", () => {
@@ -191,13 +191,17 @@ describe("backend registry", () => {
     const { UnknownBackendError } = await import("../../src/errors.js");
     const { createLogger } = await import("../../src/logger.js");
     const storage = loadConfig({}).storage;
-    expect(registeredBackends()).to.include("opensearch");
+    expect(registeredBackends()).to.include.members(["search-engine", "opensearch"]);
     const backend = createBackend(storage, createLogger("error"));
-    expect(backend.name).to.equal("opensearch");
+    expect(backend.name).to.equal("search-engine");
     await backend.close();
+    // The older name builds the same backend.
+    const older = createBackend({ ...storage, backend: "opensearch" }, createLogger("error"));
+    expect(older.name).to.equal("search-engine");
+    await older.close();
     expect(() => createBackend({ ...storage, backend: "influxdb" }, createLogger("error"))).to.throw(
       UnknownBackendError,
-      /registered: .*opensearch/,
+      /registered: .*search-engine/,
     );
   });
 });

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import type { DataFrame, RatedPoint } from "../../src/storage/dataframe.js";
-import { PointChunks } from "../../src/storage/opensearch/point-chunks.js";
+import { PointChunks } from "../../src/storage/search-engine/point-chunks.js";
 
 const HOUR = 3_600_000;
 const T = Date.UTC(2024, 0, 1);

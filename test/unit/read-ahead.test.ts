@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { readAhead } from "../../src/storage/opensearch/read-ahead.js";
+import { readAhead } from "../../src/storage/search-engine/read-ahead.js";
 
 /** Pages 0..last, each written on the next turn of the event loop and answered on the one after, as a socket would; `log` records the order of events. */
 function pages(last: number, log: string[]) {

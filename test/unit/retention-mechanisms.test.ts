@@ -6,12 +6,12 @@ import { expect } from "chai";
 import winston from "winston";
 import { loadConfig, RETENTION_MECHANISM_NAMES } from "../../src/config.js";
 import { BackendError, BackendUnavailableError, ConfigError } from "../../src/errors.js";
-import type { ClusterProfile } from "../../src/storage/cluster-profile.js";
-import { ClusterClient, translateError } from "../../src/storage/opensearch/client.js";
-import { Partitions } from "../../src/storage/opensearch/partitions.js";
-import { IsmRetention } from "../../src/storage/opensearch/retention/ism-retention.js";
-import { timeValue, timeValueMs } from "../../src/storage/opensearch/retention/retention-mechanism.js";
-import { chooseRetention } from "../../src/storage/opensearch/retention/retention-mechanisms.js";
+import type { ClusterProfile } from "../../src/storage/search-engine/cluster-profile.js";
+import { ClusterClient, translateError } from "../../src/storage/search-engine/client.js";
+import { Partitions } from "../../src/storage/search-engine/partitions.js";
+import { IsmRetention } from "../../src/storage/search-engine/retention/ism-retention.js";
+import { timeValue, timeValueMs } from "../../src/storage/search-engine/retention/retention-mechanism.js";
+import { chooseRetention } from "../../src/storage/search-engine/retention/retention-mechanisms.js";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -59,7 +59,7 @@ describe("retention mechanisms", () => {
   describe("ISM ages", () => {
     const partitions = new Partitions("rs", "day");
     const ctx = (backdating: ClusterProfile["backdating"]) => ({
-      client: new ClusterClient(loadConfig({}).storage.opensearch),
+      client: new ClusterClient(loadConfig({}).storage.cluster),
       partitions,
       profile: profile("ism", backdating),
       retentionMs: 48 * HOUR,
@@ -101,7 +101,7 @@ describe("cluster errors name the cause and the setting to check", () => {
     const err = translateError(response(401, "Unauthorized"), "GET /_nodes/_local", "ratestore");
     expect(err).to.be.instanceOf(BackendError);
     expect(err.message).to.equal(
-      "cluster refused the credentials (401) on GET /_nodes/_local: sent the user ratestore and its password; check OPENSEARCH_USERNAME and OPENSEARCH_PASSWORD",
+      "cluster refused the credentials (401) on GET /_nodes/_local: sent the user ratestore and its password; check RATESTORE_CLUSTER_USERNAME and RATESTORE_CLUSTER_PASSWORD",
     );
     expect(translateError(response(401, "Unauthorized"), "GET /").message).to.include("sent no credentials");
   });
@@ -126,22 +126,22 @@ describe("cluster errors name the cause and the setting to check", () => {
     const err = translateError(new errors.ConnectionError("unable to verify the first certificate"), "GET /_nodes/_local");
     expect(err).to.be.instanceOf(BackendError).and.not.instanceOf(BackendUnavailableError);
     expect(err.message).to.match(
-      /^cluster certificate not trusted on GET \/_nodes\/_local: unable to verify the first certificate; set OPENSEARCH_CA_FILE/,
+      /^cluster certificate not trusted on GET \/_nodes\/_local: unable to verify the first certificate; set RATESTORE_CLUSTER_CA_FILE/,
     );
     expect(translateError(new errors.ConnectionError("connect ECONNREFUSED 127.0.0.1:9200"), "GET /")).to.be.instanceOf(
       BackendUnavailableError,
     );
   });
 
-  it("a CA file that cannot be read, or holds no certificate, stops the start naming OPENSEARCH_CA_FILE", () => {
+  it("a CA file that cannot be read, or holds no certificate, stops the start naming RATESTORE_CLUSTER_CA_FILE", () => {
     const dir = mkdtempSync(join(tmpdir(), "ratestore-ca-"));
-    expect(() => loadConfig({ OPENSEARCH_CA_FILE: join(dir, "missing.pem") })).to.throw(
+    expect(() => loadConfig({ RATESTORE_CLUSTER_CA_FILE: join(dir, "missing.pem") })).to.throw(
       ConfigError,
-      /OPENSEARCH_CA_FILE .*missing\.pem: ENOENT/,
+      /RATESTORE_CLUSTER_CA_FILE .*missing\.pem: ENOENT/,
     );
     writeFileSync(join(dir, "empty.pem"), "not a certificate\n");
-    expect(() => loadConfig({ OPENSEARCH_CA_FILE: join(dir, "empty.pem") })).to.throw(ConfigError, /holds no PEM certificate/);
+    expect(() => loadConfig({ RATESTORE_CLUSTER_CA_FILE: join(dir, "empty.pem") })).to.throw(ConfigError, /holds no PEM certificate/);
     writeFileSync(join(dir, "ca.pem"), "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
-    expect(loadConfig({ OPENSEARCH_CA_FILE: join(dir, "ca.pem") }).storage.opensearch.ca).to.include("BEGIN CERTIFICATE");
+    expect(loadConfig({ RATESTORE_CLUSTER_CA_FILE: join(dir, "ca.pem") }).storage.cluster.ca).to.include("BEGIN CERTIFICATE");
   });
 });

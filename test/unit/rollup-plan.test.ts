@@ -1,8 +1,8 @@
 import { expect } from "chai";
-import { daysOfMonth, DAY_MS } from "../../src/storage/opensearch/rollups/rollup-calendar.js";
-import { monthSignature, planRollups, type DayState, type MonthState } from "../../src/storage/opensearch/rollups/rollup-plan.js";
-import { rollupQuery, uncovered } from "../../src/storage/opensearch/rollups/rollup-reads.js";
-import { sumAggregations } from "../../src/storage/opensearch/aggregations.js";
+import { daysOfMonth, DAY_MS } from "../../src/storage/search-engine/rollups/rollup-calendar.js";
+import { monthSignature, planRollups, type DayState, type MonthState } from "../../src/storage/search-engine/rollups/rollup-plan.js";
+import { rollupQuery, uncovered } from "../../src/storage/search-engine/rollups/rollup-reads.js";
+import { sumAggregations } from "../../src/storage/search-engine/aggregations.js";
 
 const day = (iso: string) => Date.parse(`${iso}T00:00:00Z`);
 const clean = (build: string): DayState => ({ status: "clean", build });

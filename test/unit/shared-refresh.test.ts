@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { SharedRefresh } from "../../src/storage/opensearch/shared-refresh.js";
+import { SharedRefresh } from "../../src/storage/search-engine/shared-refresh.js";
 
 /** A refresh that finishes when the test says so, recording when each started. */
 class FakeRefreshes {

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { labelsJson, sortedKeys } from "../../src/storage/opensearch/documents.js";
+import { labelsJson, sortedKeys } from "../../src/storage/search-engine/documents.js";
 
 describe("sortedKeys: a label map's keys in Array.prototype.sort's order", () => {
   it("orders keys exactly as the built-in sort does, for any keys a label map may hold", () => {

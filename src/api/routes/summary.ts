@@ -2,7 +2,7 @@ import { Router, type Request, type Response } from "express";
 import type { GroupCursor, TotalRow } from "../../storage/backend.js";
 import { TIME_GROUPS } from "../../storage/backend.js";
 import type { Scalar } from "../../storage/dataframe.js";
-import { ExactDecimal, stringifyExact } from "../../exact-json.js";
+import { ExactDecimal, stringifyExact } from "../exact-json.js";
 import { formatTimestamp } from "../../storage/time.js";
 import { parseOrThrow } from "../../validation.js";
 import { principalOf, scopedScope } from "../auth.js";

@@ -24,7 +24,7 @@ import {
   type TotalResult,
   type WriteStats,
 } from "../backend.js";
-import type { ClusterProfile } from "../cluster-profile.js";
+import { parseProfileOverride, type ClusterProfile, type ProfileOverride } from "./cluster-profile.js";
 import type { DataFrame } from "../dataframe.js";
 import { TotalAggregator, collectTotal } from "./aggregations.js";
 import { SummaryQueries } from "./summary-queries.js";
@@ -37,7 +37,7 @@ import { PointSearch } from "./search.js";
 import { Lifecycle } from "./retention/lifecycle.js";
 import { RetentionSweeper } from "./retention/retention-sweeper.js";
 import { foreignIndexProblem, foreignIndices } from "./ownership.js";
-import { detectProfile } from "./profile.js";
+import { detectProfile } from "./profile-detection.js";
 import { withDefaultWindow } from "./query.js";
 import { installPointsTemplate, replicaSettings, templateInstalled } from "./templates.js";
 import { writeBlocks } from "./write-blocks.js";
@@ -73,11 +73,12 @@ interface Components {
  * one partition scheme. `connect()` detects the cluster profile once and hands it to every component;
  * `init()` also installs the template and the retention policy.
  */
-export class OpenSearchBackend implements StorageBackend {
-  readonly name = "opensearch";
+export class SearchEngineBackend implements StorageBackend {
+  readonly name = "search-engine";
   readonly client: ClusterClient;
   readonly partitions: Partitions;
   private readonly refresher: Refresher;
+  private readonly profileOverride: ProfileOverride;
   private components: Components | undefined;
   private clusterName: string | undefined;
   private readonly emptyStats: WriteStats = { stored: 0, duplicates: 0, failed: 0, retries: 0, bulkRequests: 0 };
@@ -87,7 +88,8 @@ export class OpenSearchBackend implements StorageBackend {
     private readonly logger: Logger,
     private readonly observer: StorageObserver = NO_OBSERVER,
   ) {
-    this.client = new ClusterClient(config.opensearch);
+    this.profileOverride = parseProfileOverride(config.cluster.profile);
+    this.client = new ClusterClient(config.cluster);
     this.partitions = new Partitions(config.indexPrefix, config.partition);
     this.refresher = new Refresher(this.client, this.partitions, observer);
   }
@@ -116,7 +118,7 @@ export class OpenSearchBackend implements StorageBackend {
 
   async connect(): Promise<void> {
     if (this.components) return;
-    const { profile, clusterName } = await detectProfile(this.client, this.config.opensearch.profile);
+    const { profile, clusterName } = await detectProfile(this.client, this.profileOverride);
     this.clusterName = clusterName;
     this.logger.info("connected to cluster", { urls: this.client.safeUrls, cluster: clusterName, profile });
     const c = this.config;

@@ -1,11 +1,12 @@
 import { backoffMs, sleep } from "../../backoff.js";
 import type { StorageConfig } from "../../config.js";
-import { BackendUnavailableError, PushInterruptedError, refusedWhole } from "../../errors.js";
+import { BackendUnavailableError, refusedWhole } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import {
   NO_OBSERVER,
   type BulkOutcome,
   type PointFailure,
+  PushInterruptedError,
   type PushOptions,
   type PushResult,
   type StorageObserver,

@@ -1,9 +1,9 @@
 /**
- * Detects the cluster profile (src/storage/cluster-profile.ts) once at init. Components receive the
+ * Detects the cluster profile (cluster-profile.ts) once at init. Components receive the
  * result and branch on its fields, never on a version string and never on the text of an error.
  */
 import { BackendError } from "../../errors.js";
-import type { ClusterProfile, ProfileOverride } from "../cluster-profile.js";
+import type { ClusterProfile, ProfileOverride } from "./cluster-profile.js";
 import type { ClusterClient } from "./client.js";
 
 /** What the cluster says about itself; everything else is derived from it by `deriveProfile`. */

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { formatNanos, type Nanos } from "./storage/decimal.js";
+import { formatNanos, type Nanos } from "../storage/decimal.js";
 
 /**
  * JSON with exact decimal amounts. `JSON.stringify` can only write a number it holds as a double, and

@@ -1,4 +1,4 @@
-import type { ClusterProfile } from "../cluster-profile.js";
+import type { ClusterProfile } from "./cluster-profile.js";
 import type { ClusterRequest } from "./client.js";
 
 /** How long a point-in-time lives between two pages of a walk. */

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import type { StorageConfig } from "../../config.js";
-import type { ClusterProfile } from "../cluster-profile.js";
+import type { ClusterProfile } from "./cluster-profile.js";
 import type { Logger } from "../../logger.js";
 import type { ClusterClient } from "./client.js";
 import type { Partitions } from "./partitions.js";
@@ -22,7 +22,7 @@ const TemplateFileSchema = z.object({
 export type TemplateFile = z.infer<typeof TemplateFileSchema>;
 
 export function loadTemplateFile(name: string): TemplateFile {
-  const path = join(indexTemplatesDir(), "opensearch", name);
+  const path = join(indexTemplatesDir(), "search-engine", name);
   return TemplateFileSchema.parse(JSON.parse(readFileSync(path, "utf8")));
 }
 

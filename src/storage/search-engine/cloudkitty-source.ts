@@ -1,4 +1,4 @@
-import type { OpenSearchConfig } from "../../config.js";
+import type { ClusterConfig } from "../../config.js";
 import type { CloudKittySource, SourceDay, SourceDocument } from "../cloudkitty-source.js";
 import { ClusterClient } from "./client.js";
 import { readAhead } from "./read-ahead.js";
@@ -21,11 +21,11 @@ interface DaysResponse {
  * each day is read with a scroll in `_doc` order, the cheapest scan every engine and version has, and
  * the one CloudKitty itself uses. A day is the unit of resumption: one that was cut off is read again.
  */
-export class OpenSearchCloudKittySource implements CloudKittySource {
+export class CloudKittyIndexSource implements CloudKittySource {
   private readonly client: ClusterClient;
 
   constructor(
-    config: OpenSearchConfig,
+    config: ClusterConfig,
     private readonly index: string,
   ) {
     this.client = new ClusterClient(config);

@@ -1,7 +1,7 @@
 import { BackendError, BackendUnavailableError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { PointCursor } from "../backend.js";
-import type { ClusterProfile } from "../cluster-profile.js";
+import type { ClusterProfile } from "./cluster-profile.js";
 import type { ClusterClient } from "./client.js";
 import { inPit, pitRequests, type PitRequests } from "./pit.js";
 import { readAhead } from "./read-ahead.js";

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ConfigError } from "../../errors.js";
 
 /**
  * What the cluster can do, detected once at init and handed to every component (as Jaeger's
@@ -50,3 +51,11 @@ export type ClusterProfile = z.infer<typeof ClusterProfileSchema>;
 /** A configuration override: any subset of the profile, applied over what was detected. */
 export const ProfileOverrideSchema = ClusterProfileSchema.omit({ identifiedBy: true, overridden: true }).partial();
 export type ProfileOverride = z.infer<typeof ProfileOverrideSchema>;
+
+/** The configured override (RATESTORE_CLUSTER_PROFILE), checked field by field: a wrong one stops the start, naming the field. */
+export function parseProfileOverride(raw: Readonly<Record<string, unknown>>): ProfileOverride {
+  const result = ProfileOverrideSchema.strict().safeParse(raw);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => `RATESTORE_CLUSTER_PROFILE${i.path.map((p) => `.${String(p)}`).join("")}: ${i.message}`);
+  throw new ConfigError(`invalid configuration: ${lines.join("; ")}`);
+}

@@ -5,7 +5,7 @@
  * line in that registry.
  */
 import type { Logger } from "../../../logger.js";
-import type { ClusterProfile } from "../../cluster-profile.js";
+import type { ClusterProfile } from "../cluster-profile.js";
 import type { ClusterClient } from "../client.js";
 import type { Partitions } from "../partitions.js";
 

@@ -1,5 +1,5 @@
 import { Client, errors } from "@opensearch-project/opensearch";
-import type { OpenSearchConfig } from "../../config.js";
+import type { ClusterConfig } from "../../config.js";
 import { BackendError, BackendUnavailableError } from "../../errors.js";
 
 /**
@@ -47,7 +47,7 @@ export function errorReason(body: unknown): string {
 export class ClusterClient {
   private readonly client: Client;
 
-  constructor(readonly config: OpenSearchConfig) {
+  constructor(readonly config: ClusterConfig) {
     this.client = new Client({
       nodes: [...config.urls],
       ...(config.username ? { auth: { username: config.username, password: config.password ?? "" } } : {}),
@@ -136,7 +136,7 @@ export function translateError(err: unknown, what: string, user?: string): Error
     if (status === 401) {
       const who = user ? `the user ${user} and its password` : "no credentials (the cluster asks for them)";
       return new BackendError(
-        `cluster refused the credentials (401) on ${what}: sent ${who}; check OPENSEARCH_USERNAME and OPENSEARCH_PASSWORD`,
+        `cluster refused the credentials (401) on ${what}: sent ${who}; check RATESTORE_CLUSTER_USERNAME and RATESTORE_CLUSTER_PASSWORD`,
         status,
         { cause: err },
       );
@@ -152,8 +152,8 @@ export function translateError(err: unknown, what: string, user?: string): Error
   }
   if (err instanceof errors.ConnectionError && UNTRUSTED_CERTIFICATE.test(err.message)) {
     return new BackendError(
-      `cluster certificate not trusted on ${what}: ${err.message}; set OPENSEARCH_CA_FILE to the PEM file of the CA that signed it ` +
-        `(OPENSEARCH_TLS_VERIFY=false turns verification off, which lets anyone in the middle read the data and the credentials)`,
+      `cluster certificate not trusted on ${what}: ${err.message}; set RATESTORE_CLUSTER_CA_FILE to the PEM file of the CA that signed it ` +
+        `(RATESTORE_CLUSTER_TLS_VERIFY=false turns verification off, which lets anyone in the middle read the data and the credentials)`,
       undefined,
       { cause: err },
     );

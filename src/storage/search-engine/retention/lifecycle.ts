@@ -7,7 +7,7 @@
 import type { StorageConfig } from "../../../config.js";
 import type { Logger } from "../../../logger.js";
 import type { PartitionInfo } from "../../backend.js";
-import type { ClusterProfile } from "../../cluster-profile.js";
+import type { ClusterProfile } from "../cluster-profile.js";
 import type { ClusterClient } from "../client.js";
 import type { Partitions } from "../partitions.js";
 import type { PartitionGate } from "../writer.js";

@@ -5,7 +5,7 @@
  */
 import type { RetentionMechanismName } from "../../../config.js";
 import { ConfigError } from "../../../errors.js";
-import type { ClusterProfile } from "../../cluster-profile.js";
+import type { ClusterProfile } from "../cluster-profile.js";
 import { IlmRetention } from "./ilm-retention.js";
 import { IsmRetention } from "./ism-retention.js";
 import { NoRetention } from "./no-retention.js";
