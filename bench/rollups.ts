@@ -14,6 +14,7 @@ import { formatNanos } from "../src/storage/decimal.js";
 import { SearchEngineBackend } from "../src/storage/search-engine/backend.js";
 import { datasetFile, type CloudKitty } from "./cloudkitty.js";
 import { withConcurrency } from "./concurrency.js";
+import { total } from "../src/storage/reads.js";
 
 type Say = (line?: string) => void;
 type Ratio = (key: string, value: number, goal?: number) => number;
@@ -251,12 +252,12 @@ export async function rollupsBench(
     for (const q of questions) {
       const options = { ...window, ...q.ours };
       // The answers are the same, to the last digit, before anything is timed.
-      const [a, b] = [await on.total(options), await rawReads.total(options)];
+      const [a, b] = [await total(on, options), await total(rawReads, options)];
       if (text(a) !== text(b)) throw new Error(`rollups and raw points differ for ${q.name}`);
       const [mine, rawMs] = await interleaved(
         opts.runs,
-        () => on.total(options),
-        () => rawReads.total(options),
+        () => total(on, options),
+        () => total(rawReads, options),
       );
       const theirs = median(await ask(q));
       const r = ratio(
@@ -320,11 +321,11 @@ export async function rollupsBench(
   ] as const) {
     const [mine, rawMs] = await interleaved(
       opts.runs,
-      () => on.total({ ...w, groupby: ["id"], paginate: false }),
-      () => rawReads.total({ ...w, groupby: ["id"], paginate: false }),
+      () => total(on, { ...w, groupby: ["id"], paginate: false }),
+      () => total(rawReads, { ...w, groupby: ["id"], paginate: false }),
     );
     const n =
-      (await rawReads.total({ ...w })).results.length > 0 ? Math.round((points * (w.end - w.begin)) / (window.end - window.begin)) : 0;
+      (await total(rawReads, { ...w })).results.length > 0 ? Math.round((points * (w.end - w.begin)) / (window.end - window.begin)) : 0;
     scaling[name] = { points: n, rollups: median(mine), raw: median(rawMs) };
     say(`| ${name} | ${fmt(n)} | ${ms(median(mine))} | ${ms(median(rawMs))} |`);
   }
@@ -347,12 +348,12 @@ export async function rollupsBench(
   say("| --- | ---: | ---: | ---: |");
   for (const groupby of [["project_id"], ["time-m", "project_id"], ["id"]]) {
     const options = { ...yw, groupby, paginate: false };
-    if (text(await year.total(options)) !== text(await yearRaw.total(options)))
+    if (text(await total(year, options)) !== text(await total(yearRaw, options)))
       throw new Error(`rollups and raw points differ over the year by ${groupby}`);
     const [mine, rawMs] = await interleaved(
       opts.runs,
-      () => year.total(options),
-      () => yearRaw.total(options),
+      () => total(year, options),
+      () => total(yearRaw, options),
     );
     yearRows[groupby.join(",")] = { rollups: median(mine), raw: median(rawMs) };
     say(`| by ${groupby.join(", ")} | ${ms(median(mine))} | ${ms(median(rawMs))} | ${(median(rawMs) / median(mine)).toFixed(1)} |`);

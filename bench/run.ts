@@ -23,6 +23,7 @@ import { withConcurrency } from "./concurrency.js";
 import { rollupsBench } from "./rollups.js";
 import { contentKey, documentJson, periodTexts, pointId } from "../src/storage/search-engine/documents.js";
 import type { PointCursor } from "../src/storage/backend.js";
+import { retrieve, total } from "../src/storage/reads.js";
 
 /**
  * `npm run bench` is the full run (1,000,000 points, recorded in BENCHMARKS.md); `npm run bench:quick`
@@ -294,17 +295,17 @@ async function cloudkittyBaseline(
       "summary by project_id, type: every group",
       3,
       3,
-      () => ours.total({ ...window, groupby: ["project_id", "type"], paginate: false }),
+      () => total(ours, { ...window, groupby: ["project_id", "type"], paginate: false }),
       { op: "total", ...span, groupby: ["project_id", "type"], paginate: false, limit: 1000 },
     );
     await compare(
       "summary by project_id, type: first page of 100",
       1,
       5,
-      () => ours.total({ ...window, groupby: ["project_id", "type"], limit: 100 }),
+      () => total(ours, { ...window, groupby: ["project_id", "type"], limit: 100 }),
       { op: "total", ...span, groupby: ["project_id", "type"], paginate: true, limit: 100 },
     );
-    await compare("retrieve page 1 (limit 100)", 1, 10, () => ours.retrieve({ ...window, limit: 100 }), {
+    await compare("retrieve page 1 (limit 100)", 1, 10, () => retrieve(ours, { ...window, limit: 100 }), {
       op: "retrieve",
       ...span,
       offset: 0,
@@ -312,20 +313,26 @@ async function cloudkittyBaseline(
       paginate: true,
     });
     // Deep pages: run k of each side asks at offset + k * OFFSET_STEP (see offsetOfRun).
-    await compare("retrieve at offset 10,000", 10, 5, (run) => ours.retrieve({ ...window, offset: offsetOfRun(10_000, run), limit: 100 }), {
-      op: "retrieve",
-      ...span,
-      offset: 10_000,
-      step: OFFSET_STEP,
-      limit: 100,
-      paginate: true,
-    });
+    await compare(
+      "retrieve at offset 10,000",
+      10,
+      5,
+      (run) => retrieve(ours, { ...window, offset: offsetOfRun(10_000, run), limit: 100 }),
+      {
+        op: "retrieve",
+        ...span,
+        offset: 10_000,
+        step: OFFSET_STEP,
+        limit: 100,
+        paginate: true,
+      },
+    );
     if (Number(load.points) > offsetOfRun(100_000, 3) + 100) {
       await compare(
         "retrieve at offset 100,000",
         10,
         3,
-        (run) => ours.retrieve({ ...window, offset: offsetOfRun(100_000, run), limit: 100 }),
+        (run) => retrieve(ours, { ...window, offset: offsetOfRun(100_000, run), limit: 100 }),
         { op: "retrieve", ...span, offset: 100_000, step: OFFSET_STEP, limit: 100, paginate: true },
       );
     }
@@ -695,11 +702,11 @@ async function main(): Promise<void> {
 
   // ---- Retrieve at depth: cursor vs offset vs a raw scroll to the same depth.
   const window = { begin: GEN.start, end: GEN.start + 365 * 86_400_000 };
-  const total = (await pushB.retrieve({ ...window, limit: 1 })).total;
-  const depths = [...new Set([100_000, total - 100])].filter((d) => d > 0 && d < total);
-  const page1 = await repeat(20, () => pushB.retrieve({ ...window, limit: 100 }));
-  const retrieve: Record<string, unknown> = { totalPoints: total, page1 };
-  say(`## Retrieve (limit 100, ${fmt(total)} points; latency in ms: p50 / p95 / p99 over n runs)`);
+  const totalPoints = (await retrieve(pushB, { ...window, limit: 1 })).total;
+  const depths = [...new Set([100_000, totalPoints - 100])].filter((d) => d > 0 && d < totalPoints);
+  const page1 = await repeat(20, () => retrieve(pushB, { ...window, limit: 100 }));
+  const retrieveResults: Record<string, unknown> = { totalPoints, page1 };
+  say(`## Retrieve (limit 100, ${fmt(totalPoints)} points; latency in ms: p50 / p95 / p99 over n runs)`);
   say();
   say("| request | p50 | p95 | p99 | n | p50 / page 1 |");
   say("| --- | ---: | ---: | ---: | ---: | ---: |");
@@ -707,11 +714,11 @@ async function main(): Promise<void> {
     say(`| ${name} | ${f1(s.p50)} | ${f1(s.p95)} | ${f1(s.p99)} | ${s.n} | ${(s.p50 / page1.p50).toFixed(2)} |`);
   row("page 1", page1);
   for (const depth of depths) {
-    const cursor: PointCursor = (await pushB.retrieve({ ...window, offset: depth - 1, limit: 1 })).next!;
-    const cursorStats = await repeat(20, () => pushB.retrieve({ ...window, limit: 100, after: cursor }));
+    const cursor: PointCursor = (await retrieve(pushB, { ...window, offset: depth - 1, limit: 1 })).next!;
+    const cursorStats = await repeat(20, () => retrieve(pushB, { ...window, limit: 100, after: cursor }));
     // A page of its own each run, below the depth where the points end above it.
-    const near = (run: number) => (offsetOfRun(depth, run) + 100 <= total ? offsetOfRun(depth, run) : depth - run * OFFSET_STEP);
-    const offsetStats = await repeat(10, (run) => pushB.retrieve({ ...window, offset: near(run), limit: 100 }));
+    const near = (run: number) => (offsetOfRun(depth, run) + 100 <= totalPoints ? offsetOfRun(depth, run) : depth - run * OFFSET_STEP);
+    const offsetStats = await repeat(10, (run) => retrieve(pushB, { ...window, offset: near(run), limit: 100 }));
     // The raw baseline: scroll through offset + limit documents in `_doc` order and keep the last `limit`,
     // which is how CloudKitty's backend reaches a page. Its own code is measured against ratestore in
     // cloudkittyBaseline (offsets 10,000 and 100,000); this scroll is not it.
@@ -729,9 +736,9 @@ async function main(): Promise<void> {
     row(`cursor page at depth ${fmt(depth)}`, cursorStats);
     row(`offset pages near depth ${fmt(depth)} (one of its own each run)`, offsetStats);
     row(`raw scroll to depth ${fmt(depth)} (CloudKitty's way to a page, not its code)`, scrollStats);
-    retrieve[`depth${depth}`] = { cursor: cursorStats, offset: offsetStats, rawScroll: scrollStats };
+    retrieveResults[`depth${depth}`] = { cursor: cursorStats, offset: offsetStats, rawScroll: scrollStats };
   }
-  results.retrieve = retrieve;
+  results.retrieve = retrieveResults;
   say();
 
   // ---- Summary.
@@ -747,9 +754,9 @@ async function main(): Promise<void> {
     ["project_id", 10],
     ["id", 3],
   ] as const) {
-    const first = await repeat(runs, () => pushB.total({ ...window, groupby: [key], limit: 100 }));
-    const groups = (await pushB.total({ ...window, groupby: [key], limit: 1 })).total;
-    const walk = await repeat(key === "id" ? 2 : 5, () => pushB.total({ ...window, groupby: [key], paginate: false }));
+    const first = await repeat(runs, () => total(pushB, { ...window, groupby: [key], limit: 100 }));
+    const groups = (await total(pushB, { ...window, groupby: [key], limit: 1 })).total;
+    const walk = await repeat(key === "id" ? 2 : 5, () => total(pushB, { ...window, groupby: [key], paginate: false }));
     const field = key === "type" ? "type" : `groupby.${key}`;
     const bare = await repeat(runs, () =>
       pushB.client.request({

@@ -35,6 +35,7 @@ async function main(): Promise<void> {
   const app = createApp({
     config,
     backend,
+    operations: backend,
     logger,
     cursors: new CursorCodec(config.api.cursorSecret),
     metrics,

@@ -75,7 +75,7 @@ export const MAX_URL_LENGTH = 16 * 1024;
 
 export function createApp(ctx: AppContext, version = "0.1.0"): Express {
   const app = express();
-  ctx.metrics.readStatsFrom(() => ctx.backend.writeStats());
+  ctx.metrics.readStatsFrom(() => ctx.operations.writeStats());
   app.disable("x-powered-by");
   app.set("query parser", "simple");
   app.use(observe(ctx));

@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { loadConfig } from "../config.js";
 import { RatestoreError, ValidationError } from "../errors.js";
 import { createLogger } from "../logger.js";
-import type { StorageBackend } from "../storage/backend.js";
+import type { OperatedBackend } from "../storage/backend.js";
 import { createBackend, openCloudKittySource } from "../storage/backends.js";
 import { formatNanos } from "../storage/decimal.js";
 import { dataFramesNdjson } from "../storage/dataframe-json.js";
@@ -190,7 +190,7 @@ async function cmdInit(): Promise<number> {
   return 0;
 }
 
-async function withBackend<T>(fn: (backend: StorageBackend) => Promise<T>): Promise<T> {
+async function withBackend<T>(fn: (backend: OperatedBackend) => Promise<T>): Promise<T> {
   const backend = createBackend(loadConfig().storage, createLogger(process.env.RATESTORE_LOG_LEVEL ?? "warn"));
   try {
     await backend.init();

@@ -1,4 +1,4 @@
-import type { StorageBackend } from "../storage/backend.js";
+import type { StorageBackend, StorageOperations } from "../storage/backend.js";
 import type { CloudKittySource, SourceDocument } from "../storage/cloudkitty-source.js";
 import type { DataFrame } from "../storage/dataframe.js";
 import { Checkpoint } from "./checkpoint.js";
@@ -16,7 +16,7 @@ import { openSink } from "./sources.js";
 export interface MigrateOptions {
   readonly source: CloudKittySource;
   readonly index: string;
-  readonly target: StorageBackend;
+  readonly target: StorageBackend & Pick<StorageOperations, "refresh">;
   readonly window: { begin?: number; end?: number };
   readonly checkpointPath?: string;
   readonly rejectPath: string;

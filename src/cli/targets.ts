@@ -1,4 +1,4 @@
-import type { PushResult, StorageBackend } from "../storage/backend.js";
+import type { PushResult, StorageBackend, StorageOperations } from "../storage/backend.js";
 import { pointsWithIndex, type DataFrame } from "../storage/dataframe.js";
 import { BackendUnavailableError } from "../errors.js";
 import { backoffMs, sleep } from "../backoff.js";
@@ -13,7 +13,7 @@ export interface PushTarget {
 }
 
 export class StorageTarget implements PushTarget {
-  constructor(private readonly backend: StorageBackend) {}
+  constructor(private readonly backend: StorageBackend & Pick<StorageOperations, "refresh">) {}
   push(frames: readonly DataFrame[]): Promise<PushResult> {
     return this.backend.push(frames, { refresh: false });
   }

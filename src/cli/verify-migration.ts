@@ -1,4 +1,5 @@
 import type { StorageBackend } from "../storage/backend.js";
+import { total } from "../storage/reads.js";
 import type { CloudKittySource, SourceDocument } from "../storage/cloudkitty-source.js";
 import { formatNanos, type Nanos } from "../storage/decimal.js";
 import { readCloudKittyDocument } from "./cloudkitty-documents.js";
@@ -72,7 +73,7 @@ export async function sourceFigures(
 
 export async function targetFigures(target: StorageBackend, window: { begin: number; end: number }): Promise<Map<string, GroupFigures>> {
   const groups = new Map<string, GroupFigures>();
-  const res = await target.total({ ...window, groupby: ["type", "project_id"], paginate: false });
+  const res = await total(target, { ...window, groupby: ["type", "project_id"], paginate: false });
   for (const row of res.results) {
     const g = figures(groups, keyOf(row.groups.type, row.groups.project_id));
     g.qty += row.qty;

@@ -279,6 +279,11 @@ export interface SweepSummary {
   readonly kept: number;
 }
 
+/**
+ * What every storage backend implements: CloudKitty's operations (init, push, retrieve, total, delete,
+ * get_retention) in their streaming forms. Whole results are collected once, for every backend, in
+ * reads.ts (`retrieve`, `total`, `iteratePoints`).
+ */
 export interface StorageBackend {
   readonly name: string;
   /** Reaches the storage and learns what it can do, changing nothing: enough for reading (exports). */
@@ -286,32 +291,35 @@ export interface StorageBackend {
   /** connect(), then installs templates and policies; idempotent and safe to run from several instances at once. */
   init(): Promise<void>;
   push(dataframes: readonly DataFrame[], options?: PushOptions): Promise<PushResult>;
-  retrieve(options?: RetrieveOptions): Promise<RetrieveResult>;
-  /** Every matching point in order, fetched page by page: memory does not grow with the result. */
-  iteratePoints(options?: Omit<RetrieveOptions, "offset" | "limit" | "paginate">): AsyncIterable<StoredPoint>;
   /**
-   * Every matching point once, as fast as the cluster can read them (the export), a page at a time: in
-   * the order the cluster stores them where it can (ClusterProfile.storageOrder), points of one period
+   * `retrieve`, streamed: a page of any size (`limit` up to MAX_LIMIT), the points from `offset` (or
+   * after `after`) in order, then the exact total and the cursor of the next page. Memory does not grow
+   * with `limit`.
+   */
+  streamPage(options?: RetrieveOptions): Promise<PointPage>;
+  /**
+   * `retrieve` of every matching point (`paginate=False`), as fast as the storage can read them (the
+   * export), a page at a time: in the order the storage keeps them where it can, points of one period
    * adjacent within each page, so one period may come in several pages; elsewhere in point order.
    */
   scanPoints(options?: Omit<RetrieveOptions, "offset" | "limit" | "paginate" | "after">): AsyncIterable<readonly StoredPoint[]>;
-  /**
-   * A page of any size (`limit` up to MAX_LIMIT), streamed: the points from `offset` (or after `after`)
-   * in order, then the exact total and the cursor of the next page. Memory does not grow with `limit`.
-   */
-  streamPage(options?: RetrieveOptions): Promise<PointPage>;
-  total(options?: TotalOptions): Promise<TotalResult>;
   /** `total`, streamed row by row: memory does not grow with the number of groups. */
   streamTotal(options?: TotalOptions): GroupPage;
   /** Deletes exactly the matching points (every filter honoured), including those pushed just before; visible to reads when it returns. */
   delete(options?: PointScope): Promise<DeleteResult>;
-  /** Makes every point stored so far visible to readers outside ratestore now (reads through it always see them). */
-  refresh(): Promise<void>;
   getRetention(): Retention;
   health(): Promise<BackendHealth>;
-  writeStats(): Readonly<WriteStats>;
-  /** Starts what a long-running service does in the background (the retention sweeper). */
+  close(): Promise<void>;
+}
+
+/** The operator's work on a backend, beside the storage contract: partitions, retention sweeps, background jobs, rollups. */
+export interface StorageOperations {
+  /** Starts what a long-running service does in the background (the retention sweeper, the rollup builder). */
   startBackgroundWork(): void;
+  /** Makes every point stored so far visible to readers outside ratestore now (reads through it always see them). */
+  refresh(): Promise<void>;
+  /** Running totals of what pushes did since start, for metrics. */
+  writeStats(): Readonly<WriteStats>;
   /** Every partition with its period, size, policy and deletion date. */
   describePartitions(): Promise<PartitionInfo[]>;
   /** One retention sweep now (clusters without a lifecycle plugin). */
@@ -320,5 +328,7 @@ export interface StorageBackend {
   rollupStatus(): Promise<RollupStatus>;
   /** Marks the days of [begin, end) that hold points changed, and rebuilds them and their months now. */
   rebuildRollups(window: { readonly begin: number; readonly end: number }): Promise<RollupRebuild>;
-  close(): Promise<void>;
 }
+
+/** A backend as the service and the CLI run it: the storage contract and the operator's work, on one object. */
+export type OperatedBackend = StorageBackend & StorageOperations;

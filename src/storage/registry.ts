@@ -1,10 +1,10 @@
 import type { StorageConfig } from "../config.js";
 import { UnknownBackendError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { NO_OBSERVER, type StorageBackend, type StorageObserver } from "./backend.js";
+import { NO_OBSERVER, type OperatedBackend, type StorageObserver } from "./backend.js";
 
 /** Builds a backend from configuration: the counterpart of CloudKitty's `cloudkitty.storage.v2.backends` entry points. */
-export type BackendFactory = (config: StorageConfig, logger: Logger, observer: StorageObserver) => StorageBackend;
+export type BackendFactory = (config: StorageConfig, logger: Logger, observer: StorageObserver) => OperatedBackend;
 
 const factories = new Map<string, BackendFactory>();
 
@@ -16,7 +16,7 @@ export function registeredBackends(): string[] {
   return [...factories.keys()].sort();
 }
 
-export function createBackend(config: StorageConfig, logger: Logger, observer: StorageObserver = NO_OBSERVER): StorageBackend {
+export function createBackend(config: StorageConfig, logger: Logger, observer: StorageObserver = NO_OBSERVER): OperatedBackend {
   const factory = factories.get(config.backend);
   if (!factory) {
     throw new UnknownBackendError(

@@ -108,3 +108,12 @@ export function currentMonthWindow(now = Date.now()): { begin: number; end: numb
     end: Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1),
   };
 }
+
+/** CloudKitty's default window for reads: the current month. Deletes have no default window. */
+export function withDefaultWindow<S extends { readonly begin?: number; readonly end?: number }>(
+  scope: S,
+  now = Date.now(),
+): S & { begin: number; end: number } {
+  const month = currentMonthWindow(now);
+  return { ...scope, begin: scope.begin ?? month.begin, end: scope.end ?? month.end };
+}

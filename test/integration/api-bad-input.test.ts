@@ -222,7 +222,15 @@ describe("API: while OpenSearch is unreachable", () => {
   it("answers 503 with Retry-After, and /readyz says not ready", async () => {
     const config = loadConfig({ RATESTORE_CLUSTER_URL: "http://127.0.0.1:1", RATESTORE_CLUSTER_REQUEST_TIMEOUT_MS: "1000" });
     const backend = new SearchEngineBackend(config.storage, testLogger);
-    const app = createApp({ config, backend, logger: testLogger, cursors: new CursorCodec(), metrics: new Metrics(), cluster: {} });
+    const app = createApp({
+      config,
+      backend,
+      operations: backend,
+      logger: testLogger,
+      cursors: new CursorCodec(),
+      metrics: new Metrics(),
+      cluster: {},
+    });
     const server = app.listen(0, "127.0.0.1");
     await new Promise((r) => server.once("listening", r));
     const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { ADMIN_KEY, PROJECT_A_KEY, startApi, type TestApi } from "../support/api.js";
 import { dec, HOUR, manyPoints, wireFrames } from "../support/data.js";
 import { venvPython, venvTool } from "../support/python.js";
+import { retrieve } from "../../src/storage/reads.js";
 
 /** CloudKitty parity over HTTP: read-your-writes, any limit, delete, retention that never loses acknowledged data, exact decimals. */
 
@@ -91,7 +92,7 @@ describe("API parity: read-your-writes across instances", function () {
     try {
       // 40 reads started together (no timing involved): the first starts a refresh, and the other 39,
       // which arrived while it ran, share the one refresh queued after it.
-      const pages = await Promise.all(Array.from({ length: 40 }, () => backend.retrieve({ begin: start, end: start + HOUR, limit: 1 })));
+      const pages = await Promise.all(Array.from({ length: 40 }, () => retrieve(backend, { begin: start, end: start + HOUR, limit: 1 })));
       expect(pages.map((p) => p.total)).to.deep.equal(Array.from({ length: 40 }, () => 60));
       expect(refreshes).to.equal(2);
     } finally {

@@ -7,6 +7,7 @@ import { generateFrames, DEFAULT_GENERATE } from "../../src/cli/generate.js";
 import { ADMIN_KEY, startApi } from "../support/api.js";
 import { runCli, spawnCli } from "../support/cli.js";
 import { freshBackend } from "../support/cluster.js";
+import { total } from "../../src/storage/reads.js";
 
 type Backend = Awaited<ReturnType<typeof freshBackend>>;
 
@@ -41,7 +42,7 @@ describe("CLI: ingest", function () {
     expect(res.code, res.stderr).to.equal(0);
     expect(JSON.parse(res.stdout)).to.include({ points: 30000, stored: 30000, rejectedPoints: 0, invalidRecords: 0 });
     expect(await count(backend)).to.equal(30000);
-    const byProject = await backend.total({
+    const byProject = await total(backend, {
       begin: Date.parse("2024-01-01T00:00:00Z"),
       end: Date.parse("2025-01-01T00:00:00Z"),
       groupby: ["project_id"],

@@ -9,6 +9,7 @@ import { runCli } from "../support/cli.js";
 import { freshBackend, testStorageConfig } from "../support/cluster.js";
 import { dec } from "../support/data.js";
 import { OwnNode } from "../support/node.js";
+import { total } from "../../src/storage/reads.js";
 
 /**
  * Retention by the real ISM plugin on OpenSearch 2.19.4 (job-scheduler from Maven Central, ISM built
@@ -247,8 +248,8 @@ async function initialised(b: Backend, index: string): Promise<void> {
         }
       }
       // The points inside their retention are all still there.
-      expect((await insideDay.total({ begin: today, end: today + DAY })).results[0]!.qty).to.equal(dec(3));
-      expect((await insideMonth.total({ begin: monthStart, end: monthStart + 32 * DAY })).results[0]!.qty).to.equal(dec(3));
+      expect((await total(insideDay, { begin: today, end: today + DAY })).results[0]!.qty).to.equal(dec(3));
+      expect((await total(insideMonth, { begin: monthStart, end: monthStart + 32 * DAY })).results[0]!.qty).to.equal(dec(3));
       // Every read answered, and each counted yesterday's partition whole or not at all.
       expect(
         reads.filter((r) => r.status !== 200),
@@ -272,7 +273,7 @@ async function initialised(b: Backend, index: string): Promise<void> {
       expect(
         (await upgraded.client.request({ method: "GET", path: `/_plugins/_ism/policies/${upgraded.lifecycle.policyId}` }, [404])).status,
       ).to.equal(404);
-      expect((await upgraded.total({ begin: today, end: today + DAY })).results[0]!.qty).to.equal(dec(1));
+      expect((await total(upgraded, { begin: today, end: today + DAY })).results[0]!.qty).to.equal(dec(1));
     });
 
     it("removes the policy of a partition ISM deleted once the next partition is created", async () => {

@@ -11,6 +11,7 @@ import { startApi } from "../support/api.js";
 import { runCli } from "../support/cli.js";
 import { dec } from "../support/data.js";
 import { startFaultProxy } from "../support/fault-proxy.js";
+import { retrieve } from "../../src/storage/reads.js";
 
 type Backend = Awaited<ReturnType<typeof freshBackend>>;
 const DAY = 86_400_000;
@@ -85,7 +86,7 @@ describe("retention on a node without ISM: the service's sweeper", function () {
     expect(result.leader).to.equal(true);
     expect([...result.deleted].sort()).to.deep.equal([backend.partitions.indexFor(backfilled), backend.partitions.indexFor(old)].sort());
     expect(await indices(backend)).to.deep.equal([backend.partitions.indexFor(today - DAY), backend.partitions.indexFor(today)].sort());
-    expect((await backend.retrieve({ begin: today - 30 * DAY, end: today + DAY, paginate: false })).total).to.equal(2);
+    expect((await retrieve(backend, { begin: today - 30 * DAY, end: today + DAY, paginate: false })).total).to.equal(2);
   });
 
   it("makes its locks index with the partitions' replica settings, so a single-node cluster stays green", async () => {
@@ -169,7 +170,7 @@ describe("retention on a node without ISM: the service's sweeper", function () {
     expect(res.stored).to.equal(1);
     // Read right after the push, over the period: found (the read refreshes the partition it is in).
     const count = async (begin = today - 3 * DAY) =>
-      (await backend.retrieve({ begin, end: today + 2 * DAY, groupFilters: { project_id: "long" }, paginate: false })).total;
+      (await retrieve(backend, { begin, end: today + 2 * DAY, groupFilters: { project_id: "long" }, paginate: false })).total;
     expect(await count(today - DAY)).to.equal(1);
     // As a release before this one stored it: in the partition of the period's begin.
     const legacy = longPeriod(today - 2 * DAY);

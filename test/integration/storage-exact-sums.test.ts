@@ -7,6 +7,7 @@ import { buildPointsTemplate, loadTemplateFile } from "../../src/storage/search-
 import { startApi } from "../support/api.js";
 import { freshBackend } from "../support/cluster.js";
 import { HOUR, T0, dec } from "../support/data.js";
+import { retrieve, total } from "../../src/storage/reads.js";
 
 type Backend = Awaited<ReturnType<typeof freshBackend>>;
 
@@ -31,7 +32,7 @@ function expected(frames: readonly DataFrame[], keep: (p: RatedPoint) => boolean
 }
 
 async function rows(backend: Backend, options: TotalOptions): Promise<Record<string, { qty: string; rate: string }>> {
-  const r = await backend.total({ begin: T0, end: T0 + 24 * HOUR, ...options });
+  const r = await total(backend, { begin: T0, end: T0 + 24 * HOUR, ...options });
   return Object.fromEntries(
     r.results.map((row) => [JSON.stringify(row.groups), { qty: formatNanos(row.qty), rate: formatNanos(row.rate) }]),
   );
@@ -106,10 +107,10 @@ describe("storage: totals exact past 2^53, on the real node", () => {
   });
 
   it("page by page with offsets: the same exact rows as one walk", async () => {
-    const walk = await backend.total({ begin: T0, end: T0 + 24 * HOUR, groupby: ["project_id"], paginate: false });
+    const walk = await total(backend, { begin: T0, end: T0 + 24 * HOUR, groupby: ["project_id"], paginate: false });
     const paged = [];
     for (let offset = 0; offset < walk.total; offset += 2)
-      paged.push(...(await backend.total({ begin: T0, end: T0 + 24 * HOUR, groupby: ["project_id"], offset, limit: 2 })).results);
+      paged.push(...(await total(backend, { begin: T0, end: T0 + 24 * HOUR, groupby: ["project_id"], offset, limit: 2 })).results);
     expect(paged.map((r) => [r.groups, r.qty, r.rate])).to.deep.equal(walk.results.map((r) => [r.groups, r.qty, r.rate]));
     for (const r of paged)
       expect({ qty: formatNanos(r.qty), rate: formatNanos(r.rate) }).to.deep.equal(
@@ -181,14 +182,14 @@ describe("storage: partitions holding documents of template versions before 5, o
   after(async () => backend.drop());
 
   it("sums old and new documents of one partition together, exactly", async () => {
-    const r = await backend.total({ begin: T0, end: T0 + HOUR, groupby: ["project_id"] });
+    const r = await total(backend, { begin: T0, end: T0 + HOUR, groupby: ["project_id"] });
     expect(r.results.map((row) => [formatNanos(row.qty), formatNanos(row.rate)])).to.deep.equal([["2", "1000000.100000001"]]);
-    const ungrouped = await backend.total({ begin: T0, end: T0 + HOUR });
+    const ungrouped = await total(backend, { begin: T0, end: T0 + HOUR });
     expect(formatNanos(ungrouped.results[0]!.rate)).to.equal("1000000.100000001");
   });
 
   it("refuses, rather than rounds, a total of old documents past 2^53", async () => {
-    const err = await backend.total({ begin: T0 + HOUR, end: T0 + 2 * HOUR, groupby: ["project_id"] }).then(
+    const err = await total(backend, { begin: T0 + HOUR, end: T0 + 2 * HOUR, groupby: ["project_id"] }).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -197,7 +198,7 @@ describe("storage: partitions holding documents of template versions before 5, o
   });
 
   it("reads both kinds of document back with their exact amounts", async () => {
-    const r = await backend.retrieve({ begin: T0, end: T0 + HOUR, paginate: false });
+    const r = await retrieve(backend, { begin: T0, end: T0 + HOUR, paginate: false });
     const amounts = r.dataframes.flatMap((df) => df.points.map((p) => `${formatNanos(p.qty)}/${formatNanos(p.price)}`)).sort();
     expect(amounts).to.deep.equal(["-1.25/-0.000000001", "0.75/1000000.000000001", "2.5/0.100000001"]);
   });

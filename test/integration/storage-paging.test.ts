@@ -2,6 +2,7 @@ import { expect } from "chai";
 import type { PointCursor, RetrieveResult } from "../../src/storage/backend.js";
 import { freshBackend } from "../support/cluster.js";
 import { HOUR, T0, manyPoints } from "../support/data.js";
+import { iteratePoints, retrieve, total } from "../../src/storage/reads.js";
 
 type Backend = Awaited<ReturnType<typeof freshBackend>>;
 const N = 25_000;
@@ -13,7 +14,7 @@ async function cursorOrder(backend: Backend, window: { begin: number; end: numbe
   const order: string[] = [];
   let after: PointCursor | undefined;
   do {
-    const page: RetrieveResult = await backend.retrieve({ ...window, limit: 5000, ...(after ? { after } : {}) });
+    const page: RetrieveResult = await retrieve(backend, { ...window, limit: 5000, ...(after ? { after } : {}) });
     order.push(...ids(page));
     after = page.next;
   } while (after);
@@ -64,7 +65,7 @@ describe("storage: paging 25,000 points on the real node", function () {
     let pages = 0;
     for (;;) {
       const t = performance.now();
-      const page = await backend.retrieve({ ...WINDOW, limit: 100, ...(after ? { after } : {}) });
+      const page = await retrieve(backend, { ...WINDOW, limit: 100, ...(after ? { after } : {}) });
       timings.push(performance.now() - t);
       expect(page.total).to.equal(N);
       for (const id of ids(page)) {
@@ -89,7 +90,7 @@ describe("storage: paging 25,000 points on the real node", function () {
     const timings = new Map<number, number>();
     for (let offset = 0; offset < N; offset += 100) {
       const t = performance.now();
-      const page = await backend.retrieve({ ...WINDOW, offset, limit: 100 });
+      const page = await retrieve(backend, { ...WINDOW, offset, limit: 100 });
       timings.set(offset, performance.now() - t);
       for (const id of ids(page)) seen.add(id);
     }
@@ -110,19 +111,19 @@ describe("storage: paging 25,000 points on the real node", function () {
     for (const offset of [
       0, 499, 500, 3_999, 4_000, 6_123, 9_899, 9_900, 9_950, 10_000, 10_001, 10_450, 10_899, 10_900, 11_000, 15_555, 20_900, 20_950,
     ]) {
-      const page = await backend.retrieve({ ...window, offset, limit: 100 });
+      const page = await retrieve(backend, { ...window, offset, limit: 100 });
       expect(page.total).to.equal(size);
       expect(ids(page), `offset ${offset}`).to.deep.equal(order.slice(offset, offset + 100));
       // The page's cursor goes on from its last point, whichever way the page was read.
-      const next = await backend.retrieve({ ...window, limit: 100, ...(page.next ? { after: page.next } : {}) });
+      const next = await retrieve(backend, { ...window, limit: 100, ...(page.next ? { after: page.next } : {}) });
       expect(ids(next), `after the page at offset ${offset}`).to.deep.equal(
         page.next ? order.slice(offset + 100, offset + 200) : order.slice(0, 100),
       );
     }
     const seen = new Set<string>();
     for (let offset = 9_900; offset < size; offset += 100)
-      for (const id of ids(await backend.retrieve({ ...window, offset, limit: 100 }))) seen.add(id);
-    for (const id of ids(await backend.retrieve({ ...window, offset: 0, limit: 9_900 }))) seen.add(id);
+      for (const id of ids(await retrieve(backend, { ...window, offset, limit: 100 }))) seen.add(id);
+    for (const id of ids(await retrieve(backend, { ...window, offset: 0, limit: 9_900 }))) seen.add(id);
     expect(seen.size).to.equal(size);
   });
 
@@ -135,7 +136,7 @@ describe("storage: paging 25,000 points on the real node", function () {
     expect(order).to.have.length(11_300);
     // 5,450-5,550 crosses from the first type to the second; 10,950-11,050 from the first start to the next.
     for (const offset of [4_500, 5_450, 10_950, 11_250]) {
-      expect(ids(await backend.retrieve({ ...window, offset, limit: 100 })), `offset ${offset}`).to.deep.equal(
+      expect(ids(await retrieve(backend, { ...window, offset, limit: 100 })), `offset ${offset}`).to.deep.equal(
         order.slice(offset, offset + 100),
       );
     }
@@ -154,7 +155,7 @@ describe("storage: paging 25,000 points on the real node", function () {
     const order = await cursorOrder(backend, window);
     expect(order).to.have.length(12_000);
     for (const offset of [600, 950, 3_999, 4_000, 4_550, 7_990, 9_950, 10_400, 11_950]) {
-      const page = await backend.retrieve({ ...window, offset, limit: 100 });
+      const page = await retrieve(backend, { ...window, offset, limit: 100 });
       expect(page.total).to.equal(12_000);
       expect(ids(page), `offset ${offset}`).to.deep.equal(order.slice(offset, offset + 100));
     }
@@ -165,7 +166,7 @@ describe("storage: paging 25,000 points on the real node", function () {
     // Larger than twice the window, so that offset 10,500 is out of `from`'s reach from both ends.
     await writeForeign(backend, start, 21_000, "foreign", (i) => `same-prefix-${String(i).padStart(6, "0")}`);
     const window = { begin: start, end: start + HOUR };
-    const page = await backend.retrieve({ ...window, offset: 10_500, limit: 100 });
+    const page = await retrieve(backend, { ...window, offset: 10_500, limit: 100 });
     expect(ids(page)).to.deep.equal(Array.from({ length: 100 }, (_, i) => `f${10_500 + i}`));
   });
 
@@ -180,19 +181,19 @@ describe("storage: paging 25,000 points on the real node", function () {
     const order = await cursorOrder(backend, window);
     expect(order).to.have.length(20_000);
     for (const offset of [4_000, 9_000, 9_950, 10_000, 15_000]) {
-      expect(ids(await backend.retrieve({ ...window, offset, limit: 100 })), `offset ${offset}`).to.deep.equal(
+      expect(ids(await retrieve(backend, { ...window, offset, limit: 100 })), `offset ${offset}`).to.deep.equal(
         order.slice(offset, offset + 100),
       );
     }
   });
 
   it("paginate=false and iteratePoints return every point in order", async () => {
-    const all = await backend.retrieve({ ...WINDOW, paginate: false });
+    const all = await retrieve(backend, { ...WINDOW, paginate: false });
     expect(all.total).to.equal(N);
     expect(new Set(ids(all)).size).to.equal(N);
     let n = 0;
     let prev = -1;
-    for await (const p of backend.iteratePoints(WINDOW)) {
+    for await (const p of iteratePoints(backend, WINDOW)) {
       expect(p.begin).to.be.at.least(prev);
       prev = p.begin;
       n++;
@@ -204,7 +205,7 @@ describe("storage: paging 25,000 points on the real node", function () {
     const key = (p: { begin: number; point: { groupby: Record<string, unknown>; qty: bigint; price: bigint } }) =>
       `${p.begin}|${String(p.point.groupby.id)}|${p.point.qty}|${p.point.price}`;
     const walked: string[] = [];
-    for await (const p of backend.iteratePoints(WINDOW)) walked.push(key(p));
+    for await (const p of iteratePoints(backend, WINDOW)) walked.push(key(p));
     const sorts: unknown[] = [];
     const send = backend.client.request.bind(backend.client);
     backend.client.request = ((...args: Parameters<typeof send>) => {
@@ -243,7 +244,7 @@ describe("storage: paging 25,000 points on the real node", function () {
   });
 
   it("totals with many groups count exactly and page by offset and by cursor alike", async () => {
-    const byId = await backend.total({ ...WINDOW, groupby: ["id"], limit: 1000, offset: 12_000 });
+    const byId = await total(backend, { ...WINDOW, groupby: ["id"], limit: 1000, offset: 12_000 });
     expect(byId.total).to.equal(N);
     expect(byId.results).to.have.length(1000);
     // A cursor walk counts the groups once, on its first page; later pages carry the count and send only
@@ -260,7 +261,7 @@ describe("storage: paging 25,000 points on the real node", function () {
     }) as typeof send;
     try {
       const seen = new Set<string>();
-      let page = await backend.total({ ...WINDOW, groupby: ["id"], limit: 5000 });
+      let page = await total(backend, { ...WINDOW, groupby: ["id"], limit: 5000 });
       const perPage: number[] = [];
       for (;;) {
         for (const r of page.results) seen.add(String(r.groups.id));
@@ -268,7 +269,7 @@ describe("storage: paging 25,000 points on the real node", function () {
         if (!page.next) break;
         requests = 0;
         refreshes = 0;
-        page = await backend.total({ ...WINDOW, groupby: ["id"], limit: 5000, after: page.next });
+        page = await total(backend, { ...WINDOW, groupby: ["id"], limit: 5000, after: page.next });
         perPage.push(requests);
         expect(refreshes).to.equal(1);
       }
@@ -280,7 +281,7 @@ describe("storage: paging 25,000 points on the real node", function () {
     } finally {
       backend.client.request = send;
     }
-    const byProject = await backend.total({ ...WINDOW, groupby: ["project_id"], paginate: false });
+    const byProject = await total(backend, { ...WINDOW, groupby: ["project_id"], paginate: false });
     expect(byProject.total).to.equal(50);
     expect(byProject.results.reduce((a, r) => a + r.qty, 0n)).to.equal(BigInt(N) * 1_000_000_000n);
   });

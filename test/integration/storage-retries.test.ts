@@ -5,6 +5,7 @@ import { freshBackend, testStorageConfig } from "../support/cluster.js";
 import { HOUR, T0, manyPoints } from "../support/data.js";
 import { startApi } from "../support/api.js";
 import { startFaultProxy, type Faults } from "../support/fault-proxy.js";
+import { retrieve } from "../../src/storage/reads.js";
 
 describe("storage: retries against a failing cluster (real node behind a fault-injecting proxy)", function () {
   this.timeout(120_000);
@@ -26,7 +27,7 @@ describe("storage: retries against a failing cluster (real node behind a fault-i
       expect(res.duplicates).to.equal(250);
       expect(backend.writeStats().retries).to.be.at.least(4);
       expect(proxy.seen.bulk).to.be.at.least(8);
-      expect((await backend.retrieve({ begin: T0, end: T0 + 2 * HOUR, paginate: false })).total).to.equal(2000);
+      expect((await retrieve(backend, { begin: T0, end: T0 + 2 * HOUR, paginate: false })).total).to.equal(2000);
     } finally {
       await backend.drop();
       await proxy.close();
@@ -95,11 +96,11 @@ describe("storage: retries against a failing cluster (real node behind a fault-i
     const direct = await freshBackend({ indexPrefix: backend.config.indexPrefix });
     try {
       for (let i = 0; i < 60; i++) {
-        const total = (await direct.retrieve({ begin: T0, end: T0 + 10 * HOUR, limit: 1 }).catch(() => ({ total: 0 }))).total;
+        const total = (await retrieve(direct, { begin: T0, end: T0 + 10 * HOUR, limit: 1 }).catch(() => ({ total: 0 }))).total;
         if (total >= points) return total;
         await new Promise((r) => setTimeout(r, 250));
       }
-      return (await direct.retrieve({ begin: T0, end: T0 + 10 * HOUR, limit: 1 })).total;
+      return (await retrieve(direct, { begin: T0, end: T0 + 10 * HOUR, limit: 1 })).total;
     } finally {
       await direct.close();
     }
@@ -202,7 +203,7 @@ describe("storage: retries against a failing cluster (real node behind a fault-i
     const window = { begin: T0, end: T0 + HOUR };
     try {
       expect((await backend.push(manyPoints(50, { spanHours: 1 }))).stored).to.equal(50);
-      const read = await backend.retrieve({ ...window, limit: 10 }).then(
+      const read = await retrieve(backend, { ...window, limit: 10 }).then(
         () => undefined,
         (err: unknown) => err,
       );
@@ -214,7 +215,7 @@ describe("storage: retries against a failing cluster (real node behind a fault-i
       );
       expect(push).to.be.instanceOf(BackendUnavailableError);
       // The injected failures are spent: the next read refreshes for real and sees both pushes whole.
-      expect((await backend.retrieve({ ...window, paginate: false })).total).to.equal(70);
+      expect((await retrieve(backend, { ...window, paginate: false })).total).to.equal(70);
     } finally {
       await backend.drop();
       await proxy.close();

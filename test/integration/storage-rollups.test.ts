@@ -15,6 +15,7 @@ import { freshBackend, testLogger } from "../support/cluster.js";
 import { startApi, type TestApi } from "../support/api.js";
 import { HOUR, dec, wireFrames } from "../support/data.js";
 import { startFaultProxy } from "../support/fault-proxy.js";
+import { total } from "../../src/storage/reads.js";
 
 type Backend = Awaited<ReturnType<typeof freshBackend>>;
 
@@ -126,7 +127,7 @@ async function buildAll(backend: SearchEngineBackend): Promise<BuildRun> {
 
 async function sameAsRaw(backend: SearchEngineBackend, raw: SearchEngineBackend, questions = QUESTIONS): Promise<void> {
   for (const q of questions) {
-    const [got, want] = await Promise.all([backend.total(q), raw.total(q)]);
+    const [got, want] = await Promise.all([total(backend, q), total(raw, q)]);
     expect(text(got), JSON.stringify(q)).to.deep.equal(text(want));
   }
 }
@@ -151,7 +152,7 @@ describe("storage: summaries from exact rollups, equal to raw points after every
 
   it("reads raw points until the first build, and the totals are those of the points", async () => {
     await sameAsRaw(backend, raw);
-    const all = await backend.total({ begin: FEB, end: MAR });
+    const all = await total(backend, { begin: FEB, end: MAR });
     expect({ qty: formatNanos(all.results[0]!.qty), rate: formatNanos(all.results[0]!.rate) }).to.deep.equal(sums(frames));
     expect(plans.last()).to.deep.include({ served: "raw", reason: "no_clean_day" });
     expect((await backend.rollupStatus()).days).to.deep.equal({ clean: 0, dirty: 29, raw: 0 });
@@ -161,17 +162,17 @@ describe("storage: summaries from exact rollups, equal to raw points after every
     const run = await backend.builder.runOnce();
     expect(run).to.deep.include({ leader: true, days: { built: 29 }, months: { built: 1 } });
     await sameAsRaw(backend, raw);
-    await backend.total(whole);
+    await total(backend, whole);
     expect(plans.last()).to.deep.include({ served: "rollups", rollupDays: 29, rawDays: 0 });
     expect(plans.last().keys).to.have.length(1);
     expect(plans.last().keys![0]).to.match(/^m:2024-02:/);
-    await backend.total({ ...whole, groupby: ["time-d"] });
+    await total(backend, { ...whole, groupby: ["time-d"] });
     expect(plans.last().keys).to.have.length(29);
     // A window longer than the states read by id: they are searched, and serve the same.
     const long = { begin: FEB - 500 * DAY, end: MAR, groupby: ["project_id"] };
     await sameAsRaw(backend, raw, [long]);
     expect(plans.last()).to.deep.include({ served: "rollups", rollupDays: 29 });
-    const all = await backend.total({ begin: FEB, end: MAR });
+    const all = await total(backend, { begin: FEB, end: MAR });
     expect({ qty: formatNanos(all.results[0]!.qty), rate: formatNanos(all.results[0]!.rate) }).to.deep.equal(sums(frames));
     const status = await backend.rollupStatus();
     expect(status.days).to.deep.equal({ clean: 29, dirty: 0, raw: 0 });
@@ -183,20 +184,20 @@ describe("storage: summaries from exact rollups, equal to raw points after every
   it("a late push into a built day is seen by the next read (from raw points for that day), then rebuilt", async () => {
     const late: DataFrame = { begin: day(10) + 7 * HOUR, end: day(10) + 8 * HOUR, points: [point(0, 0, 0, 10, 7), point(1, 2, 1, 10, 7)] };
     await backend.push([late]);
-    await backend.total(whole);
+    await total(backend, whole);
     expect(plans.last()).to.deep.include({ served: "rollups", rollupDays: 28, rawDays: 1 });
     await sameAsRaw(backend, raw);
-    const all = await backend.total({ begin: FEB, end: MAR });
+    const all = await total(backend, { begin: FEB, end: MAR });
     expect({ qty: formatNanos(all.results[0]!.qty), rate: formatNanos(all.results[0]!.rate) }).to.deep.equal(sums([...frames, late]));
     expect(await backend.builder.runOnce()).to.deep.include({ days: { built: 1 }, months: { built: 1 } });
-    await backend.total(whole);
+    await total(backend, whole);
     expect(plans.last()).to.deep.include({ rollupDays: 29, rawDays: 0 });
     await sameAsRaw(backend, raw);
   });
 
   it("an instance that does not read rollups still marks what it writes: no rollup read elsewhere goes stale", async () => {
     await raw.push([{ begin: day(11) + 7 * HOUR, end: day(11) + 8 * HOUR, points: [point(1, 0, 1, 11, 7)] }]);
-    await backend.total(whole);
+    await total(backend, whole);
     expect(plans.last()).to.deep.include({ rollupDays: 28, rawDays: 1 });
     await sameAsRaw(backend, raw);
     expect(await buildAll(backend)).to.deep.include({ days: { built: 1 }, months: { built: 1 } });
@@ -212,13 +213,13 @@ describe("storage: summaries from exact rollups, equal to raw points after every
       status: "raw",
       reason: "periods that run past midnight start in it (1 points)",
     });
-    await backend.total(whole);
+    await total(backend, whole);
     expect(plans.last()).to.deep.include({ rollupDays: 28, rawDays: 1 });
     await sameAsRaw(backend, raw);
     // Deleted, the day is rolled up again.
     expect((await backend.delete({ begin: crossing.begin, end: crossing.end })).deleted).to.equal(1);
     expect(await backend.builder.runOnce()).to.deep.include({ days: { built: 1 }, months: { built: 1 } });
-    await backend.total(whole);
+    await total(backend, whole);
     expect(plans.last()).to.deep.include({ rollupDays: 29, rawDays: 0 });
     await sameAsRaw(backend, raw);
   });
@@ -227,7 +228,7 @@ describe("storage: summaries from exact rollups, equal to raw points after every
     const res = await backend.push(frames.slice(0, 40));
     expect(res).to.deep.include({ stored: 0, duplicates: 40 * 12 });
     expect((await backend.rollupStatus()).days).to.deep.equal({ clean: 29, dirty: 0, raw: 0 });
-    await backend.total(whole);
+    await total(backend, whole);
     expect(plans.last()).to.deep.include({ rollupDays: 29, rawDays: 0 });
     await sameAsRaw(backend, raw);
   });
@@ -281,7 +282,7 @@ describe("storage: summaries from exact rollups, equal to raw points after every
     // The dead process's lease would lapse within a minute; this suite's builder takes it back now.
     await backend.client.request({ method: "DELETE", path: `/${backend.config.indexPrefix}-locks/_doc/rollup-builder` }, [404]);
     expect((await backend.rollupStatus()).pending).to.deep.include({ day: "2024-02-15", status: "dirty" });
-    await backend.total(whole);
+    await total(backend, whole);
     expect(plans.last()).to.deep.include({ rollupDays: 28, rawDays: 1 });
     await sameAsRaw(backend, raw);
     // The killed build's documents are there, unused; the next build replaces them.
@@ -341,7 +342,7 @@ describe("storage: summaries from exact rollups, equal to raw points after every
       }
       expect(await buildAll(backend)).to.deep.include({ leader: true });
       expect((await backend.rollupStatus()).days).to.deep.include({ dirty: 0 });
-      await backend.total(whole);
+      await total(backend, whole);
       expect(plans.last()).to.deep.include({ rollupDays: 29, rawDays: 0 });
       await sameAsRaw(backend, raw);
     } finally {
@@ -380,7 +381,7 @@ describe("storage: rollups under retention", () => {
     const swept = await backend.sweepRetention(Date.now() + 2 * DAY + HOUR);
     expect(swept.deleted).to.have.length(1);
     await sameAsRaw(backend, raw, [window, { ...window, groupby: ["time-d"] }, { begin: today - DAY, end: today + DAY }]);
-    const left = await backend.total({ begin: today - DAY, end: today + DAY });
+    const left = await total(backend, { begin: today - DAY, end: today + DAY });
     expect(formatNanos(left.results[0]!.rate)).to.equal(sums(frames(today)).rate);
     // The builder forgets the day whose partition is gone.
     await backend.push([{ begin: today + 9 * HOUR, end: today + 10 * HOUR, points: [point(1, 1, 1, 1, 9)] }]);

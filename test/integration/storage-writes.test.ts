@@ -2,6 +2,7 @@ import { expect } from "chai";
 import type { DataFrame } from "../../src/storage/dataframe.js";
 import { freshBackend } from "../support/cluster.js";
 import { HOUR, T0, dec, expectedSums, manyPoints, scenarioFrames } from "../support/data.js";
+import { retrieve, total } from "../../src/storage/reads.js";
 
 type Backend = Awaited<ReturnType<typeof freshBackend>>;
 const WINDOW = { begin: T0, end: T0 + 3 * HOUR };
@@ -15,14 +16,14 @@ describe("storage: writes, retries and deletes on the real node", () => {
 
   it("pushing the same payload twice stores nothing twice", async () => {
     const first = await backend.push(scenarioFrames(), { refresh: true });
-    const before = await backend.total({ ...WINDOW, groupby: ["project_id"] });
+    const before = await total(backend, { ...WINDOW, groupby: ["project_id"] });
     // The retry arrives with its points in another order: ids do not depend on order.
     const shuffled = scenarioFrames().map((df) => ({ ...df, points: [...df.points].reverse() }));
     const second = await backend.push(shuffled, { refresh: true });
     expect(first).to.include({ points: 84, stored: 84, duplicates: 0 });
     expect(second).to.include({ points: 84, stored: 0, duplicates: 84 });
-    expect((await backend.retrieve({ ...WINDOW, paginate: false })).total).to.equal(84);
-    expect(await backend.total({ ...WINDOW, groupby: ["project_id"] })).to.deep.equal(before);
+    expect((await retrieve(backend, { ...WINDOW, paginate: false })).total).to.equal(84);
+    expect(await total(backend, { ...WINDOW, groupby: ["project_id"] })).to.deep.equal(before);
   });
 
   it("identical points: all kept within a push however framed; a push sent again stores nothing twice", async () => {
@@ -33,18 +34,18 @@ describe("storage: writes, retries and deletes on the real node", () => {
     expect(await backend.push([frame(p), frame(p)])).to.deep.include({ points: 2, stored: 0, duplicates: 2, failed: [] });
     // A third occurrence in one request is a third point; the first two are recognized.
     expect(await backend.push([frame(p, p, p)])).to.deep.include({ points: 3, stored: 1, duplicates: 2, failed: [] });
-    expect((await backend.total(WINDOW)).results[0]!.rate).to.equal(dec(3));
+    expect((await total(backend, WINDOW)).results[0]!.rate).to.equal(dec(3));
   });
 
   it("deleting one project's points in a window leaves the other project's", async () => {
     await backend.push(scenarioFrames(), { refresh: true });
     const res = await backend.delete({ begin: T0 + HOUR, end: T0 + 2 * HOUR, groupFilters: { project_id: "proj-a" } });
     expect(res.deleted).to.equal(14);
-    const left = await backend.retrieve({ ...WINDOW, paginate: false });
+    const left = await retrieve(backend, { ...WINDOW, paginate: false });
     expect(left.total).to.equal(84 - 14);
-    const inWindow = await backend.retrieve({ begin: T0 + HOUR, end: T0 + 2 * HOUR, paginate: false });
+    const inWindow = await retrieve(backend, { begin: T0 + HOUR, end: T0 + 2 * HOUR, paginate: false });
     expect(inWindow.dataframes.flatMap((d) => d.points).every((p) => p.groupby.project_id === "proj-b")).to.equal(true);
-    expect((await backend.total({ ...WINDOW, groupFilters: { project_id: "proj-b" } })).results[0]!.rate).to.equal(
+    expect((await total(backend, { ...WINDOW, groupFilters: { project_id: "proj-b" } })).results[0]!.rate).to.equal(
       expectedSums(3, (_h, p) => p === 1).rate,
     );
   });
@@ -52,7 +53,7 @@ describe("storage: writes, retries and deletes on the real node", () => {
   it("delete honours metric types and metadata filters, and with no window deletes every match", async () => {
     await backend.push(scenarioFrames(), { refresh: true });
     expect((await backend.delete({ metricTypes: "cpu", filters: { flavor: "f0" } })).deleted).to.equal(6);
-    expect((await backend.retrieve({ ...WINDOW, paginate: false })).total).to.equal(78);
+    expect((await retrieve(backend, { ...WINDOW, paginate: false })).total).to.equal(78);
   });
 
   it("reports a bulk item failure with the point it concerns and stores the other points", async () => {
@@ -82,17 +83,17 @@ describe("storage: writes, retries and deletes on the real node", () => {
     expect(res.failed[0]).to.include({ dataframe: 0, type: "cpu", index: 1, status: 400 });
     expect(res.failed[0]!.reason).to.match(/mapper_parsing_exception|document_parsing_exception/);
     expect(res.failed[0]!.reason).to.include("groupby.size");
-    expect((await backend.retrieve({ ...WINDOW, paginate: false })).total).to.equal(2);
+    expect((await retrieve(backend, { ...WINDOW, paginate: false })).total).to.equal(2);
   });
 
   it("sums carry no float noise: 100,000 points of price 0.1 total exactly 10000", async function () {
     this.timeout(180_000);
     const res = await backend.push(manyPoints(100_000, { price: "0.1", spanHours: 3 }), { refresh: true });
     expect(res.stored).to.equal(100_000);
-    const total = await backend.total(WINDOW);
-    expect(total.results[0]!.rate).to.equal(dec(10000));
-    expect(total.results[0]!.qty).to.equal(dec(100000));
-    const byType = await backend.total({ ...WINDOW, groupby: ["type"] });
+    const all = await total(backend, WINDOW);
+    expect(all.results[0]!.rate).to.equal(dec(10000));
+    expect(all.results[0]!.qty).to.equal(dec(100000));
+    const byType = await total(backend, { ...WINDOW, groupby: ["type"] });
     expect(byType.results.reduce((a, r) => a + r.rate, 0n)).to.equal(dec(10000));
     // The doubles Dashboards sums are where the noise would show; the exact parts avoid it.
     const raw = await backend.client.request<{ aggregations: { s: { value: number } } }>({
@@ -101,7 +102,7 @@ describe("storage: writes, retries and deletes on the real node", () => {
       body: { size: 0, aggs: { s: { sum: { field: "price" } } } },
     });
     console.log(
-      `      sum of the price doubles by the cluster: ${raw.body.aggregations.s.value}; exact: ${total.results[0]!.rate / 1_000_000_000n}`,
+      `      sum of the price doubles by the cluster: ${raw.body.aggregations.s.value}; exact: ${all.results[0]!.rate / 1_000_000_000n}`,
     );
   });
 
@@ -145,7 +146,7 @@ describe("storage: writes, retries and deletes on the real node", () => {
       { refresh: true },
     );
     expect(res.failed).to.deep.equal([]);
-    const byYear = await backend.total({ ...WINDOW, groupby: ["year"] });
+    const byYear = await total(backend, { ...WINDOW, groupby: ["year"] });
     expect(byYear.results.map((r) => r.groups.year)).to.deep.equal(["2022", "2023"]);
   });
 });
@@ -162,7 +163,7 @@ describe("storage: stored-fields codec (RATESTORE_INDEX_CODEC)", () => {
           path: `/${index}/_settings`,
         });
         expect(settings.body[index]!.settings.index.codec).to.equal(codec);
-        expect((await backend.retrieve({ ...WINDOW, limit: 100 })).total).to.equal(10);
+        expect((await retrieve(backend, { ...WINDOW, limit: 100 })).total).to.equal(10);
       } finally {
         await backend.drop();
       }
@@ -186,7 +187,7 @@ describe("storage: index sorting (RATESTORE_INDEX_SORT=true)", () => {
       const seen = new Set<string>();
       let after;
       do {
-        const page = await backend.retrieve({ ...WINDOW, limit: 250, ...(after ? { after } : {}) });
+        const page = await retrieve(backend, { ...WINDOW, limit: 250, ...(after ? { after } : {}) });
         for (const d of page.dataframes) for (const p of d.points) seen.add(String(p.groupby.id));
         after = page.next;
       } while (after);

@@ -41,7 +41,15 @@ export async function startApi(
   });
   const metrics = new Metrics();
   const backend = await freshBackend(storage, metrics);
-  const app = createApp({ config, backend, logger, cursors: new CursorCodec(config.api.cursorSecret), metrics, cluster: {} });
+  const app = createApp({
+    config,
+    backend,
+    operations: backend,
+    logger,
+    cursors: new CursorCodec(config.api.cursorSecret),
+    metrics,
+    cluster: {},
+  });
   const server: Server = await serve(app, 0, "127.0.0.1");
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {

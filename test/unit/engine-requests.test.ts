@@ -8,6 +8,7 @@ import { createLogger } from "../../src/logger.js";
 import { SearchEngineBackend } from "../../src/storage/search-engine/backend.js";
 import { parseProfileOverride, type ClusterProfile } from "../../src/storage/search-engine/cluster-profile.js";
 import { sumAggregations, TotalAggregator } from "../../src/storage/search-engine/aggregations.js";
+import { collectTotal, retrieve } from "../../src/storage/reads.js";
 import { ClusterClient, type ClusterRequest, type ClusterResponse } from "../../src/storage/search-engine/client.js";
 import { ilmPolicyBody } from "../../src/storage/search-engine/retention/ilm-retention.js";
 import { IsmRetention, ismPolicyBody } from "../../src/storage/search-engine/retention/ism-retention.js";
@@ -130,17 +131,17 @@ async function requestsOf(facts: ClusterFacts): Promise<Record<string, unknown>>
   const written = { index: partition, range, createdAt: T0 + 5 * DAY };
   const search = new PointSearch(client, partitions.alias, profile, silent);
   const window = { begin: T0, end: T0 + DAY };
-  await new PointReader(search).retrieve({ ...window, filters: { project_id: "p1" }, limit: 100 });
+  await retrieve(new PointReader(search), { ...window, filters: { project_id: "p1" }, limit: 100 });
   const afterFirstPage = client.sent.length;
-  await new PointReader(search).retrieve({ ...window, paginate: false });
+  await retrieve(new PointReader(search), { ...window, paginate: false });
   const afterWalk = client.sent.length;
-  await new TotalAggregator(search).total({ ...window, groupby: ["project_id", "type"], limit: 100 });
+  await collectTotal(new TotalAggregator(search).streamTotal({ ...window, groupby: ["project_id", "type"], limit: 100 }));
   const afterTotal = client.sent.length;
   for await (const _page of new PointReader(search).scan(window)) void _page;
   const afterScan = client.sent.length;
-  await new PointReader(search).retrieve({ ...window, offset: 15_000, limit: 100 });
+  await retrieve(new PointReader(search), { ...window, offset: 15_000, limit: 100 });
   const afterOffset = client.sent.length;
-  await new PointReader(search).retrieve({ ...window, offset: 25_000, limit: 100 });
+  await retrieve(new PointReader(search), { ...window, offset: 25_000, limit: 100 });
   const afterReads = client.sent.length;
   // A summary of a month whose days are clean but one: the rollups of the clean days and the raw points of the rest, in one search.
   const month = { begin: T0, end: Date.UTC(2024, 1, 1) };
@@ -151,9 +152,11 @@ async function requestsOf(facts: ClusterFacts): Promise<Record<string, unknown>>
   await states.windowRealtime(month.begin, month.end);
   // Whether the window's partitions hold whole and nano parts to sum (none: the limbs' sums alone).
   await new SummaryQueries(client, partitions, undefined).source(async () => {})(month, undefined);
-  await new TotalAggregator(search).total(
-    { ...month, groupby: ["project_id", "type"], groupFilters: { project_id: "p1" }, limit: 100 },
-    async (scope) => ({ query: rollupQuery(scope, plan).query, sums: sumAggregations({ legacy: false }) }),
+  await collectTotal(
+    new TotalAggregator(search).streamTotal(
+      { ...month, groupby: ["project_id", "type"], groupFilters: { project_id: "p1" }, limit: 100 },
+      async (scope) => ({ query: rollupQuery(scope, plan).query, sums: sumAggregations({ legacy: false }) }),
+    ),
   );
   const afterRollupTotal = client.sent.length;
   // A month whose days are all clean, their builds' limbs recorded: only those limbs are summed.
@@ -161,10 +164,12 @@ async function requestsOf(facts: ClusterFacts): Promise<Record<string, unknown>>
     Array.from({ length: 31 }, (_, i) => [T0 + i * DAY, { status: "clean" as const, build: `b${i}`, limbs: ["price_e0", "qty_e6"] }]),
   );
   const quietPlan = planRollups({ ...month, metadataFilters: false, monthLevel: true, days: quiet, months: new Map() });
-  await new TotalAggregator(search).total({ ...month, groupby: ["project_id"], limit: 100 }, async (scope) => {
-    const planned = rollupQuery(scope, quietPlan);
-    return { query: planned.query, sums: sumAggregations({ ...planned, legacy: false }) };
-  });
+  await collectTotal(
+    new TotalAggregator(search).streamTotal({ ...month, groupby: ["project_id"], limit: 100 }, async (scope) => {
+      const planned = rollupQuery(scope, quietPlan);
+      return { query: planned.query, sums: sumAggregations({ ...planned, legacy: false }) };
+    }),
+  );
   const afterQuietTotal = client.sent.length;
   // What a push marks on the rollup states before its first point, and after its last answer.
   let marker = 0;
@@ -311,15 +316,16 @@ describe("what each engine flavour sends", () => {
       open: { method: "POST", path: "/ratestore-points/_pit", querystring: { keep_alive: "2m" } },
       close: { method: "DELETE", path: "/_pit", body: { id: "PIT-ID" } },
     });
-    const walk = es8.retrieveWalk as ClusterRequest[];
+    // The export walks inside a point-in-time, opened and read in each flavour's words.
+    const walk = es8.exportScan as ClusterRequest[];
     expect(walk[0]!.path).to.equal("/ratestore-points/_pit");
     expect((walk[1]!.body as { pit: unknown }).pit).to.deep.equal({ id: "PIT-ID", keep_alive: "2m" });
     expect(walk[1]!.path).to.equal("/_search");
     const os = await requestsOf(FLAVOURS["opensearch-3.6.0"]!);
-    expect((os.retrieveWalk as ClusterRequest[])[0]!.path).to.equal("/ratestore-points/_search/point_in_time");
+    expect((os.exportScan as ClusterRequest[])[0]!.path).to.equal("/ratestore-points/_search/point_in_time");
     const es710 = await requestsOf(FLAVOURS["elasticsearch-7.10.2"]!);
     expect(es710.pit).to.equal(null);
-    expect((es710.retrieveWalk as ClusterRequest[]).every((r) => r.path === "/ratestore-points/_search")).to.equal(true);
+    expect((es710.exportScan as ClusterRequest[]).every((r) => r.path === "/ratestore-points/_search")).to.equal(true);
     const ilm = await requestsOf(FLAVOURS["elasticsearch-8.19.21-ilm"]!);
     expect((ilm.partition as { body: { settings: Record<string, unknown> } }).body.settings).to.deep.equal({
       "index.lifecycle.name": "ratestore-retention",

@@ -1,5 +1,6 @@
 import { Router, type Request, type Response } from "express";
 import type { StoredPoint } from "../../storage/backend.js";
+import { iteratePoints } from "../../storage/reads.js";
 import { pointPath, pointsWithIndex, type DataFrame } from "../../storage/dataframe.js";
 import { ForbiddenError, NotFoundError, ValidationError, type FieldIssue } from "../../errors.js";
 import { parseOrThrow } from "../../validation.js";
@@ -41,7 +42,7 @@ function requireAdmin(principal: Principal, what: string): void {
 
 export function dataframesRouter(ctx: AppContext): Router {
   const router = Router();
-  const { backend, cursors } = ctx;
+  const { backend, operations, cursors } = ctx;
   const scopeKey = ctx.config.api.scopeKey;
 
   router.post("/v2/dataframes", async (req: Request, res: Response) => {
@@ -75,7 +76,7 @@ export function dataframesRouter(ctx: AppContext): Router {
 
   /** Makes every stored point visible now to readers outside the API (reads through it always see them): the end of a bulk load. */
   router.post("/v2/refresh", async (_req: Request, res: Response) => {
-    await backend.refresh();
+    await operations.refresh();
     res.status(204).end();
   });
 
@@ -89,7 +90,7 @@ export function dataframesRouter(ctx: AppContext): Router {
       await streamObject(res, {
         head: { total },
         key: "dataframes",
-        items: framesJson(backend.iteratePoints(scope)),
+        items: framesJson(iteratePoints(backend, scope)),
         tail: async () => ({}),
       });
       return;

@@ -1,19 +1,11 @@
 import { InexactTotalError, ValidationError } from "../../errors.js";
-import {
-  MAX_LIMIT,
-  TIME_GROUPS,
-  type GroupCursor,
-  type GroupPage,
-  type TimeGroup,
-  type TotalOptions,
-  type TotalResult,
-  type TotalRow,
-} from "../backend.js";
+import { MAX_LIMIT, TIME_GROUPS, type GroupCursor, type GroupPage, type TimeGroup, type TotalOptions, type TotalRow } from "../backend.js";
 import { LABEL_KEY_RE, type Scalar } from "../dataframe.js";
 import { joinSums, type Nanos } from "../decimal.js";
 import { LIMB_EXPONENTS, inexactSum, joinLimbs } from "../limbs.js";
 import { limbFields } from "./documents.js";
-import { scopeQuery, withDefaultWindow, type Clause } from "./query.js";
+import { scopeQuery, type Clause } from "./query.js";
+import { withDefaultWindow } from "../time.js";
 import type { PointSearch } from "./search.js";
 import { DEFAULT_LIMIT } from "./reader.js";
 
@@ -122,14 +114,6 @@ export type SummarySource = (scope: TotalOptions & { begin: number; end: number 
 /** Raw points alone, summed with the whole and nano parts too (a window whose partitions are not known). */
 const rawPoints: SummarySource = async (scope) => ({ query: scopeQuery(scope), sums: SUM_AGGREGATIONS });
 
-/** A streamed page of groups, collected whole. */
-export async function collectTotal(page: GroupPage): Promise<TotalResult> {
-  const results: TotalRow[] = [];
-  for await (const row of page.rows) results.push(row);
-  const { total, next } = await page.end();
-  return { total, results, ...(next ? { next } : {}) };
-}
-
 /** How the requested groupby maps to composite sources, and back to rows. */
 export interface GroupPlan {
   readonly sources: Record<string, unknown>[];
@@ -199,10 +183,6 @@ function rowOf(bucket: Bucket, plan: GroupPlan, window: { begin: number; end: nu
  */
 export class TotalAggregator {
   constructor(private readonly search: PointSearch) {}
-
-  total(options: TotalOptions = {}, source?: SummarySource): Promise<TotalResult> {
-    return collectTotal(this.streamTotal(options, source));
-  }
 
   /**
    * The rows one composite page at a time: memory holds one page, whatever the limit. `source` gives the

@@ -17,16 +17,15 @@ import {
   type PushResult,
   type Retention,
   type RetrieveOptions,
-  type RetrieveResult,
   type StorageBackend,
+  type StorageOperations,
   type StoredPoint,
   type TotalOptions,
-  type TotalResult,
   type WriteStats,
 } from "../backend.js";
 import { parseProfileOverride, type ClusterProfile, type ProfileOverride } from "./cluster-profile.js";
 import type { DataFrame } from "../dataframe.js";
-import { TotalAggregator, collectTotal } from "./aggregations.js";
+import { TotalAggregator } from "./aggregations.js";
 import { SummaryQueries } from "./summary-queries.js";
 import { ClusterClient } from "./client.js";
 import { PointDeleter } from "./deleter.js";
@@ -38,7 +37,7 @@ import { Lifecycle } from "./retention/lifecycle.js";
 import { RetentionSweeper } from "./retention/retention-sweeper.js";
 import { foreignIndexProblem, foreignIndices } from "./ownership.js";
 import { detectProfile } from "./profile-detection.js";
-import { withDefaultWindow } from "./query.js";
+import { withDefaultWindow } from "../time.js";
 import { installPointsTemplate, replicaSettings, templateInstalled } from "./templates.js";
 import { writeBlocks } from "./write-blocks.js";
 import { PointWriter } from "./writer.js";
@@ -73,7 +72,7 @@ interface Components {
  * one partition scheme. `connect()` detects the cluster profile once and hands it to every component;
  * `init()` also installs the template and the retention policy.
  */
-export class SearchEngineBackend implements StorageBackend {
+export class SearchEngineBackend implements StorageBackend, StorageOperations {
   readonly name = "search-engine";
   readonly client: ClusterClient;
   readonly partitions: Partitions;
@@ -200,20 +199,6 @@ export class SearchEngineBackend implements StorageBackend {
     return scope;
   }
 
-  async retrieve(options: RetrieveOptions = {}): Promise<RetrieveResult> {
-    const { reader } = this.parts;
-    return reader.retrieve(await this.refreshedScope(options));
-  }
-
-  iteratePoints(options: Omit<RetrieveOptions, "offset" | "limit" | "paginate"> = {}): AsyncIterable<StoredPoint> {
-    const { reader } = this.parts;
-    const scope = withDefaultWindow(options);
-    return this.afterRefresh(
-      () => this.refresher.beforeRead(scope),
-      () => reader.iterate(scope),
-    );
-  }
-
   scanPoints(options: Omit<RetrieveOptions, "offset" | "limit" | "paginate" | "after"> = {}): AsyncIterable<readonly StoredPoint[]> {
     const { reader } = this.parts;
     const scope = withDefaultWindow(options);
@@ -226,10 +211,6 @@ export class SearchEngineBackend implements StorageBackend {
   async streamPage(options: RetrieveOptions = {}): Promise<PointPage> {
     const { reader } = this.parts;
     return reader.streamPage(await this.refreshedScope(options));
-  }
-
-  total(options: TotalOptions = {}): Promise<TotalResult> {
-    return collectTotal(this.streamTotal(options));
   }
 
   streamTotal(options: TotalOptions = {}): GroupPage {

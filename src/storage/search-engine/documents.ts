@@ -299,17 +299,3 @@ export function fromDocument(source: unknown): StoredPoint {
     point: { type: d.type, unit: d.unit, qty, price, groupby: d.groupby, metadata: d.metadata },
   };
 }
-
-/** Groups points, already ordered by period, into dataframes. */
-export function groupIntoDataFrames(points: Iterable<StoredPoint>): DataFrame[] {
-  const frames: { begin: number; end: number; points: RatedPoint[] }[] = [];
-  let current: { begin: number; end: number; points: RatedPoint[] } | undefined;
-  for (const sp of points) {
-    if (!current || current.begin !== sp.begin || current.end !== sp.end) {
-      current = { begin: sp.begin, end: sp.end, points: [] };
-      frames.push(current);
-    }
-    current.points.push(sp.point);
-  }
-  return frames;
-}

@@ -1,17 +1,10 @@
 import { ValidationError } from "../../errors.js";
 import type { FilterValue, PointScope } from "../backend.js";
 import { LABEL_KEY_RE, type Scalar } from "../dataframe.js";
-import { currentMonthWindow } from "../time.js";
 import { metadataTerm } from "./documents.js";
 
 /** A query clause, as sent to the cluster. */
 export type Clause = Record<string, unknown>;
-
-/** CloudKitty's default window for reads: the current month. Deletes have no default window. */
-export function withDefaultWindow<S extends PointScope>(scope: S, now = Date.now()): S & { begin: number; end: number } {
-  const month = currentMonthWindow(now);
-  return { ...scope, begin: scope.begin ?? month.begin, end: scope.end ?? month.end };
-}
 
 function asList(value: FilterValue): readonly Scalar[] {
   return Array.isArray(value) ? (value as readonly Scalar[]) : [value as Scalar];

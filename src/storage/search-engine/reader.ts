@@ -1,7 +1,8 @@
-import { MAX_LIMIT, type PointCursor, type PointPage, type RetrieveOptions, type RetrieveResult, type StoredPoint } from "../backend.js";
+import { MAX_LIMIT, type PointCursor, type PointPage, type RetrieveOptions, type StoredPoint } from "../backend.js";
 import { ValidationError } from "../../errors.js";
-import { fromHit, groupIntoDataFrames } from "./documents.js";
-import { scopeQuery, withDefaultWindow, type Clause } from "./query.js";
+import { fromHit } from "./documents.js";
+import { scopeQuery, type Clause } from "./query.js";
+import { withDefaultWindow } from "../time.js";
 import {
   BY_PERIOD_TYPE,
   BY_START_HOUR,
@@ -58,19 +59,6 @@ function toPoints(hits: readonly Hit[]): StoredPoint[] {
 /** CloudKitty's `retrieve`: points matching a scope, grouped into dataframes by period. */
 export class PointReader {
   constructor(private readonly search: PointSearch) {}
-
-  async retrieve(options: RetrieveOptions = {}): Promise<RetrieveResult> {
-    if (options.paginate === false) {
-      const points: StoredPoint[] = [];
-      for await (const p of this.iterate(options)) points.push(p);
-      return { total: points.length, dataframes: groupIntoDataFrames(points) };
-    }
-    const page = await this.streamPage(options);
-    const points: StoredPoint[] = [];
-    for await (const p of page.points) points.push(p);
-    const next = page.next();
-    return { total: page.total, dataframes: groupIntoDataFrames(points), ...(next ? { next } : {}) };
-  }
 
   /**
    * A page of up to MAX_LIMIT points. The first window is read where the offset is (deep offsets at a
@@ -268,18 +256,6 @@ export class PointReader {
     }
     for await (const hits of this.search.scan(query, SCAN_PAGE)) {
       yield toPoints(hits).sort((a, b) => a.begin - b.begin || a.end - b.end);
-    }
-  }
-
-  async *iterate(options: Omit<RetrieveOptions, "offset" | "limit" | "paginate"> = {}): AsyncGenerator<StoredPoint> {
-    const query = scopeQuery(withDefaultWindow(options));
-    for await (const hits of this.search.pages({
-      query,
-      pageSize: WALK_PAGE,
-      source: true,
-      ...(options.after ? { after: options.after } : {}),
-    })) {
-      for (const p of toPoints(hits)) yield p;
     }
   }
 }

@@ -1,0 +1,67 @@
+/**
+ * The whole-result forms of the contract's streamed reads, written once for every backend: CloudKitty's
+ * `retrieve` and `total` as its drivers call them, and every matching point as one ordered stream.
+ */
+import {
+  MAX_LIMIT,
+  type GroupPage,
+  type RetrieveOptions,
+  type RetrieveResult,
+  type StorageBackend,
+  type StoredPoint,
+  type TotalOptions,
+  type TotalResult,
+  type TotalRow,
+} from "./backend.js";
+import { framesOfPage } from "./frames.js";
+import { withDefaultWindow } from "./time.js";
+
+/** The reads a whole result is collected from. */
+export type StreamedReads = Pick<StorageBackend, "streamPage" | "streamTotal">;
+
+/**
+ * Every matching point in point order, page after page of the largest size, each continuing from the
+ * cursor of the one before: memory holds what the backend streams, not the result. The window is fixed
+ * once, so that a read straddling the turn of a month stays on one.
+ */
+export async function* iteratePoints(
+  backend: Pick<StorageBackend, "streamPage">,
+  options: Omit<RetrieveOptions, "offset" | "limit" | "paginate"> = {},
+): AsyncGenerator<StoredPoint> {
+  const scope = withDefaultWindow(options);
+  let after = options.after;
+  for (;;) {
+    const page = await backend.streamPage({ ...scope, limit: MAX_LIMIT, ...(after ? { after } : {}) });
+    yield* page.points;
+    after = page.next();
+    if (!after) return;
+  }
+}
+
+/** CloudKitty's `retrieve`: a page of points (every point with `paginate: false`), grouped into dataframes by period. */
+export async function retrieve(backend: Pick<StorageBackend, "streamPage">, options: RetrieveOptions = {}): Promise<RetrieveResult> {
+  if (options.paginate === false) {
+    const { offset: _offset, limit: _limit, paginate: _paginate, ...scope } = options;
+    const points: StoredPoint[] = [];
+    for await (const p of iteratePoints(backend, scope)) points.push(p);
+    return { total: points.length, dataframes: framesOfPage(points, Infinity) };
+  }
+  const page = await backend.streamPage(options);
+  const points: StoredPoint[] = [];
+  for await (const p of page.points) points.push(p);
+  const next = page.next();
+  return { total: page.total, dataframes: framesOfPage(points, Infinity), ...(next ? { next } : {}) };
+}
+
+/** A streamed page of groups, collected whole. */
+export async function collectTotal(page: GroupPage): Promise<TotalResult> {
+  const results: TotalRow[] = [];
+  for await (const row of page.rows) results.push(row);
+  const { total, next } = await page.end();
+  return { total, results, ...(next ? { next } : {}) };
+}
+
+/** CloudKitty's `total`: the groups' exact sums, collected whole. */
+export function total(backend: Pick<StorageBackend, "streamTotal">, options: TotalOptions = {}): Promise<TotalResult> {
+  return collectTotal(backend.streamTotal(options));
+}
