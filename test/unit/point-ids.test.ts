@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { idAt, idGuess } from "../../src/storage/search-engine/search.js";
+import { idAt, idGuess } from "../../src/storage/search-engine/offset-location.js";
 
 const compareBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 

@@ -53,12 +53,13 @@ export class ClusterClient {
       ...(config.username ? { auth: { username: config.username, password: config.password ?? "" } } : {}),
       ssl: { rejectUnauthorized: config.tlsVerify, ...(config.ca ? { ca: config.ca } : {}) },
       requestTimeout: config.requestTimeoutMs,
-      // Retries live in one place, the writer's policy (backoff, metrics, logs); the transport's own
-      // silent retries of 502/503/504 would hide them.
+      // Retries live in one place, the family's retry policy (retry-policy.ts: backoff, metrics, logs);
+      // the transport's own silent retries of 502/503/504 would hide them.
       maxRetries: 0,
       // The client's default (secure-json-parse) refuses a whole response holding a "__proto__" key: one
       // such label in a CloudKitty index stopped `ratestore migrate` instead of going to its reject file,
-      // and the scan for it took 13 of the 38 ms a 5,000-point export page took to parse. JSON.parse
+      // and the scan for it took a third of an export page's parse (BENCHMARKS.md, *The figures behind
+      // the code*: the JSON parser). JSON.parse
       // never sets a prototype (it keeps "__proto__" as an own key), and such keys are refused where
       // documents are read into points or written (validation.ts).
       disablePrototypePoisoningProtection: true,

@@ -21,9 +21,9 @@ export const ClusterProfileSchema = z.strictObject({
   /**
    * How the cluster counts points by the hour of their start (the first step of locating a page):
    * `points_index` where a composite with one `date_histogram` source is answered from the points index
-   * of `start` (OpenSearch 3, measured on 3.6: 4-5 ms of node time for 1,000,000 points), `doc_values`
-   * where it reads a doc value per point (about ten times as long). With `points_index`, first pages are
-   * located too: at 1,000,000 points 36-38 ms against 51-55 ms for a sort over every point.
+   * of `start` (OpenSearch 3), `doc_values` where it reads a doc value per point (about ten times as
+   * long). With `points_index`, first pages are located too, which beats a sort over every point
+   * (BENCHMARKS.md, *The figures behind the code*: hourCounts).
    */
   hourCounts: z.enum(["points_index", "doc_values"]),
   /**

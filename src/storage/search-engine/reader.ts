@@ -3,17 +3,9 @@ import { ValidationError } from "../../errors.js";
 import { fromHit } from "./documents.js";
 import { scopeQuery, type Clause } from "./query.js";
 import { withDefaultWindow } from "../time.js";
-import {
-  BY_PERIOD_TYPE,
-  BY_START_HOUR,
-  MAX_WINDOW,
-  POINT_ORDER,
-  POINT_SORT,
-  periodTypeOrder,
-  type GroupOrder,
-  type Hit,
-  type PointSearch,
-} from "./search.js";
+import { BY_PERIOD_TYPE, BY_START_HOUR, idBound, locate, periodTypeOrder } from "./offset-location.js";
+import { POINT_ORDER, POINT_SORT, type GroupOrder } from "./point-order.js";
+import { MAX_WINDOW, type Hit, type PointSearch } from "./search.js";
 
 export const DEFAULT_LIMIT = 1000;
 /** Pages fetched while walking (export, paginate=false, pages larger than the result window). */
@@ -23,16 +15,15 @@ const SCAN_PAGE = 5000;
 /**
  * From this offset on, pages are located (deepHits) rather than read with `from` (from 0 where the hour
  * counts are cheap, see firstHits): the node sorts offset + limit points for `from`, while locating
- * costs one pass over doc values whatever the offset.
- * Measured on 200,000 points: `from` 34 ms at offset 500, 62 ms at 1,000, 233 ms at 9,900; located
- * 26-36 ms at each.
+ * costs one pass over doc values whatever the offset (BENCHMARKS.md, *The figures behind the code*:
+ * LOCATE_FROM_OFFSET).
  */
 const LOCATE_FROM_OFFSET = 500;
 /**
  * From this depth inside a start hour (counted from its nearer end, see nearerEndDepth), the hour is
- * located by start, end and type too, even when `from` alone would stay within the window. Measured in
- * starts of 9,000 points: positions 5,000 and 8,000 took 24-36 ms with `from`, 20-23 ms located; at
- * 3,000 and below neither won clearly. An hour larger than the window is split from LOCATE_FROM_OFFSET.
+ * located by start, end and type too, even when `from` alone would stay within the window (BENCHMARKS.md,
+ * *The figures behind the code*: INNER_LOCATE_FROM). An hour larger than the window is split from
+ * LOCATE_FROM_OFFSET.
  */
 const INNER_LOCATE_FROM = 4000;
 
@@ -106,8 +97,8 @@ export class PointReader {
     after: PointCursor | undefined,
   ): Promise<{ hits: Hit[]; total: number }> {
     // Where the hour counts are cheap, every offset page is located, the first too: the sort then covers
-    // the points of the hours that hold the page, not every point (at 1,000,000 points, 36-38 ms
-    // against 51-55 ms; at 90,000 points in starts of 9,000, 23-37 ms against 18-40 ms).
+    // the points of the hours that hold the page, not every point (BENCHMARKS.md, *The figures behind
+    // the code*: hourCounts).
     const locateFrom = this.search.cheapHourCounts ? 0 : LOCATE_FROM_OFFSET;
     if (!after && (offset >= locateFrom || offset + size > MAX_WINDOW)) return this.deepHits(query, offset, size);
     const res = await this.search.search({
@@ -129,7 +120,7 @@ export class PointReader {
    * point-id range found with one `_count`), and continue into the next groups with search_after.
    */
   private async deepHits(query: Clause, offset: number, limit: number): Promise<{ hits: Hit[]; total: number }> {
-    const byStart = await this.search.locate(query, offset, BY_START_HOUR, limit);
+    const byStart = await locate(this.search, query, offset, BY_START_HOUR, limit);
     if (!byStart.group) return { hits: [], total: byStart.total };
     let group = byStart.group;
     let within = byStart.within;
@@ -137,11 +128,10 @@ export class PointReader {
     // POINT_ORDER until the group is one start, end and type (periodTypeOrder).
     let order = POINT_ORDER;
     const depth = nearerEndDepth(within, groupSize, limit);
-    // `from` costs what the group's size does, besides its depth: in an hour of 100,000 points, 44 ms
-    // at depth 500 and 138 ms at 3,500, against 21 ms to count its starts, ends and types and 17-30 ms
-    // for the same depths in a group of 14,286.
+    // `from` costs what the group's size does, besides its depth, more than counting the group's
+    // starts, ends and types does (BENCHMARKS.md, *The figures behind the code*: the inner locate).
     if (depth + limit > MAX_WINDOW || depth >= INNER_LOCATE_FROM || (groupSize > MAX_WINDOW && depth >= LOCATE_FROM_OFFSET)) {
-      const inner = await this.search.locate({ bool: { filter: [query, ...group] } }, within, BY_PERIOD_TYPE);
+      const inner = await locate(this.search, { bool: { filter: [query, ...group] } }, within, BY_PERIOD_TYPE);
       if (inner.group && inner.key) {
         group = [...group, ...inner.group];
         within = inner.within;
@@ -158,7 +148,7 @@ export class PointReader {
       // Deeper than the window from both ends: a group of one period and type larger than twice the
       // window. Sorting only the id range that holds the page is the only way short of a walk.
       // Point ids order the points of one start, end and type only: the id range narrows no larger group.
-      const bound = order !== POINT_ORDER && slack > 0 ? await this.search.idBound(inGroup, within, groupSize, slack, limit) : undefined;
+      const bound = order !== POINT_ORDER && slack > 0 ? await idBound(this.search, inGroup, within, groupSize, slack, limit) : undefined;
       if (bound) {
         const inRange = async (range: { gte: string; lt?: string }) =>
           inOrder(

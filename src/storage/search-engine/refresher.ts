@@ -16,8 +16,8 @@ interface RefreshResponse {
  * every read, the partitions the read can see are refreshed, so the read sees every push that answered
  * before it started, through any instance (the refresh is the cluster's, not this process's). A refresh
  * with nothing new to show costs a few milliseconds; one after pushes makes all of them visible at once.
- * Refreshing per push instead costs every push a new segment (measured: the refresh alone takes raw
- * `_bulk` to 0.62-0.66 of its throughput), while a billing store is pushed to far more often than read.
+ * Refreshing per push instead costs every push a new segment, and a large share of raw `_bulk`'s
+ * throughput (BENCHMARKS.md, *Read-your-writes*), while a billing store is pushed to far more often than read.
  */
 export class Refresher {
   /** Refreshes in flight, by the partitions they cover: concurrent reads of the same partitions share them. */

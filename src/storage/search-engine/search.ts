@@ -1,39 +1,18 @@
-import { BackendError, BackendUnavailableError } from "../../errors.js";
+/**
+ * The searches of points: one search or count, a walk of every hit in point order with `search_after`
+ * inside a point-in-time, and a scan in storage order; each read retried by the family's retry policy.
+ */
+import { BackendUnavailableError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { PointCursor } from "../backend.js";
 import type { ClusterProfile } from "./cluster-profile.js";
 import type { ClusterClient } from "./client.js";
 import { inPit, pitRequests, type PitRequests } from "./pit.js";
+import { POINT_SORT, SCAN_SORT } from "./point-order.js";
 import { readAhead } from "./read-ahead.js";
 import type { Clause } from "./query.js";
 import { POINT_DOC_VALUES } from "./documents.js";
-
-/** A stable, unique order: by period, then type, then the point's own id. Every page boundary is exact. */
-export const POINT_SORT = [{ start: "asc" }, { end: "asc" }, { type: "asc" }, { point_id: "asc" }] as const;
-
-/** POINT_SORT reversed: reads a group from its end (see PointReader.fromNearerEnd). */
-export const POINT_SORT_DESC = [{ start: "desc" }, { end: "desc" }, { type: "desc" }, { point_id: "desc" }] as const;
-
-/** How the points of one locate group are sorted, and how a hit's sort values become POINT_SORT's again. */
-export interface GroupOrder {
-  readonly asc: readonly Record<string, "asc" | "desc">[];
-  readonly desc: readonly Record<string, "asc" | "desc">[];
-  cursor(sort: (string | number)[]): (string | number)[];
-}
-
-export const POINT_ORDER: GroupOrder = { asc: POINT_SORT, desc: POINT_SORT_DESC, cursor: (sort) => sort };
-
-/**
- * Inside one group of BY_PERIOD_TYPE the start, end and type are fixed, so the point id alone orders
- * its points, and the node compares one value per point instead of four (position 4,000 of a group of
- * 14,286: 25-27 ms against 33-35 ms; 7,000: 30-38 against 43-47).
- */
-export function periodTypeOrder(key: LocateKey): GroupOrder {
-  return { asc: [{ point_id: "asc" }], desc: [{ point_id: "desc" }], cursor: (sort) => [key.s!, key.e!, key.t!, ...sort] };
-}
-
-/** Storage order inside a point-in-time: shard, then Lucene document (see PointSearch.scan). */
-export const SCAN_SORT = [{ _shard_doc: "asc" }] as const;
+import { READ_TRIES, retryableRead, withReadRetries } from "./retry-policy.js";
 
 /** The cluster's default `index.max_result_window`: `from + size` must stay within it. */
 export const MAX_WINDOW = 10_000;
@@ -60,114 +39,12 @@ export interface SearchResponse {
   aggregations?: Record<string, unknown>;
 }
 
-/** A composite bucket's key at a locate level: a start hour, or a start, end and type. */
-export interface LocateKey {
-  readonly s?: number;
-  readonly e?: number;
-  readonly t?: string;
-}
-
-/**
- * A level of POINT_SORT's prefix that the locate step counts points by: its composite sources, in
- * POINT_SORT's order, and the filters of one of its groups. Each group is a contiguous run of the
- * point order, so counts add up to positions.
- */
-export interface LocateLevel {
-  readonly sources: readonly Record<string, unknown>[];
-  group(key: LocateKey): Clause[];
-  /** The starts of a group are below this (epoch ms): where a page that runs past the group may end. */
-  startsBefore(key: LocateKey): number;
-}
-
-const HOUR_MS = 3_600_000;
-
-/**
- * Points counted by the hour their period starts in. OpenSearch (2.12 on) answers a date_histogram
- * from the points index of `start` instead of reading a doc value per point: on 1,000,000 points, 4-5 ms
- * of node time against 52 ms for a terms source over `start` (a finer interval than the hour was as
- * fast for 10 hours of data, but a second was not, and the shortcut needs few buckets per shard). A
- * group holds every start of its hour: contiguous in point order whatever the period.
- */
-export const BY_START_HOUR: LocateLevel = {
-  sources: [{ s: { date_histogram: { field: "start", fixed_interval: "1h" } } }],
-  group: (key) => [{ range: { start: { gte: key.s, lt: key.s! + HOUR_MS, format: "epoch_millis" } } }],
-  startsBefore: (key) => key.s! + HOUR_MS,
-};
-
-/** Inside one start hour: points counted by start, end and type, the rest of POINT_SORT's prefix before point_id. */
-export const BY_PERIOD_TYPE: LocateLevel = {
-  sources: [{ s: { terms: { field: "start" } } }, { e: { terms: { field: "end" } } }, { t: { terms: { field: "type" } } }],
-  group: (key) => [
-    { range: { start: { gte: key.s, lte: key.s, format: "epoch_millis" } } },
-    { range: { end: { gte: key.e, lte: key.e, format: "epoch_millis" } } },
-    { term: { type: key.t } },
-  ],
-  startsBefore: (key) => key.s! + 1,
-};
-
-const LOCATE_PAGE = 10_000;
-
-/** base64url in byte order, the order in which keyword sorting compares point ids. */
-const ID_ALPHABET = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
-
-/** The id at fraction f of the id space (6 digits: finer than any group can need). */
-export function idAt(f: number): string {
-  let x = Math.min(Math.max(f, 0), 1 - Number.EPSILON);
-  let out = "";
-  for (let i = 0; i < 6; i++) {
-    x *= 64;
-    const d = Math.floor(x);
-    out += ID_ALPHABET[d];
-    x -= d;
-  }
-  return out;
-}
-
-/**
- * Where to look, as fractions of the id space, for the `position`-th point of a group of `groupSize`
- * uniform ids: the count below the id at fraction f is binomial, with a standard deviation of at most
- * sqrt(groupSize)/2. `lower` aims 8 such deviations below the position (at most half the `slack`), so
- * the count lands within the slack and the `from` left to sort stays a few hundred; `upper` aims as far
- * beyond the `span` points from the position, so the range holds them (none past the last id). The node
- * sorts only the points of the range: 300 instead of 5,000 costs half.
- */
-export function idGuess(position: number, groupSize: number, slack: number, span: number): { lower: number; upper?: number } {
-  const deviations8 = 4 * Math.sqrt(groupSize);
-  const lower = Math.max(0, position - Math.min(slack / 2, deviations8)) / groupSize;
-  const upper = (position + span + deviations8) / groupSize;
-  return { lower, ...(upper < 1 ? { upper } : {}) };
-}
-
 /**
  * Reads that are fine with no partition yet: a missing alias is an empty result, not an error. Partial
  * results are refused: a sum over some of the shards would be a wrong bill, not a smaller one.
  */
 export const LENIENT_COUNT = { ignore_unavailable: true, allow_no_indices: true } as const;
 export const LENIENT = { ...LENIENT_COUNT, allow_partial_search_results: false } as const;
-
-/** Tries of a read whose target changed under it (a partition deleted by retention between resolution and search). */
-const READ_TRIES = 3;
-
-/**
- * Whether a failed read may succeed when sent again: the cluster was briefly unavailable, or a partition
- * that the alias named when the search started was deleted before its shards answered.
- */
-function retryableRead(err: unknown): boolean {
-  return err instanceof BackendUnavailableError || (err instanceof BackendError && err.status === 404);
-}
-
-/** Where an offset lies: its sort-prefix group and position inside it (see PointSearch.locate). */
-export interface Located {
-  readonly total: number;
-  /** The filters of the group that holds the offset; absent when there are fewer points. */
-  readonly group?: Clause[];
-  /** That group's composite key. */
-  readonly key?: LocateKey;
-  readonly within: number;
-  readonly groupSize: number;
-  /** The starts of the `span` points from the offset are below this (epoch ms), when known. */
-  readonly spanEnd?: number;
-}
 
 export interface PageWalk {
   readonly query: Clause;
@@ -202,7 +79,7 @@ export class PointSearch {
   }
 
   async search(body: Record<string, unknown>): Promise<SearchResponse> {
-    return this.retried(
+    return withReadRetries(
       async () =>
         (
           await this.client.request<SearchResponse>({
@@ -212,19 +89,8 @@ export class PointSearch {
             body: fetchingPoints(body),
           })
         ).body,
+      this.logger,
     );
-  }
-
-  private async retried<T>(read: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await read();
-      } catch (err) {
-        if (attempt >= READ_TRIES || !retryableRead(err)) throw err;
-        this.logger.info("read failed; sending it again", { attempt, error: (err as Error).message });
-        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
-      }
-    }
   }
 
   private async openPit(): Promise<string | undefined> {
@@ -351,92 +217,9 @@ export class PointSearch {
     }
   }
 
-  /**
-   * Finds which group of a locate level holds the `offset`-th point of a query, and the point's
-   * position inside it, from the groups' document counts (BY_START_HOUR, then BY_PERIOD_TYPE for a
-   * query already inside one hour). With `span`, also where the `span` points from the offset end.
-   */
-  async locate(query: Clause, offset: number, level: LocateLevel, span = 0): Promise<Located> {
-    const sources = level.sources;
-    let before = 0;
-    let after: Record<string, unknown> | undefined;
-    let total: number | undefined;
-    for (;;) {
-      const res = await this.search({
-        query,
-        size: 0,
-        track_total_hits: total === undefined,
-        aggs: { prefix: { composite: { size: LOCATE_PAGE, sources, ...(after ? { after } : {}) } } },
-      });
-      total ??= res.hits.total?.value ?? 0;
-      const agg = res.aggregations?.prefix as
-        { buckets: { key: LocateKey; doc_count: number }[]; after_key?: Record<string, unknown> } | undefined;
-      const buckets = agg?.buckets ?? [];
-      for (let i = 0; i < buckets.length; i++) {
-        const b = buckets[i]!;
-        if (before + b.doc_count > offset) {
-          // The last group that the `span` points from the offset reach, when this page of groups shows it.
-          let reach = before + b.doc_count;
-          let last = b.key;
-          for (let j = i + 1; j < buckets.length && reach < offset + span; j++) {
-            reach += buckets[j]!.doc_count;
-            last = buckets[j]!.key;
-          }
-          const spanEnd = reach >= offset + span ? level.startsBefore(last) : undefined;
-          return {
-            total,
-            group: level.group(b.key),
-            key: b.key,
-            within: offset - before,
-            groupSize: b.doc_count,
-            ...(spanEnd !== undefined ? { spanEnd } : {}),
-          };
-        }
-        before += b.doc_count;
-      }
-      if (!agg?.after_key || agg.buckets.length < LOCATE_PAGE) return { total, within: 0, groupSize: 0 };
-      after = agg.after_key;
-    }
-  }
-
-  /**
-   * Inside one group, finds a point_id range that starts at most `slack` points before `position` and
-   * that holds the `span` points from it, and how many of the group's points lie below it. Point ids
-   * are hashes, uniform over the base64url alphabet (see idGuess), so one `_count` usually suffices. It
-   * is not cheap: the node enumerates every id of the partition below the bound to match them by doc
-   * value (1,000,000 points: 15 ms near the start of the id space, 110 ms near its end, 8-12 ms only
-   * when the same bound is asked again and the node's query cache holds it), which is why the reader
-   * uses it only where `from` cannot reach (see PointReader.fromNearerEnd). Bisects when a guess
-   * misses (ids written by another tool), then with no upper bound; undefined when that does not converge.
-   */
-  async idBound(
-    groupQuery: Clause,
-    position: number,
-    groupSize: number,
-    slack: number,
-    span: number,
-  ): Promise<{ range: { gte: string; lt?: string }; before: number } | undefined> {
-    const guess = idGuess(position, groupSize, slack, span);
-    let lo = 0;
-    let hi = 1;
-    let f = guess.lower;
-    for (let i = 0; i < 30; i++) {
-      const bound = idAt(f);
-      const before = await this.count({ bool: { filter: [groupQuery, { range: { point_id: { lt: bound } } }] } });
-      if (before <= position && position - before < slack) {
-        // The upper bound only holds for the first guess: a bisection means the ids are not spread like ours.
-        return { range: { gte: bound, ...(i === 0 && guess.upper !== undefined ? { lt: idAt(guess.upper) } : {}) }, before };
-      }
-      if (before > position) hi = f;
-      else lo = f;
-      f = (lo + hi) / 2;
-    }
-    return undefined;
-  }
-
   async count(query: Clause): Promise<number> {
     // `_count` takes no allow_partial_search_results.
-    return this.retried(
+    return withReadRetries(
       async () =>
         (
           await this.client.request<{ count: number }>({
@@ -446,6 +229,7 @@ export class PointSearch {
             body: { query },
           })
         ).body.count,
+      this.logger,
     );
   }
 }

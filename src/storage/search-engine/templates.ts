@@ -8,7 +8,7 @@ import type { Logger } from "../../logger.js";
 import type { ClusterClient } from "./client.js";
 import type { Partitions } from "./partitions.js";
 import { indexTemplatesDir } from "../../project-files.js";
-import { POINT_SORT } from "./search.js";
+import { POINT_SORT } from "./point-order.js";
 
 const TemplateFileSchema = z.object({
   version: z.number().int().positive(),

@@ -1,4 +1,5 @@
 import { backoffMs, sleep } from "../../backoff.js";
+import { retryableStatus } from "./retry-policy.js";
 import type { StorageConfig } from "../../config.js";
 import { BackendUnavailableError, refusedWhole } from "../../errors.js";
 import type { Logger } from "../../logger.js";
@@ -44,8 +45,6 @@ const SPLIT_MIN_DOCS = 250;
  * it was sent, not one copy per retry.
  */
 const UNANSWERED_BUDGET = 2;
-
-const RETRYABLE = (status: number) => status === 429 || status >= 500;
 
 function describe(item: BulkItemResult): string {
   const e = item.error;
@@ -189,8 +188,8 @@ export class PointWriter {
 
   /**
    * Chunks of `maxDocs`; a push that fits in one is split among the workers (chunks of at least
-   * SPLIT_MIN_DOCS), so that the cluster writes them at once (measured: a 1,000-point push answered in
-   * 121 ms on average as two bulk requests, 127 ms as one) and the second is prepared meanwhile.
+   * SPLIT_MIN_DOCS), so that the cluster writes them at once and the second is prepared meanwhile
+   * (BENCHMARKS.md, *The figures behind the code*: SPLIT_MIN_DOCS).
    */
   private chunkLimits(points: number): { docs: number; bytes: number } {
     const share = Math.ceil(points / this.bulk.concurrency);
@@ -288,7 +287,7 @@ export class PointWriter {
         const point = todo[i]!;
         if (item.status === 201 || item.status === 200) result.stored++;
         else if (item.status === 409) result.duplicates++;
-        else if (RETRYABLE(item.status) && attempt < this.bulk.retries) {
+        else if (retryableStatus(item.status) && attempt < this.bulk.retries) {
           retry.push(point);
           lastRetryReason = describe(item);
         } else {
