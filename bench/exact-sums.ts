@@ -12,7 +12,7 @@ import { formatNanos } from "../src/storage/decimal.js";
 import { SUM_AGGREGATIONS } from "../src/storage/search-engine/aggregations.js";
 import { SearchEngineBackend } from "../src/storage/search-engine/backend.js";
 import { contentKey, documentJson, periodTexts, pointId } from "../src/storage/search-engine/documents.js";
-import { scopeQuery } from "../src/storage/search-engine/query.js";
+import { selectionQuery } from "../src/storage/search-engine/query.js";
 import { buildPointsTemplate, loadTemplateFile } from "../src/storage/search-engine/templates.js";
 import { total } from "../src/storage/reads.js";
 
@@ -140,7 +140,7 @@ export async function exactSumsBench(
     end: gen.start + Math.ceil(gen.points / (gen.projects * gen.resourcesPerProject)) * gen.periodSeconds * 1000,
   };
   // The query the service sends for the window, so that the requests differ only by their sums.
-  const query = scopeQuery(window);
+  const query = selectionQuery(window);
   const search = async (alias: string, body: object) =>
     (await raw.transport.request({ method: "POST", path: `/${alias}/_search`, body })).body as {
       aggregations?: { g?: { after_key?: unknown; buckets: unknown[] } };

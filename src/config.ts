@@ -1,3 +1,4 @@
+/** The service's configuration: a zod schema over the environment (and an optional JSON file). */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { ConfigError } from "./errors.js";

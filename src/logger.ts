@@ -1,3 +1,4 @@
+/** Structured winston logs that never carry a secret. */
 import winston from "winston";
 
 /** Keys whose values never reach a log line, whatever object they appear in. */

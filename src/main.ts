@@ -1,3 +1,4 @@
+/** The service's entry point: configuration, the backend, the API. */
 import type { Server } from "node:http";
 import { createApp } from "./api/app.js";
 import { sleep } from "./backoff.js";

@@ -1,3 +1,4 @@
+/** Where the project's data files are, from src/ or dist/. */
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";

@@ -1,3 +1,4 @@
+/** Finds in a JSON text what `JSON.parse` would silently alter, each by its path. */
 import type { FieldIssue } from "./errors.js";
 import { formatPath } from "./validation.js";
 

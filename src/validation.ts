@@ -1,3 +1,4 @@
+/** Validation helpers: field paths and issues as the API reports them. */
 import type { z } from "zod";
 import { ValidationError, type FieldIssue } from "./errors.js";
 

@@ -1,3 +1,7 @@
+/**
+ * The Express application: request ids, metrics and logs, the URL and body checks, the routes, and
+ * JSON errors.
+ */
 import { isUtf8 } from "node:buffer";
 import { randomUUID } from "node:crypto";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";

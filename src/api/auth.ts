@@ -1,8 +1,12 @@
+/**
+ * API keys: who is calling (an admin or a project key), and the scope a project key's reads are held
+ * to.
+ */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { NextFunction, Request, Response } from "express";
 import type { ApiConfig } from "../config.js";
 import { UnauthorizedError } from "../errors.js";
-import type { Filters, PointScope } from "../storage/backend.js";
+import type { Filters, PointSelection } from "../storage/backend.js";
 
 /** Who is calling: an admin sees everything; a project key sees only its own scope. */
 export type Principal =
@@ -60,8 +64,8 @@ export function principalOf(res: Response): Principal {
  * the request's own filters say; a filter on the scope key is replaced by the key's scope, as
  * CloudKitty's API does.
  */
-export function scopedScope<S extends PointScope>(principal: Principal, scopeKey: string, scope: S): S {
-  if (principal.role === "admin") return scope;
-  const groupFilters: Filters = { ...(scope.groupFilters ?? {}), [scopeKey]: principal.scope };
-  return { ...scope, groupFilters };
+export function restrictToScope<S extends PointSelection>(principal: Principal, scopeKey: string, selection: S): S {
+  if (principal.role === "admin") return selection;
+  const groupFilters: Filters = { ...(selection.groupFilters ?? {}), [scopeKey]: principal.scope };
+  return { ...selection, groupFilters };
 }

@@ -1,3 +1,4 @@
+/** What every route receives, built once at start-up. */
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { StorageBackend, StorageOperations } from "../storage/backend.js";

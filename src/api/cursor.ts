@@ -1,3 +1,4 @@
+/** Page cursors: opaque, signed tokens that carry where a page ended and the question it belonged to. */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import { ValidationError } from "../errors.js";

@@ -1,3 +1,4 @@
+/** The one mapping of typed errors to HTTP statuses and JSON error bodies. */
 import type { NextFunction, Request, Response } from "express";
 import {
   BackendError,

@@ -1,3 +1,4 @@
+/** JSON writing that keeps exact decimal amounts exact. */
 import { randomBytes } from "node:crypto";
 import { formatNanos, type Nanos } from "../storage/decimal.js";
 

@@ -1,3 +1,4 @@
+/** The Prometheus metrics of the service (prom-client), fed by the routes and the storage observer. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { BulkOutcome, RefreshCause, StorageObserver, SummaryServed, WriteStats } from "../storage/backend.js";
 

@@ -1,3 +1,4 @@
+/** The OpenAPI document of the API, generated from the zod schemas that validate it. */
 import { z } from "zod";
 import {
   DataframesQuerySchema,

@@ -1,5 +1,6 @@
+/** Query-string parameters of the GET endpoints, parsed and turned into storage selections. */
 import { ValidationError } from "../errors.js";
-import type { Filters, PointScope } from "../storage/backend.js";
+import type { Filters, PointSelection } from "../storage/backend.js";
 import { LABEL_KEY_RE } from "../storage/dataframe.js";
 import { parseTimestamp } from "../storage/time.js";
 
@@ -73,6 +74,6 @@ export function parseCustomFields(raw: string | undefined): ("qty" | "rate")[] {
   return [...new Set(fields)];
 }
 
-export function scopeOf(q: { begin?: string; end?: string; filters?: string | string[] }, scopeKey: string): PointScope {
+export function selectionOf(q: { begin?: string; end?: string; filters?: string | string[] }, scopeKey: string): PointSelection {
   return { ...parseWindow(q.begin, q.end), ...parseFilters(q.filters, scopeKey) };
 }

@@ -1,3 +1,4 @@
+/** The zod schemas of the API: the single source of its types, its validation and its OpenAPI document. */
 import { z } from "zod";
 import { DataFrameInputSchema } from "../storage/dataframe.js";
 import { MAX_LIMIT } from "../storage/backend.js";

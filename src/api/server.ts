@@ -1,3 +1,4 @@
+/** Listening for HTTP with the service's limits on request lines and headers. */
 import { createServer, type Server } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Express } from "express";

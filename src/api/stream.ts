@@ -1,3 +1,4 @@
+/** Streaming JSON and NDJSON answers with back-pressure, whatever their size. */
 import type { Response } from "express";
 import { stringifyExact } from "./exact-json.js";
 

@@ -1,3 +1,4 @@
+/** Checkpoints of long CLI runs (ingest, migrate), so that an interrupted run resumes where it stopped. */
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { z } from "zod";
 

@@ -1,3 +1,4 @@
+/** CloudKitty's own index documents, read back into dataframes for migration. */
 import { DataFrameInputSchema, type DataFrame } from "../storage/dataframe.js";
 import { issuesOf, reservedKeyIssues } from "../validation.js";
 

@@ -1,3 +1,4 @@
+/** Imports the OpenSearch Dashboards saved objects of the project (`ratestore dashboards import`). */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { indexTemplatesDir } from "../project-files.js";

@@ -1,3 +1,4 @@
+/** Generates realistic rated dataframes (`ratestore generate`), for benchmarks and trials. */
 import type { DataFrameInput } from "../storage/dataframe.js";
 import { formatTimestamp } from "../storage/time.js";
 

@@ -1,3 +1,4 @@
+/** Bulk ingestion of dataframes from files or stdin (`ratestore ingest`), with rejects and checkpoints. */
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { PushResult } from "../storage/backend.js";

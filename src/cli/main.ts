@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/** The `ratestore` command line: its commands and their options. */
 import { parseArgs } from "node:util";
 import { loadConfig } from "../config.js";
 import { RatestoreError, ValidationError } from "../errors.js";

@@ -1,3 +1,4 @@
+/** Migration of a CloudKitty index into ratestore (`ratestore migrate`), day by day. */
 import type { StorageBackend, StorageOperations } from "../storage/backend.js";
 import type { CloudKittySource, SourceDocument } from "../storage/cloudkitty-source.js";
 import type { DataFrame } from "../storage/dataframe.js";

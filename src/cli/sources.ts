@@ -1,3 +1,4 @@
+/** Inputs of dataframes for ingestion: files or stdin, gzip or plain. */
 import { createReadStream, createWriteStream, statSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
 import { createGunzip, createGzip } from "node:zlib";

@@ -1,3 +1,4 @@
+/** Where ingestion writes: the storage library or the HTTP API. */
 import type { PushResult, StorageBackend, StorageOperations } from "../storage/backend.js";
 import { pointsWithIndex, type DataFrame } from "../storage/dataframe.js";
 import { BackendUnavailableError } from "../errors.js";

@@ -1,3 +1,4 @@
+/** Checks a migration by comparing CloudKitty's index and ratestore group by group. */
 import type { StorageBackend } from "../storage/backend.js";
 import { total } from "../storage/reads.js";
 import type { CloudKittySource, SourceDocument } from "../storage/cloudkitty-source.js";

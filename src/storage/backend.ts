@@ -1,3 +1,7 @@
+/**
+ * The storage contract: CloudKitty's v2 storage operations, their options and results, and the
+ * operator's work beside them.
+ */
 import { RatestoreError } from "../errors.js";
 import type { DataFrame, Scalar } from "./dataframe.js";
 import type { Nanos } from "./decimal.js";
@@ -12,7 +16,7 @@ export type FilterValue = Scalar | readonly Scalar[];
 export type Filters = Readonly<Record<string, FilterValue>>;
 
 /** What every read and delete narrows on. A point matches when `start >= begin` and `end <= end`. */
-export interface PointScope {
+export interface PointSelection {
   /** Defaults to the start of the current month, as in CloudKitty. */
   readonly begin?: number;
   /** Defaults to the start of next month, as in CloudKitty. */
@@ -27,7 +31,7 @@ export interface PointScope {
 /** Where a page of points ended; pass it back as `after` to continue with no offset cost. */
 export type PointCursor = readonly (string | number)[];
 
-export interface RetrieveOptions extends PointScope {
+export interface RetrieveOptions extends PointSelection {
   readonly offset?: number;
   readonly limit?: number;
   /** false: every matching point (use `iteratePoints` for large results: it streams). */
@@ -81,7 +85,7 @@ export interface GroupCursor {
   readonly total?: number;
 }
 
-export interface TotalOptions extends PointScope {
+export interface TotalOptions extends PointSelection {
   /** Groupby keys, `type`, or a time group. Empty: one row for everything. */
   readonly groupby?: readonly string[];
   readonly offset?: number;
@@ -306,7 +310,7 @@ export interface StorageBackend {
   /** `total`, streamed row by row: memory does not grow with the number of groups. */
   streamTotal(options?: TotalOptions): GroupPage;
   /** Deletes exactly the matching points (every filter honoured), including those pushed just before; visible to reads when it returns. */
-  delete(options?: PointScope): Promise<DeleteResult>;
+  delete(options?: PointSelection): Promise<DeleteResult>;
   getRetention(): Retention;
   health(): Promise<BackendHealth>;
   close(): Promise<void>;

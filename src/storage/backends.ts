@@ -1,3 +1,4 @@
+/** The built-in storage backends, registered by name. */
 import type { ClusterConfig } from "../config.js";
 import type { CloudKittySource } from "./cloudkitty-source.js";
 import { SearchEngineBackend } from "./search-engine/backend.js";

@@ -1,3 +1,4 @@
+/** Dataframes written as CloudKitty's output JSON, amounts exact. */
 import type { DataFrame } from "./dataframe.js";
 import { formatNanos } from "./decimal.js";
 import { formatTimestamp } from "./time.js";

@@ -1,3 +1,4 @@
+/** CloudKitty's dataframe: its wire format (zod) and the normalized form the storage holds. */
 import { z } from "zod";
 import { DECIMAL_STRING_PATTERN, MAX_ABS, SCALE, parseExactDecimal, type Nanos } from "./decimal.js";
 import { COMPACT_TIMESTAMP_PATTERN, EPOCH_SECONDS_RANGE, TIMESTAMP_STRING_PATTERN, parseTimestamp } from "./time.js";

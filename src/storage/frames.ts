@@ -1,3 +1,4 @@
+/** Points grouped back into dataframes, streamed or a page at a time. */
 import type { StoredPoint } from "./backend.js";
 import type { DataFrame, RatedPoint } from "./dataframe.js";
 

@@ -1,3 +1,4 @@
+/** Exact amounts as integer limbs, which the engines sum exactly at any scale. */
 import { DECIMALS, formatNanos, type Nanos } from "./decimal.js";
 
 /**

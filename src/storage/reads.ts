@@ -28,10 +28,10 @@ export async function* iteratePoints(
   backend: Pick<StorageBackend, "streamPage">,
   options: Omit<RetrieveOptions, "offset" | "limit" | "paginate"> = {},
 ): AsyncGenerator<StoredPoint> {
-  const scope = withDefaultWindow(options);
+  const selection = withDefaultWindow(options);
   let after = options.after;
   for (;;) {
-    const page = await backend.streamPage({ ...scope, limit: MAX_LIMIT, ...(after ? { after } : {}) });
+    const page = await backend.streamPage({ ...selection, limit: MAX_LIMIT, ...(after ? { after } : {}) });
     yield* page.points;
     after = page.next();
     if (!after) return;
@@ -41,9 +41,9 @@ export async function* iteratePoints(
 /** CloudKitty's `retrieve`: a page of points (every point with `paginate: false`), grouped into dataframes by period. */
 export async function retrieve(backend: Pick<StorageBackend, "streamPage">, options: RetrieveOptions = {}): Promise<RetrieveResult> {
   if (options.paginate === false) {
-    const { offset: _offset, limit: _limit, paginate: _paginate, ...scope } = options;
+    const { offset: _offset, limit: _limit, paginate: _paginate, ...selection } = options;
     const points: StoredPoint[] = [];
-    for await (const p of iteratePoints(backend, scope)) points.push(p);
+    for await (const p of iteratePoints(backend, selection)) points.push(p);
     return { total: points.length, dataframes: framesOfPage(points, Infinity) };
   }
   const page = await backend.streamPage(options);

@@ -1,3 +1,4 @@
+/** The registry of storage backends by name (CloudKitty's backend entry points). */
 import type { StorageConfig } from "../config.js";
 import { UnknownBackendError } from "../errors.js";
 import type { Logger } from "../logger.js";

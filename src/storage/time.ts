@@ -111,9 +111,9 @@ export function currentMonthWindow(now = Date.now()): { begin: number; end: numb
 
 /** CloudKitty's default window for reads: the current month. Deletes have no default window. */
 export function withDefaultWindow<S extends { readonly begin?: number; readonly end?: number }>(
-  scope: S,
+  selection: S,
   now = Date.now(),
 ): S & { begin: number; end: number } {
   const month = currentMonthWindow(now);
-  return { ...scope, begin: scope.begin ?? month.begin, end: scope.end ?? month.end };
+  return { ...selection, begin: selection.begin ?? month.begin, end: selection.end ?? month.end };
 }

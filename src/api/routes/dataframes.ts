@@ -1,3 +1,4 @@
+/** The dataframe routes: push, read (paged, streamed, exported), delete and refresh. */
 import { Router, type Request, type Response } from "express";
 import type { StoredPoint } from "../../storage/backend.js";
 import { iteratePoints } from "../../storage/reads.js";
@@ -5,9 +6,9 @@ import { pointPath, pointsWithIndex, type DataFrame } from "../../storage/datafr
 import { ForbiddenError, NotFoundError, ValidationError, type FieldIssue } from "../../errors.js";
 import { parseOrThrow } from "../../validation.js";
 import type { AppContext } from "../context.js";
-import { principalOf, scopedScope, type Principal } from "../auth.js";
+import { principalOf, restrictToScope, type Principal } from "../auth.js";
 import { HttpError, pushFailure } from "../errors.js";
-import { scopeOf } from "../params.js";
+import { selectionOf } from "../params.js";
 import { DataframesQuerySchema, DeleteQuerySchema, ExportQuerySchema, PushBodySchema, PushQuerySchema } from "../schemas.js";
 import { framesOf, framesOfPage } from "../../storage/frames.js";
 import { dataFrameJson, dataFramesNdjson } from "../../storage/dataframe-json.js";
@@ -83,21 +84,21 @@ export function dataframesRouter(ctx: AppContext): Router {
   router.get("/v2/dataframes", async (req: Request, res: Response) => {
     const q = parseOrThrow(DataframesQuerySchema, req.query, "query parameters");
     const principal = principalOf(res);
-    const scope = scopedScope(principal, scopeKey, scopeOf(q, scopeKey));
+    const selection = restrictToScope(principal, scopeKey, selectionOf(q, scopeKey));
     if (q.paginate === "false") {
-      const { total } = await backend.streamPage({ ...scope, limit: 1 });
+      const { total } = await backend.streamPage({ ...selection, limit: 1 });
       if (total === 0) throw new NotFoundError("no dataframes match");
       await streamObject(res, {
         head: { total },
         key: "dataframes",
-        items: framesJson(iteratePoints(backend, scope)),
+        items: framesJson(iteratePoints(backend, selection)),
         tail: async () => ({}),
       });
       return;
     }
     const fingerprint = JSON.stringify([principal.name, q.begin, q.end, q.filters]);
     const after = q.cursor ? (cursors.decode(q.cursor, "points", fingerprint).after as (string | number)[]) : undefined;
-    const page = await backend.streamPage({ ...scope, offset: q.offset, limit: q.limit, ...(after ? { after } : {}) });
+    const page = await backend.streamPage({ ...selection, offset: q.offset, limit: q.limit, ...(after ? { after } : {}) });
     if (page.total === 0) throw new NotFoundError("no dataframes match");
     await streamObject(res, {
       head: { total: page.total },
@@ -114,15 +115,15 @@ export function dataframesRouter(ctx: AppContext): Router {
   router.delete("/v2/dataframes", async (req: Request, res: Response) => {
     requireAdmin(principalOf(res), "deleting dataframes");
     const q = parseOrThrow(DeleteQuerySchema, req.query, "query parameters");
-    const { deleted } = await backend.delete(scopeOf(q, scopeKey));
+    const { deleted } = await backend.delete(selectionOf(q, scopeKey));
     res.json({ deleted });
   });
 
   /** Every matching point as NDJSON dataframes, streamed: memory does not grow with the result. */
   router.get("/v2/dataframes/export", async (req: Request, res: Response) => {
     const q = parseOrThrow(ExportQuerySchema, req.query, "query parameters");
-    const scope = scopedScope(principalOf(res), scopeKey, scopeOf(q, scopeKey));
-    await streamNdjson(res, exportLines(backend.scanPoints(scope)));
+    const selection = restrictToScope(principalOf(res), scopeKey, selectionOf(q, scopeKey));
+    await streamNdjson(res, exportLines(backend.scanPoints(selection)));
   });
 
   return router;

@@ -1,3 +1,4 @@
+/** The operator routes: liveness, readiness, metrics and the OpenAPI document. */
 import { Router } from "express";
 import type { AppContext } from "../context.js";
 import { buildOpenApi } from "../openapi.js";

@@ -1,3 +1,4 @@
+/** The summary route (CloudKitty's `GET /v2/summary`), streamed row by row. */
 import { Router, type Request, type Response } from "express";
 import type { GroupCursor, TotalRow } from "../../storage/backend.js";
 import { TIME_GROUPS } from "../../storage/backend.js";
@@ -5,9 +6,9 @@ import type { Scalar } from "../../storage/dataframe.js";
 import { ExactDecimal, stringifyExact } from "../exact-json.js";
 import { formatTimestamp } from "../../storage/time.js";
 import { parseOrThrow } from "../../validation.js";
-import { principalOf, scopedScope } from "../auth.js";
+import { principalOf, restrictToScope } from "../auth.js";
 import type { AppContext } from "../context.js";
-import { parseCustomFields, parseGroupby, scopeOf } from "../params.js";
+import { parseCustomFields, parseGroupby, selectionOf } from "../params.js";
 import { streamObject } from "../stream.js";
 import { SummaryQuerySchema } from "../schemas.js";
 
@@ -22,11 +23,11 @@ export function summaryRouter(ctx: AppContext): Router {
     const principal = principalOf(res);
     const groupby = parseGroupby(q.groupby);
     const fields = parseCustomFields(q.custom_fields);
-    const scope = scopedScope(principal, ctx.config.api.scopeKey, scopeOf(q, ctx.config.api.scopeKey));
+    const selection = restrictToScope(principal, ctx.config.api.scopeKey, selectionOf(q, ctx.config.api.scopeKey));
     const fingerprint = JSON.stringify([principal.name, q.begin, q.end, q.filters, groupby]);
     const after = q.cursor ? cursors.decode(q.cursor, "groups", fingerprint) : undefined;
     const page = backend.streamTotal({
-      ...scope,
+      ...selection,
       groupby,
       offset: q.offset,
       limit: q.limit,

@@ -1,10 +1,14 @@
+/**
+ * CloudKitty's `total` on the engines: composite aggregations paged by `after_key`, exact sums and
+ * group counts.
+ */
 import { InexactTotalError, ValidationError } from "../../errors.js";
 import { MAX_LIMIT, TIME_GROUPS, type GroupCursor, type GroupPage, type TimeGroup, type TotalOptions, type TotalRow } from "../backend.js";
 import { LABEL_KEY_RE, type Scalar } from "../dataframe.js";
 import { joinSums, type Nanos } from "../decimal.js";
 import { LIMB_EXPONENTS, inexactSum, joinLimbs } from "../limbs.js";
 import { limbFields } from "./documents.js";
-import { scopeQuery, type Clause } from "./query.js";
+import { selectionQuery, type Clause } from "./query.js";
 import { withDefaultWindow } from "../time.js";
 import type { PointSearch } from "./search.js";
 import { DEFAULT_LIMIT } from "./reader.js";
@@ -40,6 +44,11 @@ interface AmountSums {
   readonly legacy: readonly [units: string, nanos: string];
 }
 
+/**
+ * The sums of one amount, named `<q|p><exponent>` for its limbs (`q12`: the qty limb of 10^12) and
+ * `<q|p>u`, `<q|p>n` for its whole (units) and nano parts: each name is repeated in every bucket of the
+ * response, which holds thousands of them for a summary by `id`.
+ */
 function amountSums(amount: "qty" | "price", short: string): { names: AmountSums; aggs: Record<string, { sum: { field: string } }> } {
   const aggs: Record<string, { sum: { field: string } }> = {};
   const limbs = limbFields(amount).map((field, k) => {
@@ -109,10 +118,13 @@ const CALENDAR: Record<Exclude<TimeGroup, "time">, { interval: string; next: (ms
 };
 
 /** The search of a summary's window, given the window and its time grouping. */
-export type SummarySource = (scope: TotalOptions & { begin: number; end: number }, time: TimeGroup | undefined) => Promise<SummaryQuery>;
+export type SummarySource = (
+  selection: TotalOptions & { begin: number; end: number },
+  time: TimeGroup | undefined,
+) => Promise<SummaryQuery>;
 
 /** Raw points alone, summed with the whole and nano parts too (a window whose partitions are not known). */
-const rawPoints: SummarySource = async (scope) => ({ query: scopeQuery(scope), sums: SUM_AGGREGATIONS });
+const rawPoints: SummarySource = async (selection) => ({ query: selectionQuery(selection), sums: SUM_AGGREGATIONS });
 
 /** How the requested groupby maps to composite sources, and back to rows. */
 export interface GroupPlan {
@@ -192,7 +204,7 @@ export class TotalAggregator {
   streamTotal(options: TotalOptions = {}, source: SummarySource = rawPoints): GroupPage {
     const window = withDefaultWindow(options);
     // Bad filters throw here, before the first row is asked for.
-    scopeQuery(window);
+    selectionQuery(window);
     const plan = planGroups(options.groupby ?? []);
     const offset = options.offset ?? 0;
     const limit = options.limit ?? DEFAULT_LIMIT;

@@ -1,3 +1,7 @@
+/**
+ * The `search-engine` backend: CloudKitty's storage in an OpenSearch or Elasticsearch cluster,
+ * assembled from its parts.
+ */
 import type { StorageConfig } from "../../config.js";
 import { BackendUnavailableError, ConfigError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
@@ -12,7 +16,7 @@ import {
   type RollupRebuild,
   type RollupStatus,
   type SweepSummary,
-  type PointScope,
+  type PointSelection,
   type PushOptions,
   type PushResult,
   type Retention,
@@ -193,34 +197,34 @@ export class SearchEngineBackend implements StorageBackend, StorageOperations {
   // refresh and the search cover the same partitions even when a read straddles the turn of a month.
 
   /** The read's window, once its partitions are refreshed. */
-  private async refreshedScope<S extends PointScope>(options: S): Promise<S & { begin: number; end: number }> {
-    const scope = withDefaultWindow(options);
-    await this.refresher.beforeRead(scope);
-    return scope;
+  private async refreshedSelection<S extends PointSelection>(options: S): Promise<S & { begin: number; end: number }> {
+    const selection = withDefaultWindow(options);
+    await this.refresher.beforeRead(selection);
+    return selection;
   }
 
   scanPoints(options: Omit<RetrieveOptions, "offset" | "limit" | "paginate" | "after"> = {}): AsyncIterable<readonly StoredPoint[]> {
     const { reader } = this.parts;
-    const scope = withDefaultWindow(options);
+    const selection = withDefaultWindow(options);
     return this.afterRefresh(
-      () => this.refresher.beforeRead(scope),
-      () => reader.scan(scope),
+      () => this.refresher.beforeRead(selection),
+      () => reader.scan(selection),
     );
   }
 
   async streamPage(options: RetrieveOptions = {}): Promise<PointPage> {
     const { reader } = this.parts;
-    return reader.streamPage(await this.refreshedScope(options));
+    return reader.streamPage(await this.refreshedSelection(options));
   }
 
   streamTotal(options: TotalOptions = {}): GroupPage {
-    const scope = withDefaultWindow(options);
+    const selection = withDefaultWindow(options);
     const { aggregator, summaries } = this.parts;
     // Once the options are valid, the refresh and what the summary's search needs (its rollup states,
     // its partitions' mappings) are read at once; the rows follow both.
     let refreshed: Promise<void> | undefined;
-    const refresh = () => (refreshed ??= this.refresher.beforeRead(scope));
-    const page = aggregator.streamTotal(scope, summaries.source(refresh));
+    const refresh = () => (refreshed ??= this.refresher.beforeRead(selection));
+    const page = aggregator.streamTotal(selection, summaries.source(refresh));
     return { rows: this.afterRefresh(refresh, () => page.rows), end: () => page.end() };
   }
 
@@ -235,7 +239,7 @@ export class SearchEngineBackend implements StorageBackend, StorageOperations {
     return this.refresher.all();
   }
 
-  async delete(options: PointScope = {}): Promise<DeleteResult> {
+  async delete(options: PointSelection = {}): Promise<DeleteResult> {
     const { deleter } = this.parts;
     // Deletes have no default window: without one, every partition.
     await this.refresher.beforeRead(options);

@@ -1,3 +1,4 @@
+/** The cluster client: requests with failover between URLs, and errors typed by what they mean. */
 import { Client, errors } from "@opensearch-project/opensearch";
 import type { ClusterConfig } from "../../config.js";
 import { BackendError, BackendUnavailableError } from "../../errors.js";

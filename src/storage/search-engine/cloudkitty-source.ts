@@ -1,3 +1,4 @@
+/** CloudKitty's index on a cluster, read as a migration source. */
 import type { ClusterConfig } from "../../config.js";
 import type { CloudKittySource, SourceDay, SourceDocument } from "../cloudkitty-source.js";
 import { ClusterClient } from "./client.js";

@@ -1,3 +1,4 @@
+/** The cluster profile: what the cluster can do, detected once and handed to every component. */
 import { z } from "zod";
 import { ConfigError } from "../../errors.js";
 

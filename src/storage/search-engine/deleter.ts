@@ -1,8 +1,9 @@
+/** CloudKitty's `delete` on the engines: exactly the points of a selection, walked and deleted in bulk. */
 import type { Logger } from "../../logger.js";
-import type { DeleteResult, PointScope } from "../backend.js";
+import type { DeleteResult, PointSelection } from "../backend.js";
 import { BackendError } from "../../errors.js";
 import type { ClusterClient } from "./client.js";
-import { scopeQuery } from "./query.js";
+import { selectionQuery } from "./query.js";
 import type { Refresher } from "./refresher.js";
 import type { PointSearch } from "./search.js";
 import { dayOf } from "./rollups/rollup-calendar.js";
@@ -28,8 +29,8 @@ export class PointDeleter {
     private readonly newMarks: MarksFactory = () => undefined,
   ) {}
 
-  async delete(scope: PointScope = {}): Promise<DeleteResult> {
-    const query = scopeQuery(scope);
+  async delete(selection: PointSelection = {}): Promise<DeleteResult> {
+    const query = selectionQuery(selection);
     let deleted = 0;
     const touched = new Set<string>();
     const marks = this.newMarks();

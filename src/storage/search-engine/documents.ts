@@ -1,3 +1,4 @@
+/** Points as documents: ids, fields, and the way back from a hit to a point. */
 import { hash } from "node:crypto";
 import { z } from "zod";
 import type { StoredPoint } from "../backend.js";

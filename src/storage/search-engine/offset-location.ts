@@ -10,7 +10,10 @@ import type { PointSearch } from "./search.js";
 /** The searches locating needs. */
 type Counting = Pick<PointSearch, "search" | "count">;
 
-/** A composite bucket's key at a locate level: a start hour, or a start, end and type. */
+/**
+ * A composite bucket's key at a locate level: a start hour (`s`), or a start, end and type (`s`, `e`,
+ * `t`). One letter each: the names are repeated in every bucket of pages of up to 10,000.
+ */
 export interface LocateKey {
   readonly s?: number;
   readonly e?: number;

@@ -1,3 +1,4 @@
+/** Which indices behind the read alias ratestore did not write, so that it never sums another's. */
 import type { ClusterClient } from "./client.js";
 
 /**

@@ -1,3 +1,4 @@
+/** Time partitions: which index holds a point, and which indices a window reads. */
 import type { PartitionGranularity } from "../../config.js";
 
 /**

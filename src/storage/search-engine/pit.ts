@@ -1,3 +1,4 @@
+/** The point-in-time requests of each flavour (OpenSearch, Elasticsearch). */
 import type { ClusterProfile } from "./cluster-profile.js";
 import type { ClusterRequest } from "./client.js";
 

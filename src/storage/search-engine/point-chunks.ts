@@ -1,3 +1,4 @@
+/** A push cut into bulk requests, each point keeping where the push had it. */
 import type { DataFrame, RatedPoint } from "../dataframe.js";
 import { contentKey, documentJson, periodTexts, pointId, pointTexts, type PeriodTexts } from "./documents.js";
 

@@ -1,5 +1,6 @@
+/** The query clauses of a selection: window, types and filters. */
 import { ValidationError } from "../../errors.js";
-import type { FilterValue, PointScope } from "../backend.js";
+import type { FilterValue, PointSelection } from "../backend.js";
 import { LABEL_KEY_RE, type Scalar } from "../dataframe.js";
 import { metadataTerm } from "./documents.js";
 
@@ -41,18 +42,18 @@ function valueClause(key: string, value: FilterValue, metadata: boolean): Clause
   return { bool: { should, minimum_should_match: 1 } };
 }
 
-/** The clauses of a scope on labels: types, groupby filters and filters (groupby or metadata). */
-export function labelFilters(scope: Pick<PointScope, "metricTypes" | "groupFilters" | "filters">): Clause[] {
+/** The clauses of a selection on labels: types, groupby filters and filters (groupby or metadata). */
+export function labelFilters(selection: Pick<PointSelection, "metricTypes" | "groupFilters" | "filters">): Clause[] {
   const filter: Clause[] = [];
-  if (scope.metricTypes !== undefined) {
-    const types = typeof scope.metricTypes === "string" ? [scope.metricTypes] : [...scope.metricTypes];
+  if (selection.metricTypes !== undefined) {
+    const types = typeof selection.metricTypes === "string" ? [selection.metricTypes] : [...selection.metricTypes];
     filter.push({ terms: { type: types } });
   }
-  for (const [key, value] of Object.entries(scope.groupFilters ?? {})) {
+  for (const [key, value] of Object.entries(selection.groupFilters ?? {})) {
     checkKey(key, "group_filters");
     filter.push(valueClause(key, value, false));
   }
-  for (const [key, value] of Object.entries(scope.filters ?? {})) {
+  for (const [key, value] of Object.entries(selection.filters ?? {})) {
     checkKey(key, "filters");
     filter.push(valueClause(key, value, true));
   }
@@ -60,13 +61,13 @@ export function labelFilters(scope: Pick<PointScope, "metricTypes" | "groupFilte
 }
 
 /**
- * The points of a scope. Rollup documents (rollups/) have a `start` and no `end`: the `end` range keeps
- * them out, and a scope with no end excludes them by name.
+ * The points of a selection. Rollup documents (rollups/) have a `start` and no `end`: the `end` range keeps
+ * them out, and a selection with no end excludes them by name.
  */
-export function scopeQuery(scope: PointScope): Clause {
+export function selectionQuery(selection: PointSelection): Clause {
   const filter: Clause[] = [];
-  if (scope.begin !== undefined) filter.push({ range: { start: { gte: scope.begin, format: "epoch_millis" } } });
-  if (scope.end !== undefined) filter.push({ range: { end: { lte: scope.end, format: "epoch_millis" } } });
-  filter.push(...labelFilters(scope));
-  return scope.end === undefined ? { bool: { filter, must_not: [{ exists: { field: "rollup" } }] } } : { bool: { filter } };
+  if (selection.begin !== undefined) filter.push({ range: { start: { gte: selection.begin, format: "epoch_millis" } } });
+  if (selection.end !== undefined) filter.push({ range: { end: { lte: selection.end, format: "epoch_millis" } } });
+  filter.push(...labelFilters(selection));
+  return selection.end === undefined ? { bool: { filter, must_not: [{ exists: { field: "rollup" } }] } } : { bool: { filter } };
 }

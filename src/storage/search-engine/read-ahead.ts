@@ -1,3 +1,4 @@
+/** Reading the next page while the caller consumes this one. */
 import { setImmediate } from "node:timers/promises";
 
 /**

@@ -1,7 +1,8 @@
+/** CloudKitty's `retrieve` on the engines: pages at any offset or cursor, and the export's scan. */
 import { MAX_LIMIT, type PointCursor, type PointPage, type RetrieveOptions, type StoredPoint } from "../backend.js";
 import { ValidationError } from "../../errors.js";
 import { fromHit } from "./documents.js";
-import { scopeQuery, type Clause } from "./query.js";
+import { selectionQuery, type Clause } from "./query.js";
 import { withDefaultWindow } from "../time.js";
 import { BY_PERIOD_TYPE, BY_START_HOUR, idBound, locate, periodTypeOrder } from "./offset-location.js";
 import { POINT_ORDER, POINT_SORT, type GroupOrder } from "./point-order.js";
@@ -47,7 +48,7 @@ function toPoints(hits: readonly Hit[]): StoredPoint[] {
   return hits.map(fromHit);
 }
 
-/** CloudKitty's `retrieve`: points matching a scope, grouped into dataframes by period. */
+/** CloudKitty's `retrieve`: points matching a selection, grouped into dataframes by period. */
 export class PointReader {
   constructor(private readonly search: PointSearch) {}
 
@@ -57,7 +58,7 @@ export class PointReader {
    * point-in-time and yielded as it arrives, so memory holds one walk page at most.
    */
   async streamPage(options: RetrieveOptions = {}): Promise<PointPage> {
-    const query = scopeQuery(withDefaultWindow(options));
+    const query = selectionQuery(withDefaultWindow(options));
     const offset = options.offset ?? 0;
     const limit = options.limit ?? DEFAULT_LIMIT;
     checkPaging(offset, limit);
@@ -239,7 +240,7 @@ export class PointReader {
    * elsewhere the walk in point order.
    */
   async *scan(options: Omit<RetrieveOptions, "offset" | "limit" | "paginate" | "after"> = {}): AsyncGenerator<StoredPoint[]> {
-    const query = scopeQuery(withDefaultWindow(options));
+    const query = selectionQuery(withDefaultWindow(options));
     if (!this.search.canScan) {
       for await (const hits of this.search.pages({ query, pageSize: WALK_PAGE, source: true })) yield toPoints(hits);
       return;

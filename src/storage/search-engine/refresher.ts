@@ -1,3 +1,4 @@
+/** Read-your-writes: the refresh before every read, shared by concurrent reads. */
 import { BackendUnavailableError } from "../../errors.js";
 import type { RefreshCause, StorageObserver } from "../backend.js";
 import type { ClusterClient } from "./client.js";

@@ -7,7 +7,7 @@
 import { sumAggregations, type SummaryQuery, type SummarySource } from "./aggregations.js";
 import type { ClusterClient } from "./client.js";
 import type { Partitions } from "./partitions.js";
-import { scopeQuery } from "./query.js";
+import { selectionQuery } from "./query.js";
 import type { RollupReads } from "./rollups/rollup-reads.js";
 
 /** Beyond this many partitions in a window, the alias's mappings are read instead of naming each one. */
@@ -23,11 +23,11 @@ export class SummaryQueries {
 
   /** The source of one summary; `refresh` starts (once) the refresh that comes before its search. */
   source(refresh: () => Promise<void>): SummarySource {
-    return async (scope, time) => {
+    return async (selection, time) => {
       const refreshed = refresh();
       const [planned, legacy] = await Promise.all([
-        this.rollups ? this.rollups.query(scope, time, refreshed) : { query: scopeQuery(scope) },
-        this.legacySums(scope.begin, scope.end),
+        this.rollups ? this.rollups.query(selection, time, refreshed) : { query: selectionQuery(selection) },
+        this.legacySums(selection.begin, selection.end),
         refreshed,
       ]);
       return { query: planned.query, sums: sumAggregations({ ...planned, legacy }) } satisfies SummaryQuery;

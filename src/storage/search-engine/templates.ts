@@ -1,3 +1,7 @@
+/**
+ * The points index template, adapted to the configuration and the cluster profile, and its
+ * installation.
+ */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";

@@ -1,3 +1,4 @@
+/** Why the cluster refuses writes now: its write blocks, read so that pushes and readiness say so. */
 import type { ClusterClient } from "./client.js";
 import type { Partitions } from "./partitions.js";
 

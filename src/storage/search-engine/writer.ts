@@ -1,3 +1,7 @@
+/**
+ * CloudKitty's `push` on the engines: bulk requests, retried items, and an exact account of every
+ * point.
+ */
 import { backoffMs, sleep } from "../../backoff.js";
 import { retryableStatus } from "./retry-policy.js";
 import type { StorageConfig } from "../../config.js";

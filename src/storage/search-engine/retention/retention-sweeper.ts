@@ -1,3 +1,4 @@
+/** The service's own retention: a sweep under a lease that detaches, then deletes, expired partitions. */
 import type { Logger } from "../../../logger.js";
 import type { SweepSummary } from "../../backend.js";
 import type { ClusterClient } from "../client.js";

@@ -3,8 +3,8 @@
  * one search over both (rollup-plan.ts decides which days), from the states as they are when the read
  * begins.
  */
-import type { PointScope, TimeGroup } from "../../backend.js";
-import { labelFilters, scopeQuery, type Clause } from "../query.js";
+import type { PointSelection, TimeGroup } from "../../backend.js";
+import { labelFilters, selectionQuery, type Clause } from "../query.js";
 import { planRollups, type RollupPlan } from "./rollup-plan.js";
 import type { RollupStates } from "./rollup-states.js";
 
@@ -22,31 +22,32 @@ export class RollupReads {
   ) {}
 
   /**
-   * The summary's query over `scope`. The states of a window of up to a year or so are read by id,
+   * The summary's query over `selection`. The states of a window of up to a year or so are read by id,
    * realtime, beside the summary's refresh (`refreshed`); a longer window's are searched once that
    * refresh is done, after one of the states index. Either way the read sees every write answered before
    * it began.
    */
   async query(
-    scope: PointScope & { begin: number; end: number },
+    selection: PointSelection & { begin: number; end: number },
     time: TimeGroup | undefined,
     refreshed: Promise<void>,
   ): Promise<PlannedQuery> {
-    const metadataFilters = Object.keys(scope.filters ?? {}).length > 0;
+    const metadataFilters = Object.keys(selection.filters ?? {}).length > 0;
     const needsStates = !metadataFilters && time !== "time";
     const states = needsStates
-      ? ((await this.states.windowRealtime(scope.begin, scope.end)) ?? (await refreshed, await this.states.window(scope.begin, scope.end)))
+      ? ((await this.states.windowRealtime(selection.begin, selection.end)) ??
+        (await refreshed, await this.states.window(selection.begin, selection.end)))
       : { days: new Map(), months: new Map() };
     const plan = planRollups({
-      begin: scope.begin,
-      end: scope.end,
+      begin: selection.begin,
+      end: selection.end,
       metadataFilters,
       monthLevel: this.monthLevel,
       ...states,
       ...(time ? { time } : {}),
     });
     this.observer.summaryPlan(plan);
-    return rollupQuery(scope, plan);
+    return rollupQuery(selection, plan);
   }
 }
 
@@ -79,18 +80,18 @@ export function uncovered(
  * the covered ones, so the cluster reads the points of a dirty day, not every point of the month to
  * leave most of them out; a month served whole from rollups has no raw part.
  */
-export function rollupQuery(scope: PointScope & { begin: number; end: number }, plan: RollupPlan): PlannedQuery {
-  if (plan.served === "raw") return { query: scopeQuery(scope) };
-  const labels = labelFilters({ metricTypes: scope.metricTypes, groupFilters: scope.groupFilters });
+export function rollupQuery(selection: PointSelection & { begin: number; end: number }, plan: RollupPlan): PlannedQuery {
+  if (plan.served === "raw") return { query: selectionQuery(selection) };
+  const labels = labelFilters({ metricTypes: selection.metricTypes, groupFilters: selection.groupFilters });
   const rollups: Clause = { bool: { filter: [{ terms: { rollup: plan.keys } }, ...labels] } };
-  const gaps = uncovered(scope.begin, scope.end, plan.covered);
+  const gaps = uncovered(selection.begin, selection.end, plan.covered);
   if (gaps.length === 0) return { query: rollups, ...(plan.limbs ? { limbs: plan.limbs } : {}) };
   const starts = gaps.map((g) => ({ range: { start: { gte: g.start, lt: g.end, format: "epoch_millis" } } }));
   const raw: Clause = {
     bool: {
       filter: [
         starts.length === 1 ? starts[0]! : { bool: { should: starts, minimum_should_match: 1 } },
-        { range: { end: { lte: scope.end, format: "epoch_millis" } } },
+        { range: { end: { lte: selection.end, format: "epoch_millis" } } },
         ...labels,
       ],
     },
