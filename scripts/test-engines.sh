@@ -6,8 +6,15 @@
 #   scripts/test-engines.sh                      the CI matrix (RATESTORE_TEST_ENGINES below)
 #   RATESTORE_TEST_ENGINES="elasticsearch:7.17.29" scripts/test-engines.sh
 #
-# The default engine (OpenSearch 3.6.0) runs every suite in `npm test`; the suites that only drive the
-# Python clients (CloudKitty's driver, schemathesis) do not depend on the engine and run there only.
+# The default engine (OpenSearch 3.6.0) runs every suite in `npm test`. The suites whose behaviour
+# cannot differ by engine run there only: those that drive the Python clients (CloudKitty's driver,
+# schemathesis), those of ratestore's own failure handling, where the engine only stores what the
+# writer sends and the faults are injected the same way on any engine (a proxy's refusals and 429s, a
+# node killed mid-push, a node of three killed under client-side failover), the CLI's ingestion (its
+# rejects, checkpoints and resumption; what it stores is the storage library's push), and the API's
+# input checks (answered before the storage is asked). Every suite that reads or writes in an
+# engine's dialect (paging, point-in-time, summaries, rollups, retention, writes, CloudKitty's indices
+# and readers, the API's answers) runs on every engine.
 # Then the production-shaped suites, which start OpenSearch 2.19.4 nodes of their own (real ISM; the
 # security plugin with TLS and a least-privilege user), run once, with a line of their own; they need
 # the ISM plugin zip in RATESTORE_ISM_PLUGIN_ZIP (Maven Central has none) and say why they are skipped
@@ -16,7 +23,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 ENGINES=${RATESTORE_TEST_ENGINES:-opensearch:2.19.6 elasticsearch:8.19.21 elasticsearch:7.10.2}
-ENGINE_INDEPENDENT='cloudkitty-driver|api-schemathesis'
+ENGINE_INDEPENDENT='cloudkitty-driver|api-schemathesis|storage-retries|push-faults|failover|cli-ingest|api-bad-input'
 PRODUCTION_SHAPED=(test/integration/retention-ism.test.ts test/integration/cluster-security.test.ts)
 mapfile -t SUITES < <(ls test/integration/*.test.ts | grep -Ev "$ENGINE_INDEPENDENT|retention-ism|cluster-security")
 summary=()
