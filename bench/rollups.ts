@@ -68,7 +68,7 @@ class BuildTimes implements StorageObserver {
   readonly months: number[] = [];
   bulkRequest = NO_OBSERVER.bulkRequest;
   refresh = NO_OBSERVER.refresh;
-  summaryPlan = NO_OBSERVER.summaryPlan;
+  totalPlan = NO_OBSERVER.totalPlan;
   rollupBacklog = NO_OBSERVER.rollupBacklog;
   rollupBuild(level: "day" | "month", outcome: string, seconds: number): void {
     if (outcome === "built") (level === "day" ? this.days : this.months).push(seconds * 1000);

@@ -1,6 +1,6 @@
 /** The Prometheus metrics of the service (prom-client), fed by the routes and the storage observer. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { BulkOutcome, RefreshCause, StorageObserver, SummaryServed, WriteStats } from "../storage/backend.js";
+import type { BulkOutcome, RefreshCause, StorageObserver, TotalServed, WriteStats } from "../storage/backend.js";
 
 const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const BULK_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -127,7 +127,7 @@ export class Metrics implements StorageObserver {
     this.refreshes.observe({ cause }, seconds);
   }
 
-  summaryPlan(plan: SummaryServed): void {
+  totalPlan(plan: TotalServed): void {
     this.summaries.inc({ served: plan.served, reason: plan.reason ?? "" });
     if (plan.rollupDays) this.summaryDays.inc({ served: "rollup" }, plan.rollupDays);
     if (plan.rawDays) this.summaryDays.inc({ served: "raw" }, plan.rawDays);

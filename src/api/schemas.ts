@@ -93,7 +93,7 @@ export const SummaryQuerySchema = z.strictObject({
       "^ *(qty|rate|price|SUM\\(qty\\) AS qty|SUM\\(price\\) AS rate) *(, *(qty|rate|price|SUM\\(qty\\) AS qty|SUM\\(price\\) AS rate) *)*$",
   }),
 });
-export type SummaryQuery = z.output<typeof SummaryQuerySchema>;
+export type TotalQuery = z.output<typeof SummaryQuerySchema>;
 
 export const PushBodySchema = z.strictObject({
   dataframes: z

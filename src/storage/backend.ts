@@ -59,9 +59,9 @@ export interface PointPage {
 }
 
 /** A streamed page of groups: iterate `rows`, then `end()` gives the exact group count and the next cursor. */
-export interface GroupPage {
+export interface TotalPage {
   readonly rows: AsyncIterable<TotalRow>;
-  end(): Promise<{ total: number; next?: GroupCursor }>;
+  end(): Promise<{ total: number; next?: TotalCursor }>;
 }
 
 export interface RetrieveResult {
@@ -78,7 +78,7 @@ export const TIME_GROUPS = ["time", "time-d", "time-w", "time-m", "time-y"] as c
 export type TimeGroup = (typeof TIME_GROUPS)[number];
 
 /** Where a page of groups ended: the composite key of the last returned row and how many rows came before it. */
-export interface GroupCursor {
+export interface TotalCursor {
   readonly key: Readonly<Record<string, string | number | null>>;
   readonly position: number;
   /** The exact group count of the first page, carried so that later pages do not count again. */
@@ -91,7 +91,7 @@ export interface TotalOptions extends PointSelection {
   readonly offset?: number;
   readonly limit?: number;
   readonly paginate?: boolean;
-  readonly after?: GroupCursor;
+  readonly after?: TotalCursor;
 }
 
 export interface TotalRow {
@@ -107,7 +107,7 @@ export interface TotalResult {
   /** Exact number of groups. */
   readonly total: number;
   readonly results: TotalRow[];
-  readonly next?: GroupCursor;
+  readonly next?: TotalCursor;
 }
 
 export interface PointFailure {
@@ -198,7 +198,7 @@ export type BulkOutcome = "ok" | "items_retried" | "failed";
 export type RefreshCause = "read" | "push" | "delete";
 
 /** How a summary was answered: from rollups for some whole days of its window, or from raw points alone (and why). */
-export interface SummaryServed {
+export interface TotalServed {
   readonly served: "rollups" | "raw";
   /** Why no rollup was used: metadata filters, grouping by period, or no whole clean day in the window. */
   readonly reason?: string;
@@ -217,7 +217,7 @@ export interface StorageObserver {
    */
   refresh(seconds: number, cause: RefreshCause): void;
   /** A summary's plan (rollups or raw points). */
-  summaryPlan(plan: SummaryServed): void;
+  totalPlan(plan: TotalServed): void;
   /** A rollup build of a day or a month, by outcome (built, raced, raw...). */
   rollupBuild(level: "day" | "month", outcome: string, seconds: number): void;
   /** Days changed since their rollup was built, and how long the oldest has waited. */
@@ -227,7 +227,7 @@ export interface StorageObserver {
 export const NO_OBSERVER: StorageObserver = {
   bulkRequest: () => undefined,
   refresh: () => undefined,
-  summaryPlan: () => undefined,
+  totalPlan: () => undefined,
   rollupBuild: () => undefined,
   rollupBacklog: () => undefined,
 };
@@ -308,7 +308,7 @@ export interface StorageBackend {
    */
   scanPoints(options?: Omit<RetrieveOptions, "offset" | "limit" | "paginate" | "after">): AsyncIterable<readonly StoredPoint[]>;
   /** `total`, streamed row by row: memory does not grow with the number of groups. */
-  streamTotal(options?: TotalOptions): GroupPage;
+  streamTotal(options?: TotalOptions): TotalPage;
   /** Deletes exactly the matching points (every filter honoured), including those pushed just before; visible to reads when it returns. */
   delete(options?: PointSelection): Promise<DeleteResult>;
   getRetention(): Retention;

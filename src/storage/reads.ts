@@ -4,7 +4,7 @@
  */
 import {
   MAX_LIMIT,
-  type GroupPage,
+  type TotalPage,
   type RetrieveOptions,
   type RetrieveResult,
   type StorageBackend,
@@ -54,7 +54,7 @@ export async function retrieve(backend: Pick<StorageBackend, "streamPage">, opti
 }
 
 /** A streamed page of groups, collected whole. */
-export async function collectTotal(page: GroupPage): Promise<TotalResult> {
+export async function collectTotal(page: TotalPage): Promise<TotalResult> {
   const results: TotalRow[] = [];
   for await (const row of page.rows) results.push(row);
   const { total, next } = await page.end();

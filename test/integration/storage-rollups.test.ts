@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { SummaryServed, StorageObserver, TotalOptions, TotalResult } from "../../src/storage/backend.js";
+import type { TotalServed, StorageObserver, TotalOptions, TotalResult } from "../../src/storage/backend.js";
 import type { StorageConfig } from "../../src/config.js";
 import type { DataFrame, RatedPoint } from "../../src/storage/dataframe.js";
 import { formatNanos } from "../../src/storage/decimal.js";
@@ -91,15 +91,15 @@ function sums(frames: readonly DataFrame[]): { qty: string; rate: string } {
 
 /** Records the plans of summaries. */
 class Plans implements StorageObserver {
-  readonly seen: SummaryServed[] = [];
+  readonly seen: TotalServed[] = [];
   bulkRequest = NO_OBSERVER.bulkRequest;
   refresh = NO_OBSERVER.refresh;
   rollupBuild = NO_OBSERVER.rollupBuild;
   rollupBacklog = NO_OBSERVER.rollupBacklog;
-  summaryPlan(plan: SummaryServed): void {
+  totalPlan(plan: TotalServed): void {
     this.seen.push(plan);
   }
-  last(): SummaryServed & { keys?: readonly string[] } {
+  last(): TotalServed & { keys?: readonly string[] } {
     return this.seen[this.seen.length - 1]!;
   }
 }

@@ -23,7 +23,7 @@ import { planRollups } from "../../src/storage/search-engine/rollups/rollup-plan
 import { rollupQuery } from "../../src/storage/search-engine/rollups/rollup-reads.js";
 import { RollupStates } from "../../src/storage/search-engine/rollups/rollup-states.js";
 import { DayMarks } from "../../src/storage/search-engine/rollups/write-marks.js";
-import { SummaryQueries } from "../../src/storage/search-engine/summary-queries.js";
+import { TotalQueries } from "../../src/storage/search-engine/total-queries.js";
 
 /**
  * Golden request fixtures per subject and flavour range (as Jaeger pins `*.es8-9.json`): what the
@@ -151,7 +151,7 @@ async function requestsOf(facts: ClusterFacts): Promise<Record<string, unknown>>
   const states = new RollupStates(client, "ratestore-rollups", { auto_expand_replicas: "0-1" });
   await states.windowRealtime(month.begin, month.end);
   // Whether the window's partitions hold whole and nano parts to sum (none: the limbs' sums alone).
-  await new SummaryQueries(client, partitions, undefined).source(async () => {})(month, undefined);
+  await new TotalQueries(client, partitions, undefined).source(async () => {})(month, undefined);
   await collectTotal(
     new TotalAggregator(search).streamTotal(
       { ...month, groupby: ["project_id", "type"], groupFilters: { project_id: "p1" }, limit: 100 },

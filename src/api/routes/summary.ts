@@ -1,6 +1,6 @@
 /** The summary route (CloudKitty's `GET /v2/summary`), streamed row by row. */
 import { Router, type Request, type Response } from "express";
-import type { GroupCursor, TotalRow } from "../../storage/backend.js";
+import type { TotalCursor, TotalRow } from "../../storage/backend.js";
 import { TIME_GROUPS } from "../../storage/backend.js";
 import type { Scalar } from "../../storage/dataframe.js";
 import { ExactDecimal, stringifyExact } from "../exact-json.js";
@@ -35,7 +35,7 @@ export function summaryRouter(ctx: AppContext): Router {
       ...(after
         ? {
             after: {
-              key: after.after as GroupCursor["key"],
+              key: after.after as TotalCursor["key"],
               position: after.position ?? 0,
               ...(after.total !== undefined ? { total: after.total } : {}),
             },

@@ -3,7 +3,7 @@
  * group counts.
  */
 import { InexactTotalError, ValidationError } from "../../errors.js";
-import { MAX_LIMIT, TIME_GROUPS, type GroupCursor, type GroupPage, type TimeGroup, type TotalOptions, type TotalRow } from "../backend.js";
+import { MAX_LIMIT, TIME_GROUPS, type TotalCursor, type TotalPage, type TimeGroup, type TotalOptions, type TotalRow } from "../backend.js";
 import { LABEL_KEY_RE, type Scalar } from "../dataframe.js";
 import { joinSums, type Nanos } from "../decimal.js";
 import { LIMB_EXPONENTS, inexactSum, joinLimbs } from "../limbs.js";
@@ -84,7 +84,7 @@ export function sumAggregations(which: { readonly limbs?: readonly string[]; rea
 }
 
 /** What a summary searches: its query, and the sums it asks of each group (sumAggregations). */
-export interface SummaryQuery {
+export interface TotalQuery {
   readonly query: Clause;
   readonly sums: Record<string, unknown>;
 }
@@ -118,13 +118,10 @@ const CALENDAR: Record<Exclude<TimeGroup, "time">, { interval: string; next: (ms
 };
 
 /** The search of a summary's window, given the window and its time grouping. */
-export type SummarySource = (
-  selection: TotalOptions & { begin: number; end: number },
-  time: TimeGroup | undefined,
-) => Promise<SummaryQuery>;
+export type TotalSource = (selection: TotalOptions & { begin: number; end: number }, time: TimeGroup | undefined) => Promise<TotalQuery>;
 
 /** Raw points alone, summed with the whole and nano parts too (a window whose partitions are not known). */
-const rawPoints: SummarySource = async (selection) => ({ query: selectionQuery(selection), sums: SUM_AGGREGATIONS });
+const rawPoints: TotalSource = async (selection) => ({ query: selectionQuery(selection), sums: SUM_AGGREGATIONS });
 
 /** How the requested groupby maps to composite sources, and back to rows. */
 export interface GroupPlan {
@@ -201,7 +198,7 @@ export class TotalAggregator {
    * search of the window (raw points by default; rollups and raw points, rollups/rollup-reads.ts); it is
    * asked for at once, so that what it reads runs beside the caller's refresh.
    */
-  streamTotal(options: TotalOptions = {}, source: SummarySource = rawPoints): GroupPage {
+  streamTotal(options: TotalOptions = {}, source: TotalSource = rawPoints): TotalPage {
     const window = withDefaultWindow(options);
     // Bad filters throw here, before the first row is asked for.
     selectionQuery(window);
@@ -211,7 +208,7 @@ export class TotalAggregator {
     if (!Number.isSafeInteger(offset) || offset < 0) throw ValidationError.forField("offset", "must be a non-negative integer");
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIMIT)
       throw ValidationError.forField("limit", `must be an integer from 1 to ${MAX_LIMIT}`);
-    let ended: { total: number; next?: GroupCursor } | undefined;
+    let ended: { total: number; next?: TotalCursor } | undefined;
     const query = source(window, plan.time);
     // Awaited by the rows; a caller that never reads them must not leave a rejection unhandled.
     query.catch(() => undefined);
@@ -222,18 +219,18 @@ export class TotalAggregator {
     return {
       rows,
       end: async () => {
-        if (!ended) throw new Error("GroupPage.end() called before its rows were read");
+        if (!ended) throw new Error("TotalPage.end() called before its rows were read");
         return ended;
       },
     };
   }
 
   private async *grouped(
-    summary: Promise<SummaryQuery>,
+    summary: Promise<TotalQuery>,
     plan: GroupPlan,
     window: { begin: number; end: number },
     options: TotalOptions,
-    finish: (e: { total: number; next?: GroupCursor }) => void,
+    finish: (e: { total: number; next?: TotalCursor }) => void,
   ): AsyncGenerator<TotalRow> {
     const { query, sums } = await summary;
     const limit = options.limit ?? DEFAULT_LIMIT;
@@ -310,7 +307,7 @@ export class TotalAggregator {
    * with no point is a row of zeros, not an empty result.
    */
   private async *ungrouped(
-    summary: Promise<SummaryQuery>,
+    summary: Promise<TotalQuery>,
     window: { begin: number; end: number },
     finish: (e: { total: number }) => void,
   ): AsyncGenerator<TotalRow> {

@@ -10,7 +10,7 @@ import {
   type StorageObserver,
   type BackendHealth,
   type DeleteResult,
-  type GroupPage,
+  type TotalPage,
   type PointPage,
   type PartitionInfo,
   type RollupRebuild,
@@ -30,7 +30,7 @@ import {
 import { parseProfileOverride, type ClusterProfile, type ProfileOverride } from "./cluster-profile.js";
 import type { DataFrame } from "../dataframe.js";
 import { TotalAggregator } from "./aggregations.js";
-import { SummaryQueries } from "./summary-queries.js";
+import { TotalQueries } from "./total-queries.js";
 import { ClusterClient } from "./client.js";
 import { PointDeleter } from "./deleter.js";
 import { Partitions } from "./partitions.js";
@@ -60,7 +60,7 @@ interface Components {
   readonly writer: PointWriter;
   readonly reader: PointReader;
   readonly aggregator: TotalAggregator;
-  readonly summaries: SummaryQueries;
+  readonly totalQueries: TotalQueries;
   readonly deleter: PointDeleter;
   readonly sweeper: RetentionSweeper;
   readonly states: RollupStates;
@@ -143,7 +143,7 @@ export class SearchEngineBackend implements StorageBackend, StorageOperations {
       writer: new PointWriter(this.client, this.partitions, c.bulk, this.logger, this.refresher, lifecycle, this.observer, newMarks),
       reader: new PointReader(search),
       aggregator: new TotalAggregator(search),
-      summaries: new SummaryQueries(this.client, this.partitions, rollupReads),
+      totalQueries: new TotalQueries(this.client, this.partitions, rollupReads),
       deleter: new PointDeleter(this.client, search, this.refresher, this.logger, newMarks),
       sweeper: new RetentionSweeper(
         this.client,
@@ -217,14 +217,14 @@ export class SearchEngineBackend implements StorageBackend, StorageOperations {
     return reader.streamPage(await this.refreshedSelection(options));
   }
 
-  streamTotal(options: TotalOptions = {}): GroupPage {
+  streamTotal(options: TotalOptions = {}): TotalPage {
     const selection = withDefaultWindow(options);
-    const { aggregator, summaries } = this.parts;
+    const { aggregator, totalQueries } = this.parts;
     // Once the options are valid, the refresh and what the summary's search needs (its rollup states,
     // its partitions' mappings) are read at once; the rows follow both.
     let refreshed: Promise<void> | undefined;
     const refresh = () => (refreshed ??= this.refresher.beforeRead(selection));
-    const page = aggregator.streamTotal(selection, summaries.source(refresh));
+    const page = aggregator.streamTotal(selection, totalQueries.source(refresh));
     return { rows: this.afterRefresh(refresh, () => page.rows), end: () => page.end() };
   }
 

@@ -9,8 +9,8 @@ import { planRollups, type RollupPlan } from "./rollup-plan.js";
 import type { RollupStates } from "./rollup-states.js";
 
 /** What reads report of their plans, for metrics. */
-export interface SummaryObserver {
-  summaryPlan(plan: RollupPlan): void;
+export interface TotalObserver {
+  totalPlan(plan: RollupPlan): void;
 }
 
 export class RollupReads {
@@ -18,7 +18,7 @@ export class RollupReads {
     private readonly states: RollupStates,
     /** Whether month rollups exist (month and year partitions). */
     private readonly monthLevel: boolean,
-    private readonly observer: SummaryObserver,
+    private readonly observer: TotalObserver,
   ) {}
 
   /**
@@ -46,7 +46,7 @@ export class RollupReads {
       ...states,
       ...(time ? { time } : {}),
     });
-    this.observer.summaryPlan(plan);
+    this.observer.totalPlan(plan);
     return rollupQuery(selection, plan);
   }
 }

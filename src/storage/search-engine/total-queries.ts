@@ -4,7 +4,7 @@
  * written before template version 5, whose whole and nano parts must be summed too (elsewhere those four
  * sums would only cost the cluster and the answer's size).
  */
-import { sumAggregations, type SummaryQuery, type SummarySource } from "./aggregations.js";
+import { sumAggregations, type TotalQuery, type TotalSource } from "./aggregations.js";
 import type { ClusterClient } from "./client.js";
 import type { Partitions } from "./partitions.js";
 import { selectionQuery } from "./query.js";
@@ -13,7 +13,7 @@ import type { RollupReads } from "./rollups/rollup-reads.js";
 /** Beyond this many partitions in a window, the alias's mappings are read instead of naming each one. */
 const MAX_NAMED = 16;
 
-export class SummaryQueries {
+export class TotalQueries {
   constructor(
     private readonly client: ClusterClient,
     private readonly partitions: Partitions,
@@ -22,7 +22,7 @@ export class SummaryQueries {
   ) {}
 
   /** The source of one summary; `refresh` starts (once) the refresh that comes before its search. */
-  source(refresh: () => Promise<void>): SummarySource {
+  source(refresh: () => Promise<void>): TotalSource {
     return async (selection, time) => {
       const refreshed = refresh();
       const [planned, legacy] = await Promise.all([
@@ -30,7 +30,7 @@ export class SummaryQueries {
         this.legacySums(selection.begin, selection.end),
         refreshed,
       ]);
-      return { query: planned.query, sums: sumAggregations({ ...planned, legacy }) } satisfies SummaryQuery;
+      return { query: planned.query, sums: sumAggregations({ ...planned, legacy }) } satisfies TotalQuery;
     };
   }
 
