@@ -286,7 +286,7 @@ export interface SweepSummary {
 /**
  * What every storage backend implements: CloudKitty's operations (init, push, retrieve, total, delete,
  * get_retention) in their streaming forms. Whole results are collected once, for every backend, in
- * reads.ts (`retrieve`, `total`, `iteratePoints`).
+ * reads.ts (`retrieve`, `total`).
  */
 export interface StorageBackend {
   readonly name: string;
@@ -302,8 +302,13 @@ export interface StorageBackend {
    */
   streamPage(options?: RetrieveOptions): Promise<PointPage>;
   /**
-   * `retrieve` of every matching point (`paginate=False`), as fast as the storage can read them (the
-   * export), a page at a time: in the order the storage keeps them where it can, points of one period
+   * `retrieve` of every matching point (`paginate=False`), in point order, page by page, as one
+   * consistent view where the storage has one (points written during the walk are not seen half-way):
+   * memory does not grow with the result.
+   */
+  iteratePoints(options?: Omit<RetrieveOptions, "offset" | "limit" | "paginate">): AsyncIterable<StoredPoint>;
+  /**
+   * Every matching point once, as fast as the storage can read them (the export), a page at a time: in the order the storage keeps them where it can, points of one period
    * adjacent within each page, so one period may come in several pages; elsewhere in point order.
    */
   scanPoints(options?: Omit<RetrieveOptions, "offset" | "limit" | "paginate" | "after">): AsyncIterable<readonly StoredPoint[]>;

@@ -1,9 +1,8 @@
 /**
  * The whole-result forms of the contract's streamed reads, written once for every backend: CloudKitty's
- * `retrieve` and `total` as its drivers call them, and every matching point as one ordered stream.
+ * `retrieve` and `total` as its drivers call them.
  */
 import {
-  MAX_LIMIT,
   type TotalPage,
   type RetrieveOptions,
   type RetrieveResult,
@@ -14,36 +13,19 @@ import {
   type TotalRow,
 } from "./backend.js";
 import { framesOfPage } from "./frames.js";
-import { withDefaultWindow } from "./time.js";
 
 /** The reads a whole result is collected from. */
 export type StreamedReads = Pick<StorageBackend, "streamPage" | "streamTotal">;
 
-/**
- * Every matching point in point order, page after page of the largest size, each continuing from the
- * cursor of the one before: memory holds what the backend streams, not the result. The window is fixed
- * once, so that a read straddling the turn of a month stays on one.
- */
-export async function* iteratePoints(
-  backend: Pick<StorageBackend, "streamPage">,
-  options: Omit<RetrieveOptions, "offset" | "limit" | "paginate"> = {},
-): AsyncGenerator<StoredPoint> {
-  const selection = withDefaultWindow(options);
-  let after = options.after;
-  for (;;) {
-    const page = await backend.streamPage({ ...selection, limit: MAX_LIMIT, ...(after ? { after } : {}) });
-    yield* page.points;
-    after = page.next();
-    if (!after) return;
-  }
-}
-
 /** CloudKitty's `retrieve`: a page of points (every point with `paginate: false`), grouped into dataframes by period. */
-export async function retrieve(backend: Pick<StorageBackend, "streamPage">, options: RetrieveOptions = {}): Promise<RetrieveResult> {
+export async function retrieve(
+  backend: Pick<StorageBackend, "streamPage" | "iteratePoints">,
+  options: RetrieveOptions = {},
+): Promise<RetrieveResult> {
   if (options.paginate === false) {
     const { offset: _offset, limit: _limit, paginate: _paginate, ...selection } = options;
     const points: StoredPoint[] = [];
-    for await (const p of iteratePoints(backend, selection)) points.push(p);
+    for await (const p of backend.iteratePoints(selection)) points.push(p);
     return { total: points.length, dataframes: framesOfPage(points, Infinity) };
   }
   const page = await backend.streamPage(options);

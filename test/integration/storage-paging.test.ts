@@ -2,7 +2,7 @@ import { expect } from "chai";
 import type { PointCursor, RetrieveResult } from "../../src/storage/backend.js";
 import { freshBackend } from "../support/cluster.js";
 import { HOUR, T0, manyPoints } from "../support/data.js";
-import { iteratePoints, retrieve, total } from "../../src/storage/reads.js";
+import { retrieve, total } from "../../src/storage/reads.js";
 
 type Backend = Awaited<ReturnType<typeof freshBackend>>;
 const N = 25_000;
@@ -193,7 +193,7 @@ describe("storage: paging 25,000 points on the real node", function () {
     expect(new Set(ids(all)).size).to.equal(N);
     let n = 0;
     let prev = -1;
-    for await (const p of iteratePoints(backend, WINDOW)) {
+    for await (const p of backend.iteratePoints(WINDOW)) {
       expect(p.begin).to.be.at.least(prev);
       prev = p.begin;
       n++;
@@ -205,7 +205,7 @@ describe("storage: paging 25,000 points on the real node", function () {
     const key = (p: { begin: number; point: { groupby: Record<string, unknown>; qty: bigint; price: bigint } }) =>
       `${p.begin}|${String(p.point.groupby.id)}|${p.point.qty}|${p.point.price}`;
     const walked: string[] = [];
-    for await (const p of iteratePoints(backend, WINDOW)) walked.push(key(p));
+    for await (const p of backend.iteratePoints(WINDOW)) walked.push(key(p));
     const sorts: unknown[] = [];
     const send = backend.client.request.bind(backend.client);
     backend.client.request = ((...args: Parameters<typeof send>) => {

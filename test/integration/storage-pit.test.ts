@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { freshBackend } from "../support/cluster.js";
 import { HOUR, T0, manyPoints } from "../support/data.js";
-import { iteratePoints, retrieve } from "../../src/storage/reads.js";
+import { retrieve } from "../../src/storage/reads.js";
 
 /**
  * A long walk (export, paginate=false, deep cursor pages) reads one consistent view where the cluster
@@ -21,7 +21,7 @@ describe("storage: a walk holds one view while points are added during it", func
       expect((await backend.push(manyPoints(N), { refresh: true })).stored).to.equal(N);
       let seen = 0;
       let added = false;
-      for await (const _point of iteratePoints(backend, WINDOW)) {
+      for await (const _point of backend.iteratePoints(WINDOW)) {
         seen++;
         if (seen === 100) {
           // Same periods and types, other prices: new points that sort among the ones not yet read.

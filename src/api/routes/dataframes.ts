@@ -1,7 +1,6 @@
 /** The dataframe routes: push, read (paged, streamed, exported), delete and refresh. */
 import { Router, type Request, type Response } from "express";
 import type { StoredPoint } from "../../storage/backend.js";
-import { iteratePoints } from "../../storage/reads.js";
 import { pointPath, pointsWithIndex, type DataFrame } from "../../storage/dataframe.js";
 import { ForbiddenError, NotFoundError, ValidationError, type FieldIssue } from "../../errors.js";
 import { parseOrThrow } from "../../validation.js";
@@ -91,7 +90,7 @@ export function dataframesRouter(ctx: AppContext): Router {
       await streamObject(res, {
         head: { total },
         key: "dataframes",
-        items: framesJson(iteratePoints(backend, selection)),
+        items: framesJson(backend.iteratePoints(selection)),
         tail: async () => ({}),
       });
       return;

@@ -203,6 +203,15 @@ export class SearchEngineBackend implements StorageBackend, StorageOperations {
     return selection;
   }
 
+  iteratePoints(options: Omit<RetrieveOptions, "offset" | "limit" | "paginate"> = {}): AsyncIterable<StoredPoint> {
+    const { reader } = this.parts;
+    const selection = withDefaultWindow(options);
+    return this.afterRefresh(
+      () => this.refresher.beforeRead(selection),
+      () => reader.iteratePoints(selection),
+    );
+  }
+
   scanPoints(options: Omit<RetrieveOptions, "offset" | "limit" | "paginate" | "after"> = {}): AsyncIterable<readonly StoredPoint[]> {
     const { reader } = this.parts;
     const selection = withDefaultWindow(options);

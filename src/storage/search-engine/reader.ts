@@ -249,4 +249,17 @@ export class PointReader {
       yield toPoints(hits).sort((a, b) => a.begin - b.begin || a.end - b.end);
     }
   }
+
+  /** Every matching point in point order, walked inside one point-in-time where the cluster has one: one consistent view. */
+  async *iteratePoints(options: Omit<RetrieveOptions, "offset" | "limit" | "paginate"> = {}): AsyncGenerator<StoredPoint> {
+    const query = selectionQuery(withDefaultWindow(options));
+    for await (const hits of this.search.pages({
+      query,
+      pageSize: WALK_PAGE,
+      source: true,
+      ...(options.after ? { after: options.after } : {}),
+    })) {
+      for (const p of toPoints(hits)) yield p;
+    }
+  }
 }
