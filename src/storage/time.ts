@@ -17,12 +17,14 @@ const EPOCH_RE = /^(\d{1,12})(?:\.(\d+))?$/;
  * leap-year rule). parseTimestamp also takes February 29 of leap years and epoch seconds as digit strings.
  */
 const YEAR = "(19[7-9][0-9]|[2-9][0-9]{3})";
-const MONTH_DAY = "(((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8]))|((0[13-9]|1[0-2])-(29|30))|((0[13578]|1[02])-31))";
+/** Month and day, with `sep` between them: `-` in ISO 8601's extended form, nothing in its compact form. */
+const monthDay = (sep: string) =>
+  `(((0[1-9]|1[0-2])${sep}(0[1-9]|1[0-9]|2[0-8]))|((0[13-9]|1[0-2])${sep}(29|30))|((0[13578]|1[02])${sep}31))`;
 const CLOCK = "([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]";
 /** Fractions of a second: milliseconds at most, then only zeros (what is stored is milliseconds). */
 const FRACTION = "(\\.[0-9]{1,3}0{0,6})?";
-export const TIMESTAMP_STRING_PATTERN = `^${YEAR}-${MONTH_DAY}T${CLOCK}${FRACTION}(Z|\\+00:00)?$`;
-export const COMPACT_TIMESTAMP_PATTERN = `^${YEAR}${MONTH_DAY.replace(/-/g, "")}T([01][0-9]|2[0-3])[0-5][0-9][0-5][0-9]Z$`;
+export const TIMESTAMP_STRING_PATTERN = `^${YEAR}-${monthDay("-")}T${CLOCK}${FRACTION}(Z|\\+00:00)?$`;
+export const COMPACT_TIMESTAMP_PATTERN = `^${YEAR}${monthDay("")}T([01][0-9]|2[0-3])[0-5][0-9][0-5][0-9]Z$`;
 export const EPOCH_SECONDS_RANGE = { minimum: 0, maximum: Math.floor(MAX_TIME_MS / 1000) } as const;
 
 export type ParsedTime = { ok: true; ms: number } | { ok: false; reason: string };

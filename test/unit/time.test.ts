@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { formatTimestamp, parseTimestamp } from "../../src/storage/time.js";
+import { COMPACT_TIMESTAMP_PATTERN, TIMESTAMP_STRING_PATTERN, formatTimestamp, parseTimestamp } from "../../src/storage/time.js";
 
 const ms = (s: string) => Date.parse(s);
 
@@ -49,5 +49,21 @@ describe("time", () => {
 
   it("writes CloudKitty's output form", () => {
     expect(formatTimestamp(ms("2019-07-23T12:00:00Z"))).to.equal("2019-07-23T12:00:00+00:00");
+  });
+
+  it("publishes patterns that admit only what it reads, the compact form included", () => {
+    const compact = new RegExp(COMPACT_TIMESTAMP_PATTERN);
+    const iso = new RegExp(TIMESTAMP_STRING_PATTERN);
+    for (const ok of ["20261115T000000Z", "19700101T000000Z", "20240131T235959Z", "20241230T120000Z"]) {
+      expect(compact.test(ok), ok).to.equal(true);
+      expect(parseTimestamp(ok).ok, ok).to.equal(true);
+    }
+    for (const bad of ["20261315T000000Z", "20260231T000000Z", "20261115T240000Z", "2026-11-15T00:00:00Z", "20261115T000000"])
+      expect(compact.test(bad), bad).to.equal(false);
+    for (const ok of ["2026-11-15T00:00:00Z", "2024-12-31T23:59:59.250Z", "2024-04-30T00:00:00+00:00"]) {
+      expect(iso.test(ok), ok).to.equal(true);
+      expect(parseTimestamp(ok).ok, ok).to.equal(true);
+    }
+    for (const bad of ["2026-13-15T00:00:00Z", "2026-04-31T00:00:00Z", "20261115T000000Z"]) expect(iso.test(bad), bad).to.equal(false);
   });
 });
