@@ -6,7 +6,7 @@ import { DataFrameInputSchema, type DataFrame } from "../storage/dataframe.js";
 import { strictJsonIssues } from "../strict-json.js";
 import { issuesOf, reservedKeyIssues } from "../validation.js";
 import { Checkpoint } from "./checkpoint.js";
-import { records, type SourceRecord } from "./json-stream.js";
+import { records, type SourceFormat, type SourceRecord } from "./json-stream.js";
 import { Progress } from "./progress.js";
 import { openSink, openSource } from "./sources.js";
 import type { PushTarget } from "./targets.js";
@@ -31,6 +31,8 @@ export interface IngestSummary {
   stored: number;
   duplicates: number;
   rejectedPoints: number;
+  /** How each input held its dataframes, by the name it was given. */
+  formats: Record<string, SourceFormat>;
   seconds: number;
 }
 
@@ -59,6 +61,7 @@ export async function ingest(opts: IngestOptions): Promise<IngestSummary> {
     stored: 0,
     duplicates: 0,
     rejectedPoints: 0,
+    formats: {},
     seconds: 0,
   };
   const io = { bytesRead: 0, totalBytes: 0 as number | undefined };
@@ -116,7 +119,7 @@ export async function ingest(opts: IngestOptions): Promise<IngestSummary> {
       const source = openSource(name);
       const skip = checkpoint.resumeFrom(key, source.progress.totalBytes);
       let batch: Batch = { source: key, frames: [], raw: [], meta: [], points: 0 };
-      for await (const rec of records(source.chunks)) {
+      for await (const rec of records(source.chunks, (format) => (summary.formats[name] = format))) {
         io.bytesRead = bytesBefore + source.progress.bytesRead;
         summary.records++;
         if (rec.index < skip) {

@@ -11,27 +11,67 @@ export interface SourceRecord {
   readonly text: string;
 }
 
-const FIRST_KEY_RE = /^\s*\{\s*"((?:[^"\\]|\\.)*)"/;
+/** How an input holds its dataframes. */
+export type SourceFormat = "ndjson" | "json-list" | "dataframes-object";
 
-/** Tells the format from the first characters: `[` or an object whose first key is `dataframes` is one JSON document. */
-export async function* records(chunks: AsyncIterable<string>): AsyncGenerator<SourceRecord> {
+/** How far into an input its format is looked for: a first NDJSON record larger than this is read as NDJSON. */
+const DETECT_BYTES = 65_536;
+
+/**
+ * The format of an input from its first characters, or undefined while they do not tell yet: `[` is a
+ * JSON list; an object with a top-level `dataframes` key (wherever it comes: `GET /v2/dataframes` and
+ * CloudKitty write `{"total": N, "dataframes": [...]}`) holds the list there; any other object is the
+ * first line of NDJSON.
+ */
+export function detectFormat(head: string, done: boolean): SourceFormat | undefined {
+  const start = head.search(/\S/);
+  if (start < 0) return done ? "ndjson" : undefined;
+  if (head[start] === "[") return "json-list";
+  if (head[start] !== "{") return "ndjson";
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  let stringStart = -1;
+  let lastString: string | undefined;
+  for (let i = start; i < head.length; i++) {
+    const c = head[i]!;
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (c === "\\") escaped = true;
+      else if (c === '"') {
+        inString = false;
+        if (depth === 1) lastString = head.slice(stringStart, i);
+      }
+      continue;
+    }
+    if (c === '"') {
+      inString = true;
+      stringStart = i + 1;
+    } else if (c === ":" && depth === 1 && lastString !== undefined) {
+      if (lastString === "dataframes") return "dataframes-object";
+    } else if (c === "{" || c === "[") depth++;
+    else if (c === "}" || c === "]") {
+      depth--;
+      if (depth === 0) return "ndjson";
+    } else if (!/\s/.test(c)) lastString = undefined;
+  }
+  return done || head.length > DETECT_BYTES ? "ndjson" : undefined;
+}
+
+/** The records of an input, in the format its first characters tell (reported through `detected`). */
+export async function* records(chunks: AsyncIterable<string>, detected?: (format: SourceFormat) => void): AsyncGenerator<SourceRecord> {
   const it = chunks[Symbol.asyncIterator]();
   let head = "";
-  let json: boolean | undefined;
-  while (json === undefined) {
+  let format: SourceFormat | undefined;
+  while (format === undefined) {
     const { value, done } = await it.next();
     if (!done) head += value;
-    const first = /\S/.exec(head)?.[0];
-    if (first === "[") json = true;
-    else if (first === "{") {
-      const key = FIRST_KEY_RE.exec(head);
-      if (key) json = key[1] === "dataframes";
-      else if (done || head.length > 65_536) json = false;
-    } else if (first !== undefined || done) json = false;
+    format = detectFormat(head, done === true);
     if (done) break;
   }
+  detected?.(format ?? "ndjson");
   const all = concat(head, { [Symbol.asyncIterator]: () => it });
-  yield* json ? jsonListElements(all) : ndjsonLines(all);
+  yield* format === "ndjson" || format === undefined ? ndjsonLines(all) : jsonListElements(all);
 }
 
 async function* concat(head: string, rest: AsyncIterable<string>): AsyncGenerator<string> {

@@ -76,19 +76,29 @@ describe("CLI: ingest", function () {
     expect(await count(backend)).to.equal(200);
   });
 
-  it("reads a JSON list, {dataframes: [...]} and stdin alike", async () => {
-    const frames = [...generateFrames({ ...DEFAULT_GENERATE, points: 600 })];
+  it("reads a JSON list, {dataframes: [...]}, a saved page of GET /v2/dataframes and stdin alike, and says which each was", async () => {
+    const frames = [...generateFrames({ ...DEFAULT_GENERATE, points: 800 })];
+    expect(frames).to.have.length(4);
     writeFileSync(join(dir, "list.json"), JSON.stringify(frames.slice(0, 1)));
     writeFileSync(join(dir, "wrapped.json.gz"), gzipSync(JSON.stringify({ dataframes: frames.slice(1, 2) }, null, 2)));
+    // What the API and CloudKitty answer: the list is not the first key.
+    writeFileSync(join(dir, "page.json"), JSON.stringify({ total: 200, dataframes: frames.slice(3, 4) }, null, 2));
     const res = await runCli(
-      ["ingest", "list.json", "wrapped.json.gz", "-", "--no-progress"],
+      ["ingest", "list.json", "wrapped.json.gz", "page.json", "-", "--no-progress"],
       envFor(backend),
       dir,
       JSON.stringify(frames[2]) + "\n",
     );
     expect(res.code, res.stderr).to.equal(0);
-    expect(JSON.parse(res.stdout)).to.include({ points: 600, stored: 600 });
-    expect(await count(backend)).to.equal(600);
+    const summary = JSON.parse(res.stdout) as { formats: Record<string, string> };
+    expect(summary).to.include({ points: 800, stored: 800, invalidRecords: 0 });
+    expect(summary.formats).to.deep.equal({
+      "list.json": "json-list",
+      "wrapped.json.gz": "dataframes-object",
+      "page.json": "dataframes-object",
+      "-": "ndjson",
+    });
+    expect(await count(backend)).to.equal(800);
   });
 
   it("stores the good lines, rejects the bad ones with reason and line, and exits non-zero", async () => {
