@@ -7,15 +7,17 @@ import {
   type RetrieveOptions,
   type RetrieveResult,
   type StorageBackend,
-  type StoredPoint,
   type TotalOptions,
   type TotalResult,
-  type TotalRow,
 } from "./backend.js";
 import { framesOfPage } from "./frames.js";
 
-/** The reads a whole result is collected from. */
-export type StreamedReads = Pick<StorageBackend, "streamPage" | "streamTotal">;
+/** Every item of a stream, in order. */
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
 
 /** CloudKitty's `retrieve`: a page of points (every point with `paginate: false`), grouped into dataframes by period. */
 export async function retrieve(
@@ -24,21 +26,18 @@ export async function retrieve(
 ): Promise<RetrieveResult> {
   if (options.paginate === false) {
     const { offset: _offset, limit: _limit, paginate: _paginate, ...selection } = options;
-    const points: StoredPoint[] = [];
-    for await (const p of backend.iteratePoints(selection)) points.push(p);
+    const points = await collect(backend.iteratePoints(selection));
     return { total: points.length, dataframes: framesOfPage(points, Infinity) };
   }
   const page = await backend.streamPage(options);
-  const points: StoredPoint[] = [];
-  for await (const p of page.points) points.push(p);
+  const points = await collect(page.points);
   const next = page.next();
   return { total: page.total, dataframes: framesOfPage(points, Infinity), ...(next ? { next } : {}) };
 }
 
 /** A streamed page of groups, collected whole. */
 export async function collectTotal(page: TotalPage): Promise<TotalResult> {
-  const results: TotalRow[] = [];
-  for await (const row of page.rows) results.push(row);
+  const results = await collect(page.rows);
   const { total, next } = await page.end();
   return { total, results, ...(next ? { next } : {}) };
 }
