@@ -7,6 +7,7 @@ import { serve } from "../../src/api/server.js";
 import { loadConfig, type Config, type StorageConfig } from "../../src/config.js";
 import type { Logger } from "../../src/logger.js";
 import { freshBackend, testLogger } from "./cluster.js";
+import { clusterUrl } from "./engines.js";
 
 export const ADMIN_KEY = "admin-key-0123456789abcdef";
 export const PROJECT_A_KEY = "proj-a-key-0123456789abcdef";
@@ -21,6 +22,9 @@ export interface TestApi {
   close(): Promise<void>;
   /** Closes the server and the backend and leaves the data (for a user not allowed to drop it). */
   stop(): Promise<void>;
+  /** Stops answering (connections refused), as a service that is down; `resume()` listens again on the same port. */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
 }
 
 /** The real service (Express app + OpenSearch backend on a fresh prefix) listening on a random loopback port. */
@@ -30,7 +34,7 @@ export async function startApi(
   storage: Partial<StorageConfig> = {},
 ): Promise<TestApi> {
   const config = loadConfig({
-    RATESTORE_CLUSTER_URL: process.env.RATESTORE_CLUSTER_URL!,
+    RATESTORE_CLUSTER_URL: storage.cluster?.urls.join(",") ?? clusterUrl(),
     RATESTORE_API_KEYS: JSON.stringify([
       { name: "admin", key: ADMIN_KEY, role: "admin" },
       { name: "project-a", key: PROJECT_A_KEY, role: "project", scope: "proj-a" },
@@ -50,8 +54,13 @@ export async function startApi(
     metrics,
     cluster: {},
   });
-  const server: Server = await serve(app, 0, "127.0.0.1");
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  let server: Server = await serve(app, 0, "127.0.0.1");
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://127.0.0.1:${port}`;
+  const closeServer = async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
   return {
     url,
     config,
@@ -68,14 +77,16 @@ export async function startApi(
       });
     },
     async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (server.listening) await closeServer();
       await backend.drop();
     },
     async stop() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (server.listening) await closeServer();
       await backend.close();
+    },
+    pause: closeServer,
+    async resume() {
+      server = await serve(app, port, "127.0.0.1");
     },
   };
 }

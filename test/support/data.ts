@@ -20,6 +20,11 @@ export function dec(v: string | number): bigint {
   return n;
 }
 
+/** A point of one project (its resource `r-<project>`) with the given amounts, as decimal text. */
+export function amountPoint(project: string, qty: string, price: string, type = "network.outgoing.bytes"): RatedPoint {
+  return { type, unit: "B", qty: dec(qty), price: dec(price), groupby: { project_id: project, id: `r-${project}` }, metadata: {} };
+}
+
 /** The quantity and price of the k-th point of a (period, project, type), chosen so sums are easy to predict. */
 export function amounts(period: number, project: number, type: number, k: number): { qty: string; price: string } {
   return { qty: String(1 + k + type), price: `${project + 1}.${period}${type}${k}` };

@@ -1,55 +1,84 @@
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { ClusterClient } from "../../src/storage/search-engine/client.js";
 import { detectProfile } from "../../src/storage/search-engine/profile-detection.js";
+import { GIVEN_CLUSTER, URLS_VARIABLE, testEngines, type TestEngine } from "./engines.js";
 
 /**
- * Provisions the real engine the integration tests run against, unless RATESTORE_CLUSTER_URL names a cluster:
- * RATESTORE_ENGINE (opensearch, elasticsearch) at RATESTORE_ENGINE_VERSION, as scripts/engine-local.sh
- * does. Tests get their own node (port RATESTORE_TEST_OS_PORT, default 9250) so they never touch a
- * developer's data on 9200; the node is stopped afterwards if this run started it
- * (RATESTORE_KEEP_OPENSEARCH=1 keeps it).
+ * Provisions the real engines the integration tests run against (test/support/engines.ts names them),
+ * each once for the whole run, unless RATESTORE_CLUSTER_URL names a cluster. Tests get nodes of their own
+ * (from port RATESTORE_TEST_OS_PORT, default 9250, one port per engine) so they never touch a developer's
+ * data on 9200; the nodes this run started are stopped afterwards (RATESTORE_KEEP_OPENSEARCH=1 keeps them).
  */
-let startedHere = false;
-let port = process.env.RATESTORE_TEST_OS_PORT ?? "9250";
+const run = promisify(execFile);
+const started: { engine: TestEngine; port: number }[] = [];
 
-function script(cmd: string): string {
+async function script(engine: TestEngine, port: number, cmd: string): Promise<string> {
   // Without RATESTORE_CLUSTER_URL: setup sets it for the tests, and the script would then provision (and stop) nothing.
   const { RATESTORE_CLUSTER_URL: _ours, OPENSEARCH_URL: _older, ...env } = process.env;
-  return execFileSync("bash", ["scripts/engine-local.sh", cmd], {
-    env: { ...env, RATESTORE_ENGINE_PORT: port },
-    stdio: ["ignore", "pipe", "inherit"],
+  const pending = run("bash", ["scripts/engine-local.sh", cmd], {
+    env: {
+      ...env,
+      RATESTORE_ENGINE: engine.provision!.engine,
+      RATESTORE_ENGINE_VERSION: engine.provision!.version,
+      RATESTORE_ENGINE_PORT: String(port),
+    },
     encoding: "utf8",
+    maxBuffer: 16 * 1024 * 1024,
   });
+  pending.child.stderr?.pipe(process.stderr);
+  return (await pending).stdout;
 }
 
-function ownNodeRunning(): boolean {
+async function runsThere(engine: TestEngine, port: number): Promise<boolean> {
   try {
-    return script("status").startsWith("running");
+    return (await script(engine, port, "status")).startsWith("running");
   } catch {
     return false; // status exits non-zero when stopped
   }
 }
 
-async function answers(p: string): Promise<boolean> {
+async function answers(port: number): Promise<boolean> {
   try {
-    await fetch(`http://127.0.0.1:${p}/_cluster/health`, { signal: AbortSignal.timeout(1000) });
+    await fetch(`http://127.0.0.1:${port}/_cluster/health`, { signal: AbortSignal.timeout(1000) });
     return true;
   } catch {
     return false;
   }
 }
 
-/** The test port: ours if our node runs there, else the first of ten that nothing answers on (another checkout may hold 9250). */
-async function choosePort(): Promise<boolean> {
-  const first = Number(port);
-  for (let p = first; p < first + 10; p++) {
-    port = String(p);
-    if (ownNodeRunning()) return true;
-    if (!(await answers(port))) return false;
+/**
+ * A port for each engine: the one its node from an earlier run still serves on, else the next one nothing
+ * answers on (another checkout, or another engine of this run, may hold the first).
+ */
+async function choosePorts(engines: readonly TestEngine[]): Promise<{ engine: TestEngine; port: number; running: boolean }[]> {
+  const first = Number(process.env.RATESTORE_TEST_OS_PORT ?? "9250");
+  const taken = new Set<number>();
+  const chosen = [];
+  for (const engine of engines) {
+    let pick: { port: number; running: boolean } | undefined;
+    for (let port = first; port < first + 10 && !pick; port++) {
+      if (taken.has(port)) continue;
+      if (await runsThere(engine, port)) pick = { port, running: true };
+      else if (!(await answers(port))) pick = { port, running: false };
+    }
+    if (!pick) throw new Error(`ports ${first}-${first + 9} are all taken; set RATESTORE_TEST_OS_PORT or RATESTORE_CLUSTER_URL`);
+    taken.add(pick.port);
+    chosen.push({ engine, ...pick });
   }
-  throw new Error(
-    `ports ${first}-${first + 9} are all taken by nodes this checkout did not start; set RATESTORE_TEST_OS_PORT or RATESTORE_CLUSTER_URL`,
-  );
+  return chosen;
+}
+
+async function describeCluster(label: string, url: string): Promise<void> {
+  const client = new ClusterClient({ urls: url.split(","), tlsVerify: true, requestTimeoutMs: 30_000, profile: {} });
+  try {
+    const { profile, clusterName } = await detectProfile(client);
+    console.log(
+      `[${label}] ${profile.distribution} ${profile.version} (cluster ${clusterName}) at ${url}; profile: ${JSON.stringify(profile)}`,
+    );
+  } finally {
+    await client.close();
+  }
 }
 
 export async function mochaGlobalSetup(): Promise<void> {
@@ -57,28 +86,32 @@ export async function mochaGlobalSetup(): Promise<void> {
   // The older name of the setting still names the cluster to test against; the suites read the new one.
   if (!process.env.RATESTORE_CLUSTER_URL && process.env.OPENSEARCH_URL) process.env.RATESTORE_CLUSTER_URL = process.env.OPENSEARCH_URL;
   delete process.env.OPENSEARCH_URL;
-  if (!process.env.RATESTORE_CLUSTER_URL) {
-    const running = await choosePort();
-    script("start");
-    startedHere = !running;
-    process.env.RATESTORE_CLUSTER_URL = `http://127.0.0.1:${port}`;
+  const urls: Record<string, string> = {};
+  if (process.env.RATESTORE_CLUSTER_URL) {
+    urls[GIVEN_CLUSTER] = process.env.RATESTORE_CLUSTER_URL;
+  } else {
+    const nodes = await choosePorts(testEngines());
+    // The first node alone (it fetches and installs what the machine lacks), then the others side by side.
+    const [head, ...rest] = nodes;
+    const start = async (n: (typeof nodes)[number]) => {
+      await script(n.engine, n.port, "start");
+      if (!n.running) started.push(n);
+      urls[n.engine.label] = `http://127.0.0.1:${n.port}`;
+    };
+    await start(head!);
+    const failed = (await Promise.allSettled(rest.map(start))).find((r) => r.status === "rejected");
+    if (failed) {
+      await mochaGlobalTeardown();
+      throw failed.reason;
+    }
   }
-  const client = new ClusterClient({
-    urls: process.env.RATESTORE_CLUSTER_URL.split(","),
-    tlsVerify: true,
-    requestTimeoutMs: 30_000,
-    profile: {},
-  });
-  try {
-    const { profile, clusterName } = await detectProfile(client);
-    console.log(
-      `\nIntegration tests run against ${profile.distribution} ${profile.version} (cluster ${clusterName}) at ${process.env.RATESTORE_CLUSTER_URL}; profile: ${JSON.stringify(profile)}\n`,
-    );
-  } finally {
-    await client.close();
-  }
+  process.env[URLS_VARIABLE] = JSON.stringify(urls);
+  console.log("\nIntegration tests run against:");
+  for (const [label, url] of Object.entries(urls)) await describeCluster(label, url);
+  console.log();
 }
 
 export async function mochaGlobalTeardown(): Promise<void> {
-  if (startedHere && process.env.RATESTORE_KEEP_OPENSEARCH !== "1") script("stop");
+  if (process.env.RATESTORE_KEEP_OPENSEARCH === "1") return;
+  await Promise.all(started.map((n) => script(n.engine, n.port, "stop")));
 }

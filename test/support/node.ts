@@ -1,12 +1,13 @@
 import { execFile, execFileSync } from "node:child_process";
 import { promisify } from "node:util";
 import { resolve } from "node:path";
+import { currentEngine } from "./engines.js";
 
 const ROOT = resolve(__dirname, "../..");
 
 /**
  * A node of its own for a test that stops it (kill -9) and starts it again: never the shared test node.
- * Provisioned by the same script as the shared node (same engine and version), on its own ports, with a
+ * Provisioned by the same script as the shared nodes (the running suite's engine and version), on its own ports, with a
  * small heap; `clusterPorts` makes it one node of a multi-node cluster on this machine.
  */
 export class OwnNode {
@@ -28,10 +29,12 @@ export class OwnNode {
 
   private env(): NodeJS.ProcessEnv {
     const { RATESTORE_CLUSTER_URL: _shared, ...env } = process.env;
+    const engine = currentEngine().provision;
     return {
       ...env,
       RATESTORE_ENGINE_PORT: String(this.port),
       RATESTORE_ENGINE_HEAP: "384m",
+      ...(engine ? { RATESTORE_ENGINE: engine.engine, RATESTORE_ENGINE_VERSION: engine.version } : {}),
       ...(this.clusterPorts.length > 0 ? { RATESTORE_ENGINE_CLUSTER_PORTS: this.clusterPorts.join(",") } : {}),
       ...this.provisioning,
     };

@@ -1,9 +1,10 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { expect } from "chai";
-import { fieldsUsed, importSavedObjects, loadSavedObjects } from "../../src/cli/dashboards.js";
-import { freshBackend } from "../support/cluster.js";
-import { scenarioFrames } from "../support/data.js";
+import { fieldsUsed, importSavedObjects, loadSavedObjects } from "../../../src/cli/dashboards.js";
+import { freshBackend } from "../../support/cluster.js";
+import { scenarioFrames } from "../../support/data.js";
+import { forEachEngine } from "../../support/engines.js";
 
 const EXPECTED_TYPE: Record<string, string> = {
   "@timestamp": "date",
@@ -14,7 +15,7 @@ const EXPECTED_TYPE: Record<string, string> = {
   "groupby.project_id": "keyword",
 };
 
-describe("Dashboards saved objects", () => {
+forEachEngine("Dashboards saved objects", () => {
   it("parse, and every reference resolves to an object of the file with the right type", () => {
     const objects = loadSavedObjects();
     const byId = new Map(objects.map((o) => [`${o.type}:${o.id}`, o]));

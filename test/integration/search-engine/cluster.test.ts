@@ -1,11 +1,12 @@
 import { expect } from "chai";
-import { ClusterClient } from "../../src/storage/search-engine/client.js";
-import { inPit, pitRequests } from "../../src/storage/search-engine/pit.js";
-import { detectProfile } from "../../src/storage/search-engine/profile-detection.js";
-import type { ClusterProfile } from "../../src/storage/search-engine/cluster-profile.js";
-import { BackendError, BackendUnavailableError } from "../../src/errors.js";
+import { ClusterClient } from "../../../src/storage/search-engine/client.js";
+import { inPit, pitRequests } from "../../../src/storage/search-engine/pit.js";
+import { detectProfile } from "../../../src/storage/search-engine/profile-detection.js";
+import type { ClusterProfile } from "../../../src/storage/search-engine/cluster-profile.js";
+import { BackendError, BackendUnavailableError } from "../../../src/errors.js";
+import { clusterUrl, forEachEngine } from "../../support/engines.js";
 
-describe("the real node, and the profile detected from it", () => {
+forEachEngine("the real node, and the profile detected from it", () => {
   let client: ClusterClient;
   // Detected once, as the service does at start; every test checks one of its claims against the node.
   let profile: ClusterProfile;
@@ -14,7 +15,7 @@ describe("the real node, and the profile detected from it", () => {
 
   before(async () => {
     client = new ClusterClient({
-      urls: process.env.RATESTORE_CLUSTER_URL!.split(","),
+      urls: clusterUrl().split(","),
       tlsVerify: true,
       requestTimeoutMs: 10_000,
       profile: {},

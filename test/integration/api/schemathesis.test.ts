@@ -2,10 +2,11 @@ import { expect } from "chai";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { DataFrameInputSchema } from "../../src/storage/dataframe.js";
-import { contentKey } from "../../src/storage/search-engine/documents.js";
-import { ADMIN_KEY, PROJECT_A_KEY, startApi, type TestApi } from "../support/api.js";
-import { venvPython, venvTool } from "../support/python.js";
+import { DataFrameInputSchema } from "../../../src/storage/dataframe.js";
+import { contentKey } from "../../../src/storage/search-engine/documents.js";
+import { ADMIN_KEY, PROJECT_A_KEY, startApi, type TestApi } from "../../support/api.js";
+import { venvPython, venvTool } from "../../support/python.js";
+import { onDefaultEngine } from "../../support/engines.js";
 
 /**
  * A bounded schemathesis run (from PyPI) against /openapi.json, as an admin and as a project key: no
@@ -18,9 +19,9 @@ interface HarEntry {
   response: { status: number };
 }
 
-const HOOKS_DIR = resolve(__dirname, "../python");
+const HOOKS_DIR = resolve(__dirname, "../../python");
 
-describe("API: schemathesis against /openapi.json", function () {
+onDefaultEngine("API: schemathesis against /openapi.json", function () {
   this.timeout(600_000);
   let api: TestApi;
   let python: string;

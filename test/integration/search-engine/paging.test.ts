@@ -1,8 +1,9 @@
 import { expect } from "chai";
-import type { PointCursor, RetrieveResult } from "../../src/storage/backend.js";
-import { freshBackend } from "../support/cluster.js";
-import { HOUR, T0, manyPoints } from "../support/data.js";
-import { retrieve, total } from "../../src/storage/reads.js";
+import type { PointCursor, RetrieveResult } from "../../../src/storage/backend.js";
+import { freshBackend } from "../../support/cluster.js";
+import { HOUR, T0, manyPoints } from "../../support/data.js";
+import { retrieve, total } from "../../../src/storage/reads.js";
+import { forEachEngine } from "../../support/engines.js";
 
 type Backend = Awaited<ReturnType<typeof freshBackend>>;
 const N = 25_000;
@@ -48,7 +49,7 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-describe("storage: paging 25,000 points on the real node", function () {
+forEachEngine("storage: paging 25,000 points on the real node", function () {
   this.timeout(300_000);
   let backend: Backend;
   before(async () => {

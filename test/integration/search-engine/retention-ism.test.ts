@@ -2,14 +2,14 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import type { StorageConfig } from "../../src/config.js";
-import type { DataFrame } from "../../src/storage/dataframe.js";
-import { startApi, type TestApi } from "../support/api.js";
-import { runCli } from "../support/cli.js";
-import { freshBackend, testStorageConfig } from "../support/cluster.js";
-import { dec } from "../support/data.js";
-import { OwnNode } from "../support/node.js";
-import { total } from "../../src/storage/reads.js";
+import { loadConfig, type StorageConfig } from "../../../src/config.js";
+import type { DataFrame } from "../../../src/storage/dataframe.js";
+import { startApi, type TestApi } from "../../support/api.js";
+import { runCli } from "../../support/cli.js";
+import { freshBackend } from "../../support/cluster.js";
+import { dec } from "../../support/data.js";
+import { OwnNode } from "../../support/node.js";
+import { total } from "../../../src/storage/reads.js";
 
 /**
  * Retention by the real ISM plugin on OpenSearch 2.19.4 (job-scheduler from Maven Central, ISM built
@@ -54,7 +54,7 @@ async function initialised(b: Backend, index: string): Promise<void> {
   }
 }
 
-(ISM_ZIP ? describe : describe.skip)(`retention by the real ISM plugin on OpenSearch ${ISM_VERSION}`, function () {
+(ISM_ZIP ? describe : describe.skip)(`retention by the real ISM plugin [opensearch ${ISM_VERSION} with ISM, own node]`, function () {
   this.timeout(20 * MIN);
   // Its own port beside the shared test node's (the shared node's URL is set only once the global setup ran).
   const node = new OwnNode(Number(process.env.RATESTORE_TEST_OS_PORT ?? 9250) + 50, [], {
@@ -64,7 +64,7 @@ async function initialised(b: Backend, index: string): Promise<void> {
     RATESTORE_ISM_PLUGIN_ZIP: ISM_ZIP ?? "",
     RATESTORE_ENGINE_SETTINGS: "plugins.index_state_management.job_interval=1 plugins.index_state_management.jitter=0.0",
   });
-  const cluster = () => ({ ...testStorageConfig().cluster, urls: [node.url] });
+  const cluster = () => loadConfig({ RATESTORE_CLUSTER_URL: node.url }).storage.cluster;
   const on = (overrides: Partial<StorageConfig>) =>
     freshBackend({ cluster: cluster(), retentionMechanism: "auto", sweepGraceSeconds: 30, ...overrides });
   const now = Date.now();

@@ -2,20 +2,21 @@ import { expect } from "chai";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { TotalServed, StorageObserver, TotalOptions, TotalResult } from "../../src/storage/backend.js";
-import type { StorageConfig } from "../../src/config.js";
-import type { DataFrame, RatedPoint } from "../../src/storage/dataframe.js";
-import { formatNanos } from "../../src/storage/decimal.js";
-import { SearchEngineBackend } from "../../src/storage/search-engine/backend.js";
-import { NO_OBSERVER } from "../../src/storage/backend.js";
-import type { BuildRun } from "../../src/storage/search-engine/rollups/rollup-builder.js";
-import type { DayStateDoc } from "../../src/storage/search-engine/rollups/rollup-states.js";
-import { spawnCli } from "../support/cli.js";
-import { freshBackend, testLogger } from "../support/cluster.js";
-import { startApi, type TestApi } from "../support/api.js";
-import { HOUR, dec, wireFrames } from "../support/data.js";
-import { startFaultProxy } from "../support/fault-proxy.js";
-import { total } from "../../src/storage/reads.js";
+import type { TotalServed, StorageObserver, TotalOptions, TotalResult } from "../../../src/storage/backend.js";
+import type { StorageConfig } from "../../../src/config.js";
+import type { DataFrame, RatedPoint } from "../../../src/storage/dataframe.js";
+import { formatNanos } from "../../../src/storage/decimal.js";
+import { SearchEngineBackend } from "../../../src/storage/search-engine/backend.js";
+import { NO_OBSERVER } from "../../../src/storage/backend.js";
+import type { BuildRun } from "../../../src/storage/search-engine/rollups/rollup-builder.js";
+import type { DayStateDoc } from "../../../src/storage/search-engine/rollups/rollup-states.js";
+import { spawnCli } from "../../support/cli.js";
+import { freshBackend, testLogger } from "../../support/cluster.js";
+import { startApi, type TestApi } from "../../support/api.js";
+import { HOUR, dec, wireFrames } from "../../support/data.js";
+import { startFaultProxy } from "../../support/fault-proxy.js";
+import { total } from "../../../src/storage/reads.js";
+import { clusterUrl, forEachEngine } from "../../support/engines.js";
 
 type Backend = Awaited<ReturnType<typeof freshBackend>>;
 
@@ -132,7 +133,7 @@ async function sameAsRaw(backend: SearchEngineBackend, raw: SearchEngineBackend,
   }
 }
 
-describe("storage: summaries from exact rollups, equal to raw points after every kind of change", () => {
+forEachEngine("storage: summaries from exact rollups, equal to raw points after every kind of change", () => {
   let backend: Backend;
   let raw: SearchEngineBackend;
   const plans = new Plans();
@@ -257,7 +258,7 @@ describe("storage: summaries from exact rollups, equal to raw points after every
     // The builder's lease is free (this suite's builder runs by hand), as when the service holding it died.
     await backend.client.request({ method: "DELETE", path: `/${backend.config.indexPrefix}-locks/_doc/rollup-builder` }, [404]);
     // The build's last step, recording itself in the day's state, never reaches the node: the process is killed there.
-    const proxy = await startFaultProxy(process.env.RATESTORE_CLUSTER_URL!, {
+    const proxy = await startFaultProxy(clusterUrl(), {
       bulk503: 0,
       bulkItems429: 0,
       swallow: [{ path: "-rollups/_doc/day-2024-02-15", method: "PUT", count: 1 }],
@@ -305,7 +306,7 @@ describe("storage: summaries from exact rollups, equal to raw points after every
   });
 
   it("a push whose marks are refused for a while (503, 429 items) retries them and stores every point; the day reads from raw points", async () => {
-    const proxy = await startFaultProxy(process.env.RATESTORE_CLUSTER_URL!, { bulk503: 2, bulkItems429: 2, bulkPath: "-rollups/_bulk" });
+    const proxy = await startFaultProxy(clusterUrl(), { bulk503: 2, bulkItems429: 2, bulkPath: "-rollups/_bulk" });
     const behind = new SearchEngineBackend({ ...backend.config, cluster: { ...backend.config.cluster, urls: [proxy.url] } }, testLogger);
     try {
       await behind.connect();
@@ -351,7 +352,7 @@ describe("storage: summaries from exact rollups, equal to raw points after every
   });
 });
 
-describe("storage: rollups under retention", () => {
+forEachEngine("storage: rollups under retention", () => {
   let backend: Backend;
   let raw: SearchEngineBackend;
   const today = Math.floor(Date.now() / DAY) * DAY;
@@ -391,7 +392,7 @@ describe("storage: rollups under retention", () => {
   });
 });
 
-describe("API: summaries from rollups, seen in /metrics", () => {
+forEachEngine("API: summaries from rollups, seen in /metrics", () => {
   let api: TestApi;
   const frames = february().filter((f) => f.begin < day(4));
   const metric = async (name: string, labels: string): Promise<number> => {

@@ -1,19 +1,20 @@
 import { expect } from "chai";
-import type { TotalRow } from "../../src/storage/backend.js";
-import { freshBackend } from "../support/cluster.js";
-import { HOUR, PROJECTS, T0, TYPES, expectedSums, scenarioFrames } from "../support/data.js";
-import { retrieve, total } from "../../src/storage/reads.js";
+import type { TotalRow } from "../../../src/storage/backend.js";
+import { contractBackend } from "../../support/cluster.js";
+import { HOUR, PROJECTS, T0, TYPES, expectedSums, scenarioFrames } from "../../support/data.js";
+import { retrieve, total } from "../../../src/storage/reads.js";
+import { forEachEngine } from "../../support/engines.js";
 
-type Backend = Awaited<ReturnType<typeof freshBackend>>;
+type Backend = Awaited<ReturnType<typeof contractBackend>>;
 const WINDOW = { begin: T0, end: T0 + 3 * HOUR };
 const all = () => true;
 const sum = (rows: readonly TotalRow[]) => rows.reduce((a, r) => ({ qty: a.qty + r.qty, rate: a.rate + r.rate }), { qty: 0n, rate: 0n });
 
-describe("storage: CloudKitty's v2 scenarios on the real node", () => {
+forEachEngine("contract: CloudKitty's v2 scenarios", () => {
   let backend: Backend;
 
   before(async () => {
-    backend = await freshBackend();
+    backend = await contractBackend();
     const res = await backend.push(scenarioFrames(), { refresh: true });
     expect(res.failed).to.deep.equal([]);
     expect(res.stored).to.equal(3 * 2 * 7 * 2);

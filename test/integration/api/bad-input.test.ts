@@ -1,11 +1,12 @@
 import { expect } from "chai";
-import { createApp } from "../../src/api/app.js";
-import { CursorCodec } from "../../src/api/cursor.js";
-import { Metrics } from "../../src/api/metrics.js";
-import { loadConfig } from "../../src/config.js";
-import { SearchEngineBackend } from "../../src/storage/search-engine/backend.js";
-import { ADMIN_KEY, startApi, type TestApi } from "../support/api.js";
-import { testLogger } from "../support/cluster.js";
+import { createApp } from "../../../src/api/app.js";
+import { CursorCodec } from "../../../src/api/cursor.js";
+import { Metrics } from "../../../src/api/metrics.js";
+import { loadConfig } from "../../../src/config.js";
+import { SearchEngineBackend } from "../../../src/storage/search-engine/backend.js";
+import { ADMIN_KEY, startApi, type TestApi } from "../../support/api.js";
+import { testLogger } from "../../support/cluster.js";
+import { onDefaultEngine } from "../../support/engines.js";
 
 const period = { begin: "2022-01-01T00:00:00Z", end: "2022-01-01T01:00:00Z" };
 const point = { vol: { unit: "h", qty: 1 }, rating: { price: 1 }, groupby: { project_id: "p" }, metadata: {} };
@@ -180,7 +181,7 @@ const CASES: Case[] = [
   { what: "unknown route", path: "/v2/nothing", status: 404 },
 ];
 
-describe("API: bad input gets a clear 4xx, never a 500", () => {
+onDefaultEngine("API: bad input gets a clear 4xx, never a 500", () => {
   let api: TestApi;
   const table: string[] = ["| input | status | field named |", "| --- | --- | --- |"];
   before(async () => {
@@ -218,7 +219,7 @@ describe("API: bad input gets a clear 4xx, never a 500", () => {
   }
 });
 
-describe("API: while OpenSearch is unreachable", () => {
+onDefaultEngine("API: while OpenSearch is unreachable", () => {
   it("answers 503 with Retry-After, and /readyz says not ready", async () => {
     const config = loadConfig({ RATESTORE_CLUSTER_URL: "http://127.0.0.1:1", RATESTORE_CLUSTER_REQUEST_TIMEOUT_MS: "1000" });
     const backend = new SearchEngineBackend(config.storage, testLogger);

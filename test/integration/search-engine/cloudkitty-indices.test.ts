@@ -3,12 +3,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { SearchEngineBackend } from "../../src/storage/search-engine/backend.js";
-import { startApi, type TestApi } from "../support/api.js";
-import { runCli, spawnCli } from "../support/cli.js";
-import { CloudKittyStorage } from "../support/cloudkitty.js";
-import { freshBackend, testLogger } from "../support/cluster.js";
-import { HOUR } from "../support/data.js";
+import { SearchEngineBackend } from "../../../src/storage/search-engine/backend.js";
+import { startApi, type TestApi } from "../../support/api.js";
+import { cliEnv, runCli, spawnCli } from "../../support/cli.js";
+import { CloudKittyStorage } from "../../support/cloudkitty.js";
+import { freshBackend, testLogger } from "../../support/cluster.js";
+import { HOUR } from "../../support/data.js";
+import { clusterUrl, forEachEngine } from "../../support/engines.js";
 
 /**
  * Living beside CloudKitty's own indices. CloudKitty's own storage backend (cloudkitty 25.0.0 from PyPI:
@@ -46,7 +47,7 @@ function frames(): unknown[] {
 type Row = Record<string, string | number | null>;
 const key = (r: Row, by: string[]) => by.map((k) => String(r[k])).join("|");
 
-describe("CloudKitty indices: CloudKitty's own backend reads ratestore's partitions", function () {
+forEachEngine("CloudKitty indices: CloudKitty's own backend reads ratestore's partitions", function () {
   this.timeout(600_000);
   let api: TestApi;
   let ck: CloudKittyStorage;
@@ -58,12 +59,7 @@ describe("CloudKitty indices: CloudKitty's own backend reads ratestore's partiti
     const res = await api.call("/v2/dataframes?refresh=true", { json: { dataframes: frames() } });
     expect(res.status).to.equal(204);
     // Its init() would write CloudKitty's mapping document into the index: reading needs none of it.
-    ck = await CloudKittyStorage.open(
-      api.backend.profile.distribution,
-      process.env.RATESTORE_CLUSTER_URL!.split(",")[0]!,
-      api.backend.partitions.alias,
-      false,
-    );
+    ck = await CloudKittyStorage.open(api.backend.profile.distribution, clusterUrl().split(",")[0]!, api.backend.partitions.alias, false);
   });
   after(async () => {
     ck?.close();
@@ -132,9 +128,9 @@ function sourceFrames(): { lines: string; exact: Map<string, { qty: bigint; pric
   return { lines: lines.join("\n") + "\n", exact, points };
 }
 
-describe("CloudKitty indices: ratestore migrate", function () {
+forEachEngine("CloudKitty indices: ratestore migrate", function () {
   this.timeout(900_000);
-  const url = () => process.env.RATESTORE_CLUSTER_URL!.split(",")[0]!;
+  const url = () => clusterUrl().split(",")[0]!;
   const data = sourceFrames();
   let index: string;
   let dir: string;
@@ -186,11 +182,7 @@ describe("CloudKitty indices: ratestore migrate", function () {
   it("copies every point exactly: /v2/summary equals the source's _source sums for every (type, project_id), and CloudKitty's total() to the precision of its index", async () => {
     const api = await startApi();
     try {
-      const env = {
-        RATESTORE_CLUSTER_URL: process.env.RATESTORE_CLUSTER_URL!,
-        RATESTORE_INDEX_PREFIX: api.backend.config.indexPrefix,
-        RATESTORE_RETENTION_MECHANISM: "none",
-      };
+      const env = cliEnv(api.backend.config.indexPrefix);
       const res = await runCli(["migrate", "--from", url(), "--index", index, "--no-progress"], env, dir);
       expect(res.code, res.stderr).to.equal(0);
       expect(res.stderr).to.include(`${mappingDocuments} CloudKitty mapping documents skipped`);
@@ -238,11 +230,7 @@ describe("CloudKitty indices: ratestore migrate", function () {
   it("killed with SIGKILL part-way, run again: the count and sums are exact; a third run stores nothing", async () => {
     const api = await startApi();
     try {
-      const env = {
-        RATESTORE_CLUSTER_URL: process.env.RATESTORE_CLUSTER_URL!,
-        RATESTORE_INDEX_PREFIX: api.backend.config.indexPrefix,
-        RATESTORE_RETENTION_MECHANISM: "none",
-      };
+      const env = cliEnv(api.backend.config.indexPrefix);
       const args = [
         "migrate",
         "--from",
@@ -311,11 +299,7 @@ describe("CloudKitty indices: ratestore migrate", function () {
       await fetch(`${url()}/${bad}/_bulk?refresh=true`, { method: "POST", headers: { "content-type": "application/x-ndjson" }, body });
       const api = await startApi();
       try {
-        const env = {
-          RATESTORE_CLUSTER_URL: process.env.RATESTORE_CLUSTER_URL!,
-          RATESTORE_INDEX_PREFIX: api.backend.config.indexPrefix,
-          RATESTORE_RETENTION_MECHANISM: "none",
-        };
+        const env = cliEnv(api.backend.config.indexPrefix);
         const res = await runCli(
           ["migrate", "--from", url(), "--index", bad, "--no-progress", "--checkpoint", "bad.json", "--rejects", "bad.rejects.ndjson"],
           env,

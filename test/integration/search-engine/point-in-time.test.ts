@@ -1,14 +1,15 @@
 import { expect } from "chai";
-import { freshBackend } from "../support/cluster.js";
-import { HOUR, T0, manyPoints } from "../support/data.js";
-import { retrieve } from "../../src/storage/reads.js";
+import { freshBackend } from "../../support/cluster.js";
+import { HOUR, T0, manyPoints } from "../../support/data.js";
+import { retrieve } from "../../../src/storage/reads.js";
+import { forEachEngine } from "../../support/engines.js";
 
 /**
  * A long walk (export, paginate=false, deep cursor pages) reads one consistent view where the cluster
  * has a point-in-time: points written while it runs are not seen half-way. Run on every engine; skipped
  * where the profile says the cluster has no point-in-time (Elasticsearch 7.10's test zip).
  */
-describe("storage: a walk holds one view while points are added during it", function () {
+forEachEngine("storage: a walk holds one view while points are added during it", function () {
   this.timeout(300_000);
   const N = 12_000;
   const WINDOW = { begin: T0, end: T0 + 10 * HOUR };

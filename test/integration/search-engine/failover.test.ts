@@ -1,9 +1,10 @@
 import { expect } from "chai";
-import { startApi, type TestApi } from "../support/api.js";
-import { testStorageConfig } from "../support/cluster.js";
-import { HOUR, wireFrames } from "../support/data.js";
-import { OwnNode } from "../support/node.js";
-import type { DataFrame, RatedPoint } from "../../src/storage/dataframe.js";
+import { startApi, type TestApi } from "../../support/api.js";
+import { testStorageConfig } from "../../support/cluster.js";
+import { HOUR, wireFrames } from "../../support/data.js";
+import { OwnNode } from "../../support/node.js";
+import type { DataFrame, RatedPoint } from "../../../src/storage/dataframe.js";
+import { clusterUrl, onDefaultEngine } from "../../support/engines.js";
 
 /**
  * Several cluster URLs with client-side failover: a 3-node cluster on this machine (replicas 1), the
@@ -30,13 +31,13 @@ function pushFrames(n: number): DataFrame[] {
   return [{ begin: B + n * HOUR, end: B + (n + 1) * HOUR, points }];
 }
 
-describe("failover: three nodes, the first URL's node killed during pushes", function () {
+onDefaultEngine("failover: three nodes, the first URL's node killed during pushes", function () {
   this.timeout(600_000);
   let nodes: OwnNode[];
   let api: TestApi;
 
   before(async () => {
-    const base = Number(new URL(process.env.RATESTORE_CLUSTER_URL!).port) + 60;
+    const base = Number(new URL(clusterUrl().split(",")[0]!).port) + 60;
     const ports = [base, base + 1, base + 2];
     nodes = ports.map((p) => new OwnNode(p, ports));
     await Promise.all(nodes.map((n) => n.startAsync()));

@@ -1,17 +1,18 @@
 import { expect } from "chai";
-import { BackendUnavailableError } from "../../src/errors.js";
-import { PushInterruptedError } from "../../src/storage/backend.js";
-import { freshBackend, testStorageConfig } from "../support/cluster.js";
-import { HOUR, T0, manyPoints } from "../support/data.js";
-import { startApi } from "../support/api.js";
-import { startFaultProxy, type Faults } from "../support/fault-proxy.js";
-import { retrieve } from "../../src/storage/reads.js";
+import { BackendUnavailableError } from "../../../src/errors.js";
+import { PushInterruptedError } from "../../../src/storage/backend.js";
+import { freshBackend, testStorageConfig } from "../../support/cluster.js";
+import { HOUR, T0, manyPoints } from "../../support/data.js";
+import { startApi } from "../../support/api.js";
+import { startFaultProxy, type Faults } from "../../support/fault-proxy.js";
+import { retrieve } from "../../../src/storage/reads.js";
+import { clusterUrl, onDefaultEngine } from "../../support/engines.js";
 
-describe("storage: retries against a failing cluster (real node behind a fault-injecting proxy)", function () {
+onDefaultEngine("storage: retries against a failing cluster (real node behind a fault-injecting proxy)", function () {
   this.timeout(120_000);
 
   it("retries 503 bulk requests and 429 items with backoff; every point is stored exactly once", async () => {
-    const proxy = await startFaultProxy(process.env.RATESTORE_CLUSTER_URL!, { bulk503: 2, bulkItems429: 2 });
+    const proxy = await startFaultProxy(clusterUrl(), { bulk503: 2, bulkItems429: 2 });
     const base = testStorageConfig();
     const backend = await freshBackend({
       indexPrefix: base.indexPrefix,
@@ -35,7 +36,7 @@ describe("storage: retries against a failing cluster (real node behind a fault-i
   });
 
   it("gives up with PushInterruptedError after its retries of refused requests, saying the points are not stored and that pushing again is safe", async () => {
-    const proxy = await startFaultProxy(process.env.RATESTORE_CLUSTER_URL!, { bulk503: 1000, bulkItems429: 0 });
+    const proxy = await startFaultProxy(clusterUrl(), { bulk503: 1000, bulkItems429: 0 });
     const base = testStorageConfig();
     const backend = await freshBackend({
       indexPrefix: base.indexPrefix,
@@ -69,7 +70,7 @@ describe("storage: retries against a failing cluster (real node behind a fault-i
     concurrency: number,
     test: (backend: Backend, proxy: Proxy) => Promise<void>,
   ) {
-    const proxy = await startFaultProxy(process.env.RATESTORE_CLUSTER_URL!, faults);
+    const proxy = await startFaultProxy(clusterUrl(), faults);
     const base = testStorageConfig();
     const backend = await freshBackend({
       indexPrefix: base.indexPrefix,
@@ -197,7 +198,7 @@ describe("storage: retries against a failing cluster (real node behind a fault-i
   });
 
   it("a refresh that misses a shard copy fails the read (503) instead of answering without acknowledged points; a refresh=true push whose refresh fails has still stored its points", async () => {
-    const proxy = await startFaultProxy(process.env.RATESTORE_CLUSTER_URL!, { bulk503: 0, bulkItems429: 0, refreshShardFailures: 2 });
+    const proxy = await startFaultProxy(clusterUrl(), { bulk503: 0, bulkItems429: 0, refreshShardFailures: 2 });
     const base = testStorageConfig();
     const backend = await freshBackend({ indexPrefix: base.indexPrefix, cluster: { ...base.cluster, urls: [proxy.url] } });
     const window = { begin: T0, end: T0 + HOUR };

@@ -1,8 +1,9 @@
 import { expect } from "chai";
-import { ADMIN_KEY, PROJECT_A_KEY, startApi, type TestApi } from "../support/api.js";
-import { dec, HOUR, manyPoints, wireFrames } from "../support/data.js";
-import { venvPython, venvTool } from "../support/python.js";
-import { retrieve } from "../../src/storage/reads.js";
+import { ADMIN_KEY, PROJECT_A_KEY, startApi, type TestApi } from "../../support/api.js";
+import { dec, HOUR, manyPoints, wireFrames } from "../../support/data.js";
+import { venvPython, venvTool } from "../../support/python.js";
+import { retrieve } from "../../../src/storage/reads.js";
+import { forEachEngine } from "../../support/engines.js";
 
 /** CloudKitty parity over HTTP: read-your-writes, any limit, delete, retention that never loses acknowledged data, exact decimals. */
 
@@ -16,7 +17,7 @@ interface Table {
   results: unknown[][];
 }
 
-describe("API parity: read-your-writes across instances", function () {
+forEachEngine("API parity: read-your-writes across instances", function () {
   this.timeout(300_000);
   let writer: TestApi;
   let reader: TestApi;
@@ -119,7 +120,7 @@ describe("API parity: read-your-writes across instances", function () {
   });
 });
 
-describe("API parity: DELETE /v2/dataframes", function () {
+forEachEngine("API parity: DELETE /v2/dataframes", function () {
   this.timeout(120_000);
   let api: TestApi;
   const B = Date.parse("2024-07-01T00:00:00Z");
@@ -195,7 +196,7 @@ describe("API parity: DELETE /v2/dataframes", function () {
   });
 });
 
-describe("API parity: exact decimals on the wire", function () {
+forEachEngine("API parity: exact decimals on the wire", function () {
   this.timeout(60_000);
   let api: TestApi;
   const B = Date.parse("2024-08-01T00:00:00Z");
@@ -256,7 +257,7 @@ describe("API parity: exact decimals on the wire", function () {
   });
 });
 
-describe("API parity: retention never loses what it acknowledged", function () {
+forEachEngine("API parity: retention never loses what it acknowledged", function () {
   this.timeout(120_000);
 
   it("with the default configuration, 2018 points are refused with 422 naming each point and the retention; newer ones in the same push are stored", async () => {
@@ -362,7 +363,7 @@ describe("API parity: retention never loses what it acknowledged", function () {
   });
 });
 
-describe("API parity: any limit, streamed", function () {
+forEachEngine("API parity: any limit, streamed", function () {
   this.timeout(600_000);
   let api: TestApi;
   const N = 25_000;

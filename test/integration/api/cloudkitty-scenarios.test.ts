@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import { startApi, type TestApi } from "../support/api.js";
+import { startApi, type TestApi } from "../../support/api.js";
+import { forEachEngine } from "../../support/engines.js";
 
 /** CloudKitty's v2 API scenarios (dataframes and summary), over HTTP, against the real node. */
 const frame = (begin: string, end: string, project: string, price: number) => ({
@@ -23,7 +24,7 @@ const FRAMES = [
 ];
 const WINDOW = "begin=2019-01-01T00:00:00Z&end=2019-01-01T02:00:00Z";
 
-describe("API: CloudKitty v2 scenarios", () => {
+forEachEngine("API: CloudKitty v2 scenarios", () => {
   let api: TestApi;
   before(async () => {
     api = await startApi();

@@ -1,8 +1,9 @@
 import { expect } from "chai";
 import { request as httpRequest } from "node:http";
 import { connect } from "node:net";
-import { ADMIN_KEY, PROJECT_A_KEY, PROJECT_B_KEY, startApi, type TestApi } from "../support/api.js";
-import { HOUR } from "../support/data.js";
+import { ADMIN_KEY, PROJECT_A_KEY, PROJECT_B_KEY, startApi, type TestApi } from "../../support/api.js";
+import { HOUR } from "../../support/data.js";
+import { forEachEngine } from "../../support/engines.js";
 
 /** Input integrity and tenant isolation: each row of the hostile-client findings, with the behaviour it now has. */
 
@@ -24,7 +25,7 @@ interface ErrorBody {
   details: { path: string; message: string }[];
 }
 
-describe("API integrity: reject, never alter", function () {
+forEachEngine("API integrity: reject, never alter", function () {
   this.timeout(60_000);
   let api: TestApi;
   beforeEach(async () => (api = await startApi()));
@@ -252,7 +253,7 @@ describe("API integrity: reject, never alter", function () {
   });
 });
 
-describe("API integrity: tenants", function () {
+forEachEngine("API integrity: tenants", function () {
   this.timeout(120_000);
   let api: TestApi;
   beforeEach(async () => (api = await startApi()));

@@ -3,11 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { expect } from "chai";
-import { generateFrames, DEFAULT_GENERATE } from "../../src/cli/generate.js";
-import { ADMIN_KEY, startApi } from "../support/api.js";
-import { runCli, spawnCli } from "../support/cli.js";
-import { freshBackend } from "../support/cluster.js";
-import { total } from "../../src/storage/reads.js";
+import { generateFrames, DEFAULT_GENERATE } from "../../../src/cli/generate.js";
+import { ADMIN_KEY, startApi } from "../../support/api.js";
+import { cliEnv, runCli, spawnCli } from "../../support/cli.js";
+import { freshBackend } from "../../support/cluster.js";
+import { total } from "../../../src/storage/reads.js";
+import { onDefaultEngine } from "../../support/engines.js";
 
 type Backend = Awaited<ReturnType<typeof freshBackend>>;
 
@@ -16,16 +17,11 @@ const count = async (b: Backend) => {
   const res = await b.client.request<{ count: number }>({ method: "GET", path: `/${b.partitions.alias}/_count` }, [404]);
   return res.status === 404 ? 0 : res.body.count;
 };
-/** Retention off, like the suite's backend: the generated data is dated 2024, past the default retention. */
-const envFor = (b: Backend) => ({
-  RATESTORE_CLUSTER_URL: process.env.RATESTORE_CLUSTER_URL!,
-  RATESTORE_INDEX_PREFIX: b.config.indexPrefix,
-  RATESTORE_RETENTION_MECHANISM: "none",
-});
+const envFor = (b: Backend) => cliEnv(b.config.indexPrefix);
 const ndjson = (points: number, seed = 1) =>
   [...generateFrames({ ...DEFAULT_GENERATE, points, seed })].map((f) => JSON.stringify(f)).join("\n") + "\n";
 
-describe("CLI: ingest", function () {
+onDefaultEngine("CLI: ingest", function () {
   this.timeout(300_000);
   let backend: Backend;
   let dir: string;

@@ -1,9 +1,10 @@
 import { Writable } from "node:stream";
 import { expect } from "chai";
 import winston from "winston";
-import { loadConfig } from "../../src/config.js";
-import { ConfigError } from "../../src/errors.js";
-import { ADMIN_KEY, PROJECT_A_KEY, PROJECT_B_KEY, startApi, type TestApi } from "../support/api.js";
+import { loadConfig } from "../../../src/config.js";
+import { ConfigError } from "../../../src/errors.js";
+import { ADMIN_KEY, PROJECT_A_KEY, PROJECT_B_KEY, startApi, type TestApi } from "../../support/api.js";
+import { forEachEngine } from "../../support/engines.js";
 
 const frame = (begin: string, end: string, project: string) => ({
   period: { begin, end },
@@ -11,7 +12,7 @@ const frame = (begin: string, end: string, project: string) => ({
 });
 const WINDOW = "begin=2020-05-01T00:00:00Z&end=2020-05-02T00:00:00Z";
 
-describe("API: keys and scopes", () => {
+forEachEngine("API: keys and scopes", () => {
   let api: TestApi;
   const logLines: string[] = [];
 
@@ -109,7 +110,7 @@ describe("API: keys and scopes", () => {
   });
 });
 
-describe("API: cursor paging over 10,000 points", function () {
+forEachEngine("API: cursor paging over 10,000 points", function () {
   this.timeout(120_000);
   let api: TestApi;
   before(async () => {

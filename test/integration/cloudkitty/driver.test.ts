@@ -1,11 +1,12 @@
 import { expect } from "chai";
 import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { ADMIN_KEY, startApi, type TestApi } from "../support/api.js";
-import { venvPython, venvTool } from "../support/python.js";
+import { ADMIN_KEY, startApi, type TestApi } from "../../support/api.js";
+import { freePort } from "../../support/processes.js";
+import { venvPython, venvTool } from "../../support/python.js";
+import { onDefaultEngine } from "../../support/engines.js";
 
 /**
  * The CloudKitty storage driver (integrations/cloudkitty), proven by CloudKitty's own tests: cloudkitty
@@ -13,19 +14,11 @@ import { venvPython, venvTool } from "../support/python.js";
  * linted as CloudKitty lints its own (flake8 + hacking).
  */
 
-const ROOT = resolve(__dirname, "../..");
+const ROOT = resolve(__dirname, "../../..");
 
-function freePort(): Promise<number> {
-  return new Promise((resolvePort) => {
-    const probe = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
 const REQUIREMENTS = "integrations/cloudkitty/test-requirements.txt";
 
-describe("CloudKitty driver: CloudKitty's own StorageUnitTest on the ratestore backend", function () {
+onDefaultEngine("CloudKitty driver: CloudKitty's own StorageUnitTest on the ratestore backend", function () {
   this.timeout(900_000);
   let api: TestApi;
   let python: string;

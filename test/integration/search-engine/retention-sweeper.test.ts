@@ -2,16 +2,17 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import type { DataFrame } from "../../src/storage/dataframe.js";
-import { documentJson, periodTexts } from "../../src/storage/search-engine/documents.js";
-import { ilmPolicyBody } from "../../src/storage/search-engine/retention/ilm-retention.js";
-import { ismPolicyBody } from "../../src/storage/search-engine/retention/ism-retention.js";
-import { freshBackend, testStorageConfig } from "../support/cluster.js";
-import { startApi } from "../support/api.js";
-import { runCli } from "../support/cli.js";
-import { dec } from "../support/data.js";
-import { startFaultProxy } from "../support/fault-proxy.js";
-import { retrieve } from "../../src/storage/reads.js";
+import type { DataFrame } from "../../../src/storage/dataframe.js";
+import { documentJson, periodTexts } from "../../../src/storage/search-engine/documents.js";
+import { ilmPolicyBody } from "../../../src/storage/search-engine/retention/ilm-retention.js";
+import { ismPolicyBody } from "../../../src/storage/search-engine/retention/ism-retention.js";
+import { freshBackend, testStorageConfig } from "../../support/cluster.js";
+import { startApi } from "../../support/api.js";
+import { runCli } from "../../support/cli.js";
+import { dec } from "../../support/data.js";
+import { startFaultProxy } from "../../support/fault-proxy.js";
+import { retrieve } from "../../../src/storage/reads.js";
+import { clusterUrl, forEachEngine } from "../../support/engines.js";
 
 type Backend = Awaited<ReturnType<typeof freshBackend>>;
 const DAY = 86_400_000;
@@ -32,7 +33,7 @@ const indices = async (b: Backend) =>
     .map((r) => r.index)
     .sort();
 
-describe("retention on a node without ISM: the service's sweeper", function () {
+forEachEngine("retention on a node without ISM: the service's sweeper", function () {
   this.timeout(60_000);
   let backend: Backend;
   const backfilled = Date.UTC(new Date().getUTCFullYear() - 2, 2, 10); // two years ago, pushed today
@@ -126,7 +127,7 @@ describe("retention on a node without ISM: the service's sweeper", function () {
     const days = Array.from({ length: 10 }, (_, k) => today - (20 + k) * DAY);
     expect((await loader.push(days.map(frameAt))).stored).to.equal(10);
     await loader.close();
-    const proxy = await startFaultProxy(process.env.RATESTORE_CLUSTER_URL!, {
+    const proxy = await startFaultProxy(clusterUrl(), {
       bulk503: 0,
       bulkItems429: 0,
       delays: [{ path: "", method: "DELETE", when: "before", ms: 300, count: 1000 }],
@@ -213,7 +214,7 @@ describe("retention on a node without ISM: the service's sweeper", function () {
   it("the partitions command shows period, documents, size, policy and deletion date", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ratestore-partitions-"));
     const env = {
-      RATESTORE_CLUSTER_URL: process.env.RATESTORE_CLUSTER_URL!,
+      RATESTORE_CLUSTER_URL: clusterUrl(),
       RATESTORE_INDEX_PREFIX: backend.config.indexPrefix,
       RATESTORE_PARTITION: "day",
       RATESTORE_RETENTION_HOURS: "48",

@@ -1,9 +1,10 @@
 import { expect } from "chai";
-import { ADMIN_KEY, startApi, type TestApi } from "../support/api.js";
-import { testStorageConfig } from "../support/cluster.js";
-import { HOUR, wireFrames } from "../support/data.js";
-import { OwnNode } from "../support/node.js";
-import type { DataFrame, RatedPoint } from "../../src/storage/dataframe.js";
+import { ADMIN_KEY, startApi, type TestApi } from "../../support/api.js";
+import { testStorageConfig } from "../../support/cluster.js";
+import { HOUR, wireFrames } from "../../support/data.js";
+import { OwnNode } from "../../support/node.js";
+import type { DataFrame, RatedPoint } from "../../../src/storage/dataframe.js";
+import { clusterUrl, onDefaultEngine } from "../../support/engines.js";
 
 /**
  * Exact failure semantics against a real crash: the node is killed (SIGKILL) while two 20,000-point
@@ -40,14 +41,14 @@ interface Failure {
 
 const PATH_RE = /^dataframes\[(\d+)\]\.usage\.cpu\[(\d+)\]$/;
 
-describe("push faults: the node killed during 20,000-point pushes, then restarted", function () {
+onDefaultEngine("push faults: the node killed during 20,000-point pushes, then restarted", function () {
   this.timeout(300_000);
   let node: OwnNode;
   let api: TestApi;
 
   before(async () => {
     // Known once the global setup has chosen the shared node's port.
-    node = new OwnNode(Number(new URL(process.env.RATESTORE_CLUSTER_URL!).port) + 40);
+    node = new OwnNode(Number(new URL(clusterUrl().split(",")[0]!).port) + 40);
     node.start();
     const base = testStorageConfig();
     api = await startApi({ RATESTORE_CLUSTER_URL: node.url }, undefined, {
