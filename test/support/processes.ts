@@ -56,7 +56,8 @@ export async function startService(
   const ready = options.ready;
   if (!ready) return service;
   await new Promise<void>((resolveReady, reject) => {
-    const fail = () => reject(new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${log().slice(-3000)}`));
+    const fail = () =>
+      reject(new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${log().slice(-3000)}`));
     child.once("exit", () => setTimeout(fail, 100));
     if (ready instanceof RegExp) {
       let seen = "";

@@ -17,6 +17,8 @@ from cloudkitty_ratestore import opts
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
+# The label a scope's points carry, for replacing a scope's rating.
+CONF.import_opt('scope_key', 'cloudkitty.collector', 'collect')
 
 # ratestore stores amounts exactly with 9 decimal places and refuses finer
 # ones; CloudKitty's Decimals can be longer (Decimal(0.152) has 55 digits).
@@ -117,6 +119,8 @@ class RatestoreStorage(v2_storage.BaseStorage):
                     'groupby': dict(point.groupby),
                     'metadata': dict(point.metadata),
                 })
+            if scope_id is not None:
+                self._clear_scope(frame.start, frame.end, scope_id)
             if usage:
                 frames.append({'period': {'begin': _instant(frame.start),
                                           'end': _instant(frame.end)},
@@ -125,6 +129,35 @@ class RatestoreStorage(v2_storage.BaseStorage):
             # A refusal raises PointsNotStored naming every point concerned.
             self._client.request('POST', '/v2/dataframes',
                                  body={'dataframes': frames}, accept=(204,))
+
+    def _clear_scope(self, begin, end, scope_id):
+        """Removes what ratestore holds for a scope in a period it is pushing.
+
+        CloudKitty's processor (the one caller that names a scope) pushes a
+        scope's whole rating of a period, so that rating replaces the one
+        stored, as InfluxDB overwrites a point of the same tags and time.
+        Without this a re-rating would sit beside the rating it replaces:
+        reprocessing re-rates the period that begins at its window's end
+        without deleting it first, and a push that failed part-way and is
+        retried after a price change would keep the points stored by the
+        failed attempt. A period being rated for the first time holds
+        nothing, and costs one count.
+        """
+        params = {'begin': _instant(begin), 'end': _instant(end),
+                  'filters': _filters({CONF.collect.scope_key: scope_id},
+                                      None)}
+        resp = self._client.request('GET', '/v2/dataframes',
+                                    params=dict(params, limit=1),
+                                    accept=(200, 404))
+        # 404: no point matches, as CloudKitty's API answers.
+        held = 0 if resp.status_code == 404 \
+            else int(self._client.decode(resp)['total'])
+        if held:
+            LOG.info('ratestore holds %s points of scope %s in [%s, %s): '
+                     'replacing them with this rating', held, scope_id,
+                     params['begin'], params['end'])
+            self._client.request('DELETE', '/v2/dataframes', params=params,
+                                 accept=(200,))
 
     def retrieve(self, begin=None, end=None, filters=None, metric_types=None,
                  offset=0, limit=1000, paginate=True):

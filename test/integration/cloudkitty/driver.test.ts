@@ -43,14 +43,14 @@ onDefaultEngine("CloudKitty driver: CloudKitty's own StorageUnitTest on the rate
     expect(ran.size, [...ran].join("\n")).to.equal(16);
   });
 
-  it("the driver's own tests: 503 retried after Retry-After, a refused push names its points, amounts stay exact Decimals", async () => {
+  it("the driver's own tests: 503 retried after Retry-After, a refused push names its points, amounts stay exact Decimals, the processor's rating of a period replaces the scope's", async () => {
     const res = await venvTool(python, "python", ["-m", "unittest", "-v", "cloudkitty_ratestore.tests.test_driver"], {
       RATESTORE_TEST_URL: api.url,
       RATESTORE_TEST_KEY: ADMIN_KEY,
       TZ: "UTC",
     });
     expect(res.code, res.stderr.slice(-4000)).to.equal(0);
-    expect(res.stderr).to.match(/^Ran 5 tests/m);
+    expect(res.stderr).to.match(/^Ran 7 tests/m);
   });
 
   it("passes CloudKitty's own gabbi API tests v2-dataframes.yaml and v2-summary.yaml (unmodified) but for 3 that encode the fake InfluxDB client", async () => {

@@ -67,15 +67,20 @@ async function initialised(b: Backend, index: string): Promise<void> {
   const cluster = () => loadConfig({ RATESTORE_CLUSTER_URL: node.url }).storage.cluster;
   const on = (overrides: Partial<StorageConfig>) =>
     freshBackend({ cluster: cluster(), retentionMechanism: "auto", sweepGraceSeconds: 30, ...overrides });
-  const now = Date.now();
-  const today = now - (now % DAY);
-  const monthStart = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1);
-  const lastMonth = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth() - 1, 1);
+  // Taken when the suite starts, not when mocha loads the file: a long run starts it much later.
+  let now = 0;
+  let today = 0;
+  let monthStart = 0;
+  let lastMonth = 0;
   const backends: Backend[] = [];
   /** Retentions that make a partition ending at `end` due a few minutes from now. */
   const dueIn = (end: number, ms: number) => now + ms - end;
 
   before(async function () {
+    now = Date.now();
+    today = now - (now % DAY);
+    monthStart = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1);
+    lastMonth = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth() - 1, 1);
     node.start();
     for (const b of backends) await b.drop();
   });

@@ -355,11 +355,13 @@ forEachEngine("storage: summaries from exact rollups, equal to raw points after 
 forEachEngine("storage: rollups under retention", () => {
   let backend: Backend;
   let raw: SearchEngineBackend;
-  const today = Math.floor(Date.now() / DAY) * DAY;
+  // Taken when the suite starts, not when mocha loads the file.
+  let today = 0;
   const frames = (d: number): DataFrame[] =>
     [1, 5].map((h) => ({ begin: d + h * HOUR, end: d + (h + 1) * HOUR, points: [point(0, 0, 0, 1, h), point(1, 2, 1, 1, h)] }));
 
   before(async () => {
+    today = Math.floor(Date.now() / DAY) * DAY;
     backend = await freshBackend({
       rollups: ROLLUPS,
       partition: "day",

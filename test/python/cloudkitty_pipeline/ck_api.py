@@ -5,19 +5,17 @@ python ck_api.py PORT --config-file cloudkitty.conf
 CloudKitty 25.0.0's wheel ships neither an api_paste.ini nor a
 `cloudkitty-api` script: the test writes the paste file, this serves it.
 """
-import sys
-
 from socketserver import ThreadingMixIn
+import sys
 from wsgiref import simple_server
 
+from cloudkitty.api import app
 # Workaround, CloudKitty 25.0.0 with auth_strategy = noauth: hashmap writes
 # call custom_session.get_request_user(), which reads [keystone_authtoken];
 # that group is registered only when keystonemiddleware is imported (the
 # keystone pipeline imports it), else `hashmap mapping create` is a 500
 # "no such option keystone_authtoken". Importing it registers the group.
-import keystonemiddleware.auth_token  # noqa: F401,E402,I100,I202
-
-from cloudkitty.api import app  # noqa: E402,I100
+import keystonemiddleware.auth_token  # noqa: F401
 
 
 class Server(ThreadingMixIn, simple_server.WSGIServer):

@@ -1,4 +1,4 @@
-"""A small Prometheus exporter: the cloud that CloudKitty's pipeline test rates.
+"""A small Prometheus exporter: the cloud CloudKitty's pipeline test rates.
 
 Constant gauges, so that every period of the run is rated the same:
 ck_instance_up{project_id,id,flavor} = 1 and
@@ -7,11 +7,10 @@ UUIDs, as Nova's are. `python exporter.py PORT` serves them on 127.0.0.1;
 `python exporter.py --json` prints the cloud for the test to compute the
 exact rating from.
 """
-import json
-import sys
-
 from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
+import json
+import sys
 
 PROJECTS = ('aaaa0000aaaa0000aaaa0000aaaa0001',
             'bbbb0000bbbb0000bbbb0000bbbb0002',
@@ -38,8 +37,8 @@ def metrics_text():
                      % (project, ident, flavor))
     lines.append('# TYPE ck_volume_gb gauge')
     for project, ident, kind, size in VOLUMES:
-        lines.append('ck_volume_gb{project_id="%s",id="%s",volume_type="%s"} %s'
-                     % (project, ident, kind, size))
+        lines.append('ck_volume_gb{project_id="%s",id="%s",'
+                     'volume_type="%s"} %s' % (project, ident, kind, size))
     return ('\n'.join(lines) + '\n').encode()
 
 

@@ -5,6 +5,10 @@ python seed_states.py DB 'YYYY-MM-DD HH:MM:SS' SCOPE...
 Run with the processor stopped. Without it a first start processes every
 period from the start of the month (CloudKitty's default for a new scope);
 CloudKitty then processes the period after the one seeded.
+
+It also puts the database in WAL mode (kept in the file). Workaround: in
+sqlite's default mode a reader blocks writers, and CloudKitty's API and
+processor, sharing the file, fail with "database is locked" under load.
 """
 import sqlite3
 import sys
@@ -13,6 +17,7 @@ import sys
 def main():
     db, last_processed, scopes = sys.argv[1], sys.argv[2], sys.argv[3:]
     conn = sqlite3.connect(db, timeout=60)
+    conn.execute('pragma journal_mode=wal')
     conn.execute('delete from cloudkitty_storage_states')
     for i, scope in enumerate(scopes, 1):
         conn.execute(

@@ -118,3 +118,38 @@ class LiveTest(unittest.TestCase):
                                    end=datetime.datetime(2024, 6, 2))
         self.assertEqual(decimal.Decimal('123456789.123456789'),
                          total['results'][0]['rate'])
+
+    def _rated(self, project, price, flavor='m1.small'):
+        start = datetime.datetime(2024, 6, 1, tzinfo=datetime.timezone.utc)
+        frame = dataframe.DataFrame(
+            start=start, end=start + datetime.timedelta(hours=1))
+        frame.add_point(dataframe.DataPoint(
+            'instance', '1', decimal.Decimal(price),
+            {'project_id': project, 'id': project + '-vm'},
+            {'flavor': flavor}), 'instance')
+        return frame
+
+    def _rates(self):
+        total = self.storage.total(groupby=['project_id'],
+                                   begin=datetime.datetime(2024, 6, 1),
+                                   end=datetime.datetime(2024, 6, 2))
+        return {r['project_id']: r['rate'] for r in total['results']}
+
+    def test_the_processor_s_rating_of_a_period_replaces_the_scope_s(self):
+        # As CloudKitty's processor pushes: one scope, one period, by scope.
+        self.storage.push([self._rated('a', '0.5')], 'a')
+        self.storage.push([self._rated('b', '2')], 'b')
+        # Re-rated at another price (reprocessing's last period, a retry
+        # after a price change): the new rating replaces the old one.
+        self.storage.push([self._rated('a', '0.75')], 'a')
+        self.assertEqual({'a': decimal.Decimal('0.75'),
+                          'b': decimal.Decimal('2')}, self._rates())
+        # The same rating again stores nothing twice.
+        self.storage.push([self._rated('a', '0.75')], 'a')
+        self.assertEqual(decimal.Decimal('0.75'), self._rates()['a'])
+
+    def test_a_push_without_a_scope_adds_to_what_is_stored(self):
+        # CloudKitty's API (POST /v2/dataframes) pushes without a scope.
+        self.storage.push([self._rated('a', '0.5')])
+        self.storage.push([self._rated('a', '0.75')])
+        self.assertEqual(decimal.Decimal('1.25'), self._rates()['a'])
