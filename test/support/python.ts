@@ -1,7 +1,8 @@
 import { execFile, execFileSync } from "node:child_process";
 import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 
-const ROOT = resolve(__dirname, "../..");
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 /** The test venv's python, created from PyPI on first use by scripts/python-venv.sh (cached in .cache/python). */
 export function venvPython(requirements = "test/python/requirements.txt"): string {
