@@ -68,7 +68,7 @@ function roleFor(prefix: string, drop: readonly string[] = []): Record<string, u
         RATESTORE_CLUSTER_CA_FILE: ca,
         ...env,
       }).storage;
-      return { ...testStorageConfig(), cluster: c.cluster, indexPrefix: prefix, retentionMechanism: "auto" };
+      return testStorageConfig({ cluster: c.cluster, indexPrefix: prefix, retentionMechanism: "auto" });
     };
     let admin: SearchEngineBackend;
 

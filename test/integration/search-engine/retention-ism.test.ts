@@ -85,7 +85,18 @@ async function initialised(b: Backend, index: string): Promise<void> {
     for (const b of backends) await b.drop();
   });
   after(async () => {
-    for (const b of backends) await b.drop().catch(() => undefined);
+    // Cleanup never holds the run: a drop that has not finished in a minute is reported and left.
+    for (const b of backends) {
+      const late = new Promise<string>((r) => setTimeout(() => r("late"), 60_000).unref());
+      const outcome = await Promise.race([
+        b.drop().then(
+          () => "dropped",
+          (e: unknown) => `failed: ${String(e)}`,
+        ),
+        late,
+      ]);
+      if (outcome !== "dropped") console.log(`      cleanup of ${b.config.indexPrefix}: ${outcome}`);
+    }
     node.stop();
   });
 
