@@ -22,7 +22,7 @@ describe("docker-compose.yml", () => {
   it("runs OpenSearch, Dashboards, the service and the saved-objects import, with health checks", () => {
     expect(Object.keys(s).sort()).to.deep.equal(["dashboards-import", "opensearch", "opensearch-dashboards", "ratestore"]);
     for (const name of ["opensearch", "opensearch-dashboards", "ratestore"])
-      expect(s[name]!.healthcheck?.test.join(" "), name).to.match(/curl|wget/);
+      expect(s[name]!.healthcheck?.test.join(" "), name).to.match(/curl|fetch\(/);
   });
 
   it("uses the OpenSearch version the project tests against, for server and Dashboards alike", () => {
@@ -34,7 +34,13 @@ describe("docker-compose.yml", () => {
     const env = s.ratestore!.environment!;
     const known = new Set(Object.keys(ConfigSchema.shape));
     for (const k of Object.keys(env)) expect(known.has(k), k).to.equal(true);
-    const resolved = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, "$1")]));
+    // Secrets have no default: compose refuses to start without them (`${NAME:?reason}`).
+    expect(env.RATESTORE_API_KEYS).to.match(/\$\{RATESTORE_ADMIN_KEY:\?[^}]+\}/);
+    expect(env.RATESTORE_CURSOR_SECRET).to.match(/^\$\{RATESTORE_CURSOR_SECRET:\?[^}]+\}$/);
+    const given = (name: string) => `${name.toLowerCase().replace(/_/g, "-")}-0123456789abcdef`;
+    const resolved = Object.fromEntries(
+      Object.entries(env).map(([k, v]) => [k, v.replace(/\$\{([A-Z_]+):\?[^}]*\}/g, (_m, name: string) => given(name))]),
+    );
     const config = loadConfig(resolved);
     expect(config.api.auth).to.equal("keys");
     expect(config.storage.cluster.urls).to.deep.equal(["http://opensearch:9200"]);
@@ -50,5 +56,14 @@ describe("docker-compose.yml", () => {
     expect(job.environment!.RATESTORE_INDEX_PREFIX).to.equal(s.ratestore!.environment!.RATESTORE_INDEX_PREFIX);
     const dockerfile = readFileSync("Dockerfile", "utf8");
     for (const dir of ["index-templates", "dashboards", "dist"]) expect(dockerfile).to.include(dir);
+  });
+
+  it("builds an image that listens beyond loopback, checks its health with Node alone, and a small context", () => {
+    const dockerfile = readFileSync("Dockerfile", "utf8");
+    expect(dockerfile).to.match(/^ENV .*\bHOST=0\.0\.0\.0\b/m);
+    expect(dockerfile).to.match(/^HEALTHCHECK .*\n?.*fetch\(/m);
+    expect(dockerfile).to.not.match(/apt-get install/);
+    const ignored = readFileSync(".dockerignore", "utf8").split("\n");
+    for (const dir of ["node_modules", ".cache", ".git", "dist"]) expect(ignored, dir).to.include(dir);
   });
 });

@@ -113,9 +113,12 @@ export class ClusterClient {
     return { status: res.statusCode ?? 200, body: res.body as T };
   }
 
-  async close(): Promise<void> {
-    await this.client.close();
+  /** Closes the connections; a second call waits for the first (the client's own close never settles twice). */
+  close(): Promise<void> {
+    this.closed ??= this.client.close();
+    return this.closed;
   }
+  private closed: Promise<void> | undefined;
 }
 
 /** Node's TLS verification failures: the cluster's certificate is not trusted, or not for this host. */
