@@ -47,10 +47,20 @@ const common = {
   "503": error("The cluster is unreachable; retry after `Retry-After` seconds"),
 };
 
+/** What any request can be answered before it reaches a route. */
+const beforeRouting = { "414": common["414"], "431": common["431"] };
+
 export function buildOpenApi(version: string): JsonSchema {
   return {
     openapi: "3.1.0",
-    info: { title: "ratestore", version, description: "CloudKitty v2 compatible rating storage on OpenSearch / Elasticsearch" },
+    info: {
+      title: "ratestore",
+      version,
+      description: "CloudKitty v2 compatible rating storage on OpenSearch / Elasticsearch",
+      license: { name: "Apache-2.0", identifier: "Apache-2.0" },
+    },
+    // Relative: the document is served by the service it describes, wherever that listens.
+    servers: [{ url: "/", description: "the service serving this document" }],
     components: {
       securitySchemes: {
         bearer: { type: "http", scheme: "bearer" },
@@ -61,6 +71,7 @@ export function buildOpenApi(version: string): JsonSchema {
     paths: {
       "/v2/dataframes": {
         post: {
+          operationId: "pushDataframes",
           summary: "Store dataframes",
           parameters: queryParameters(PushQuerySchema),
           requestBody: { required: true, content: { "application/json": { schema: schemaOf(PushBodySchema, "input") } } },
@@ -85,6 +96,7 @@ export function buildOpenApi(version: string): JsonSchema {
           },
         },
         delete: {
+          operationId: "deleteDataframes",
           summary: "Delete the matching points (admin keys only)",
           parameters: queryParameters(DeleteQuerySchema),
           responses: {
@@ -94,6 +106,7 @@ export function buildOpenApi(version: string): JsonSchema {
           },
         },
         get: {
+          operationId: "getDataframes",
           summary: "Retrieve dataframes",
           parameters: queryParameters(DataframesQuerySchema),
           responses: { "200": json(DataframesResponseSchema, "A page of dataframes"), ...common, "404": error("No dataframe matches") },
@@ -101,6 +114,7 @@ export function buildOpenApi(version: string): JsonSchema {
       },
       "/v2/refresh": {
         post: {
+          operationId: "refresh",
           summary:
             "Make every stored point visible now to readers of the indices outside this API (Dashboards, Kibana); reads through the API always see them",
           responses: {
@@ -112,6 +126,7 @@ export function buildOpenApi(version: string): JsonSchema {
       },
       "/v2/dataframes/export": {
         get: {
+          operationId: "exportDataframes",
           summary: "Every matching dataframe as NDJSON, streamed",
           parameters: queryParameters(ExportQuerySchema),
           responses: { "200": { description: "One CloudKitty dataframe per line", content: { "application/x-ndjson": {} } }, ...common },
@@ -119,6 +134,7 @@ export function buildOpenApi(version: string): JsonSchema {
       },
       "/v2/summary": {
         get: {
+          operationId: "getSummary",
           summary: "Grouped totals",
           parameters: queryParameters(SummaryQuerySchema),
           responses: {
@@ -137,19 +153,28 @@ export function buildOpenApi(version: string): JsonSchema {
           },
         },
       },
-      "/healthz": { get: { summary: "The process is alive", security: [], responses: { "200": json(HealthSchema, "Alive") } } },
+      "/healthz": {
+        get: {
+          operationId: "health",
+          summary: "The process is alive",
+          security: [],
+          responses: { "200": json(HealthSchema, "Alive"), ...beforeRouting },
+        },
+      },
       "/readyz": {
         get: {
+          operationId: "readiness",
           summary: "The cluster is reachable and set up",
           security: [],
-          responses: { "200": json(ReadySchema, "Ready"), "503": json(ReadySchema, "Not ready") },
+          responses: { "200": json(ReadySchema, "Ready"), "503": json(ReadySchema, "Not ready"), ...beforeRouting },
         },
       },
       "/metrics": {
         get: {
+          operationId: "metrics",
           summary: "Prometheus metrics",
           security: [],
-          responses: { "200": { description: "Prometheus text format", content: { "text/plain": {} } } },
+          responses: { "200": { description: "Prometheus text format", content: { "text/plain": {} } }, ...beforeRouting },
         },
       },
     },
