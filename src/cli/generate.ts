@@ -27,6 +27,19 @@ export const DEFAULT_GENERATE: GenerateOptions = {
   seed: 42,
 };
 
+/**
+ * The start that makes a generated dataset end with the current period: what `ratestore generate` uses
+ * without `--start`, so that its data is inside the default retention and an ingest stores it.
+ */
+export function recentStart(
+  opts: Pick<GenerateOptions, "points" | "projects" | "resourcesPerProject" | "periodSeconds">,
+  now = Date.now(),
+): number {
+  const period = opts.periodSeconds * 1000;
+  const periods = Math.ceil(opts.points / (opts.projects * opts.resourcesPerProject));
+  return Math.floor(now / period) * period - (periods - 1) * period;
+}
+
 /** name, unit, unit price, typical quantity. */
 export const METRICS: readonly (readonly [string, string, number, number])[] = [
   ["instance", "instance", 0.05, 1],

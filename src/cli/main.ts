@@ -12,7 +12,7 @@ import { framesOfPage } from "../storage/frames.js";
 import { parseFilters, parseWindow } from "../api/params.js";
 import { currentMonthWindow } from "../storage/time.js";
 import { importSavedObjects, loadSavedObjects } from "./dashboards.js";
-import { DEFAULT_GENERATE, generateFrames } from "./generate.js";
+import { DEFAULT_GENERATE, generateFrames, recentStart } from "./generate.js";
 import { ingest } from "./ingest.js";
 import { migrate } from "./migrate.js";
 import { openSink } from "./sources.js";
@@ -31,6 +31,7 @@ commands:
   generate             write synthetic dataframes as NDJSON (gzip when --out ends in .gz)
       --points N --projects N --resources-per-project N --metadata-cardinality N
       --period-seconds N --start ISO --seed N --out FILE|-
+      (without --start the data ends with the current period, inside the retention)
   export               write matching points as NDJSON dataframes
       --begin ISO --end ISO --filters k:v,... --out FILE|-
   init                 install index templates and policies, then exit
@@ -130,18 +131,19 @@ async function cmdGenerate(args: string[]): Promise<number> {
     },
   });
   const d = DEFAULT_GENERATE;
-  const start = values.start ? parseWindow(values.start).begin! : d.start;
-  const sink = openSink(values.out);
-  let n = 0;
-  for (const frame of generateFrames({
+  const shape = {
     points: int(values.points, "points", d.points),
     projects: Math.max(1, int(values.projects, "projects", d.projects)),
     resourcesPerProject: Math.max(1, int(values["resources-per-project"], "resources-per-project", d.resourcesPerProject)),
     metadataCardinality: Math.max(1, int(values["metadata-cardinality"], "metadata-cardinality", d.metadataCardinality)),
     periodSeconds: Math.max(1, int(values["period-seconds"], "period-seconds", d.periodSeconds)),
-    start,
     seed: int(values.seed, "seed", d.seed),
-  })) {
+  };
+  // Without --start the data ends with the current period: inside the retention, so an ingest stores it.
+  const start = values.start ? parseWindow(values.start).begin! : recentStart(shape);
+  const sink = openSink(values.out);
+  let n = 0;
+  for (const frame of generateFrames({ ...shape, start })) {
     await sink.write(JSON.stringify(frame) + "\n");
     n += Object.values(frame.usage).reduce((a, l) => a + l.length, 0);
   }
