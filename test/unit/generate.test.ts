@@ -15,6 +15,10 @@ describe("generate", () => {
     const now = Date.parse("2026-12-07T00:00:00+00:00");
     const shape = { ...DEFAULT_GENERATE, points: 25, projects: 1, resourcesPerProject: 10, periodSeconds: 60 };
     const frames = [...generateFrames({ ...shape, start: recentStart(shape, now) })];
-    expect(frames.map((f) => f.period.begin)).to.deep.equal(["2026-12-06T23:58:00+00:00", "2026-12-06T23:59:00+00:00", "2026-12-07T00:00:00+00:00"]);
+    expect(frames.map((f) => f.period.begin)).to.deep.equal([
+      "2026-12-06T23:58:00+00:00",
+      "2026-12-06T23:59:00+00:00",
+      "2026-12-07T00:00:00+00:00",
+    ]);
   });
 });
