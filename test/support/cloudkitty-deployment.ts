@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { sleep } from "../../src/backoff.js";
 import type { Nanos } from "../../src/storage/decimal.js";
 import { dec } from "./data.js";
 import { freePort, startService, type ChildService } from "./processes.js";
@@ -51,7 +52,6 @@ export function exactJson<T>(text: string): T {
 
 /** Seconds since the epoch as CloudKitty's API takes them: ISO 8601, UTC, no zone. */
 export const iso = (s: number) => new Date(s * 1000).toISOString().replace(".000Z", "");
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `probe` until it gives a value. */
 export async function until<T>(what: string, timeoutS: number, probe: () => Promise<T | undefined>): Promise<T> {

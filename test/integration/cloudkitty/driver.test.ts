@@ -1,10 +1,9 @@
 import { expect } from "chai";
-import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ADMIN_KEY, startApi, type TestApi } from "../../support/api.js";
-import { freePort } from "../../support/processes.js";
+import { freePort, startService } from "../../support/processes.js";
 import { venvPython, venvTool } from "../../support/python.js";
 import { onDefaultEngine } from "../../support/engines.js";
 
@@ -88,19 +87,14 @@ onDefaultEngine("CloudKitty driver: CloudKitty's own StorageUnitTest on the rate
       await venvTool(python, "python", ["-c", "import cloudkitty, os; print(os.path.dirname(os.path.dirname(cloudkitty.__file__)))"])
     ).stdout.trim();
     const port = await freePort();
-    const server = spawn(python, ["-m", "cloudkitty_ratestore.tests.serve_api", String(port)], {
+    const dir = mkdtempSync(join(tmpdir(), "ck-client-"));
+    const server = await startService("CloudKitty's API", python, ["-m", "cloudkitty_ratestore.tests.serve_api", String(port)], {
       cwd: site,
       env: { ...process.env, RATESTORE_TEST_URL: api.url, RATESTORE_TEST_KEY: ADMIN_KEY, TZ: "UTC" },
-      stdio: ["ignore", "pipe", "pipe"],
+      logFile: join(dir, "ck-api.log"),
+      ready: /^ready$/m,
     });
     try {
-      await new Promise<void>((resolveReady, reject) => {
-        let err = "";
-        server.stdout!.on("data", (d: Buffer) => d.toString().includes("ready") && resolveReady());
-        server.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-        server.on("exit", (code) => reject(new Error(`CloudKitty's API exited (${code}): ${err.slice(-2000)}`)));
-      });
-      const dir = mkdtempSync(join(tmpdir(), "ck-client-"));
       const file = join(dir, "dataframes.json");
       const point = (project: string, qty: string, price: string) => ({
         vol: { unit: "h", qty },
@@ -144,7 +138,7 @@ onDefaultEngine("CloudKitty driver: CloudKitty's own StorageUnitTest on the rate
         ["p2", 1, 0.25],
       ]);
     } finally {
-      server.kill();
+      await server.stop();
     }
   });
 

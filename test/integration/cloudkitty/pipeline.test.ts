@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sleep } from "../../../src/backoff.js";
 import { formatNanos, type Nanos } from "../../../src/storage/decimal.js";
 import { ADMIN_KEY, startApi, type TestApi } from "../../support/api.js";
 import {
@@ -11,7 +12,6 @@ import {
   exactJson,
   expectedPerPeriod,
   iso,
-  sleep,
   startMonitoredCloud,
   until,
   type Amounts,
