@@ -1,5 +1,5 @@
 // Builds dist/ before `npm start` only when a source is newer than the build: `npm install` has just
-// built it (prepare), and a second tsc run costs tens of seconds on a small machine for nothing.
+// built it (prepare), and running tsc again when nothing changed only delays the start.
 import { execFileSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
