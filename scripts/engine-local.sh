@@ -3,6 +3,7 @@
 # from the integ-test-zips on Maven Central.
 #
 #   scripts/engine-local.sh start|ensure   fetch (once), install, start, wait until the node serves requests
+#   scripts/engine-local.sh install        fetch (once) and install, without starting
 #   scripts/engine-local.sh stop           stop the node this script started
 #   scripts/engine-local.sh status         running or not, pid, engine and version
 #   scripts/engine-local.sh url            the URL the node answers on
@@ -316,6 +317,12 @@ cmd_start() {
   log "ready after ${waited}s: pid $(node_pid), $ENGINE $(version_line), data in $RUN/data"
 }
 
+cmd_install() {
+  JAVA_FOR_NODE=$(find_java_home)
+  install_node "$(node_home)"
+  log "$ENGINE $VERSION installed in $(node_home)"
+}
+
 cmd_stop() {
   local pid i
   pid=$(node_pid)
@@ -345,7 +352,7 @@ main() {
   local given=${RATESTORE_CLUSTER_URL:-${OPENSEARCH_URL:-}}
   if [ -n "$given" ]; then
     case "$cmd" in
-      start|ensure|stop|status) log "RATESTORE_CLUSTER_URL is set ($(printf '%s' "$given" | sed -E 's#//[^@/]*@#//***@#g')): using it, provisioning nothing"; return 0 ;;
+      start|ensure|install|stop|status) log "RATESTORE_CLUSTER_URL is set ($(printf '%s' "$given" | sed -E 's#//[^@/]*@#//***@#g')): using it, provisioning nothing"; return 0 ;;
       url) echo "$given"; return 0 ;;
     esac
   fi
@@ -362,13 +369,14 @@ main() {
   RUN=$(runtime_dir)
   case "$cmd" in
     start|ensure) cmd_start ;;
+    install) cmd_install ;;
     stop) cmd_stop ;;
     status) cmd_status ;;
     url) node_url; echo ;;
     ca) [ "$SECURITY" = demo ] || die "the node has no CA of its own without RATESTORE_OS_SECURITY=demo"; ca_file; echo ;;
     pid) node_pid; echo ;;
     logs) show_log_tail ;;
-    *) die "usage: $0 start|ensure|stop|status|url|ca|pid|logs" ;;
+    *) die "usage: $0 start|ensure|install|stop|status|url|ca|pid|logs" ;;
   esac
 }
 

@@ -2,15 +2,18 @@ import Mocha from "mocha";
 
 /**
  * Mocha's spec reporter, then a line per engine of the run: how many tests passed, failed and were
- * pending on it (a suite's engine is the tag test/support/engines.ts puts in its title). Unit tests,
- * which run on no engine, are counted as "no engine".
+ * pending on it (a suite's engine is the tag test/support/engines.ts puts in its title) and how long its
+ * group took; unit tests, which run on no engine, are counted as "no engine". Then the slowest hooks,
+ * since set-up (nodes, data, child processes) is where a run's time goes that no test's time shows.
  */
-const { EVENT_RUN_END, EVENT_TEST_FAIL, EVENT_TEST_PASS, EVENT_TEST_PENDING } = Mocha.Runner.constants;
+const { EVENT_HOOK_END, EVENT_RUN_END, EVENT_SUITE_BEGIN, EVENT_SUITE_END, EVENT_TEST_FAIL, EVENT_TEST_PASS, EVENT_TEST_PENDING } =
+  Mocha.Runner.constants;
+const SLOWEST_HOOKS = 12;
 type Outcome = "passing" | "failing" | "pending";
 
 function engineOf(runnable: Mocha.Runnable): string {
   for (let suite: Mocha.Suite | undefined = runnable.parent; suite; suite = suite.parent) {
-    const tag = /\[([^\]]+)\]$/.exec(suite.title);
+    const tag = /\[([^\]]+)\]$/.exec(suite.title) ?? (suite.parent?.root ? /^on (.+)$/.exec(suite.title) : null);
     if (tag) return tag[1]!;
   }
   return "no engine";
@@ -29,10 +32,33 @@ export default class EngineReporter extends Mocha.reporters.Spec {
     runner.on(EVENT_TEST_PASS, count("passing"));
     runner.on(EVENT_TEST_FAIL, count("failing"));
     runner.on(EVENT_TEST_PENDING, count("pending"));
+    // An engine's group is a child of the root titled "on <engine>" (groupByEngine in engines.ts).
+    const groupStart = new Map<string, number>();
+    const groupSeconds = new Map<string, number>();
+    const engineOfGroup = (suite: Mocha.Suite) => (suite.parent?.root ? /^on (.+)$/.exec(suite.title)?.[1] : undefined);
+    runner.on(EVENT_SUITE_BEGIN, (suite: Mocha.Suite) => {
+      const engine = engineOfGroup(suite);
+      if (engine) groupStart.set(engine, Date.now());
+    });
+    runner.on(EVENT_SUITE_END, (suite: Mocha.Suite) => {
+      const engine = engineOfGroup(suite);
+      const began = engine && groupStart.get(engine);
+      if (began) groupSeconds.set(engine, Math.round((Date.now() - began) / 1000));
+    });
+    const hooks: { title: string; ms: number }[] = [];
+    runner.on(EVENT_HOOK_END, (hook: Mocha.Hook) => {
+      if (hook.duration !== undefined) hooks.push({ title: hook.fullTitle(), ms: hook.duration });
+    });
     runner.once(EVENT_RUN_END, () => {
       console.log("  per engine:");
-      for (const [engine, c] of [...counts].sort(([a], [b]) => a.localeCompare(b)))
-        console.log(`    ${engine}: ${c.passing} passing, ${c.failing} failing, ${c.pending} pending`);
+      for (const [engine, c] of [...counts].sort(([a], [b]) => a.localeCompare(b))) {
+        const seconds = groupSeconds.get(engine);
+        const took = seconds === undefined ? "" : ` in ${seconds} s`;
+        console.log(`    ${engine}: ${c.passing} passing, ${c.failing} failing, ${c.pending} pending${took}`);
+      }
+      console.log("  slowest hooks:");
+      for (const { title, ms } of hooks.sort((a, b) => b.ms - a.ms).slice(0, SLOWEST_HOOKS))
+        console.log(`    ${(ms / 1000).toFixed(1)} s  ${title}`);
       console.log();
     });
   }

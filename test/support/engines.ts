@@ -1,7 +1,11 @@
+import Mocha from "mocha";
+
 /**
  * The engines one test run covers, and the loop that runs a suite on each of them, the way kysely loops
- * its tests over dialects: one mocha run, a node per engine started once by the global setup and kept
- * for the run, each suite's title tagged with its engine.
+ * its tests over dialects: one mocha run, each suite's title tagged with its engine. Before the run, the
+ * global setup gathers each engine's suites under one suite for the engine (`groupByEngine`), whose hooks
+ * start the engine's node before its first suite and stop it after its last, so one shared node runs at
+ * a time on a machine of few cores.
  *
  *   RATESTORE_TEST_ENGINES="opensearch:3.6.0 elasticsearch:7.10.2"   the engines of this run
  *   (unset: one engine, RATESTORE_ENGINE at RATESTORE_ENGINE_VERSION, OpenSearch 3.6.0 by default;
@@ -65,14 +69,18 @@ export function clusterUrl(): string {
   return url;
 }
 
+/** Each top-level suite declared through this module, with its engine. */
+const engineOfSuite = new Map<Mocha.Suite, TestEngine>();
+
 function engineSuite(engine: TestEngine, title: string, body: (this: Mocha.Suite) => void): void {
-  describe(`${title} [${engine.label}]`, function () {
+  const suite = describe(`${title} [${engine.label}]`, function () {
     // Registered first, so it runs before the body's own hooks; the next engine's suite sets its own.
     before(() => {
       current = engine;
     });
     body.call(this);
   });
+  engineOfSuite.set(suite, engine);
 }
 
 /** A suite whose behaviour can differ by engine: run once on each engine of the run. */
@@ -86,4 +94,42 @@ export function forEachEngine(title: string, body: (this: Mocha.Suite) => void):
  */
 export function onDefaultEngine(title: string, body: (this: Mocha.Suite) => void): void {
   engineSuite(ENGINES[0]!, title, body);
+}
+
+/** What an engine's group does before its first suite and after its last. */
+export interface EngineNode {
+  start(engine: TestEngine): Promise<void>;
+  stop(engine: TestEngine): Promise<void>;
+}
+
+/** How long an engine's node may take to start or stop (a first start fetches it from Maven Central). */
+const NODE_HOOK_TIMEOUT_MS = 15 * 60_000;
+
+/**
+ * Moves the root's engine suites, in the order they were declared, under one suite per engine of the
+ * run ("on opensearch 3.6.0"), in the run's engine order after the suites of no engine (unit tests), and
+ * gives each group hooks that start its node before its first suite and stop it after its last.
+ */
+export function groupByEngine(root: Mocha.Suite, node: EngineNode): void {
+  const grouped = root.suites.filter((suite) => engineOfSuite.has(suite));
+  if (grouped.length === 0) return;
+  root.suites = root.suites.filter((suite) => !engineOfSuite.has(suite));
+  for (const engine of ENGINES) {
+    const members = grouped.filter((suite) => engineOfSuite.get(suite) === engine);
+    if (members.length === 0) continue;
+    const group = Mocha.Suite.create(root, `on ${engine.label}`);
+    group.beforeAll(`start ${engine.label}`, async function () {
+      this.timeout(NODE_HOOK_TIMEOUT_MS);
+      await node.start(engine);
+    });
+    group.afterAll(`stop ${engine.label}`, async function () {
+      this.timeout(NODE_HOOK_TIMEOUT_MS);
+      await node.stop(engine);
+    });
+    // Moved by hand: Suite#addSuite would reset each suite's timeout to the group's.
+    for (const suite of members) {
+      suite.parent = group;
+      group.suites.push(suite);
+    }
+  }
 }

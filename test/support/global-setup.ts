@@ -2,16 +2,18 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { ClusterClient } from "../../src/storage/search-engine/client.js";
 import { detectProfile } from "../../src/storage/search-engine/profile-detection.js";
-import { GIVEN_CLUSTER, URLS_VARIABLE, testEngines, type TestEngine } from "./engines.js";
+import type Mocha from "mocha";
+import { GIVEN_CLUSTER, URLS_VARIABLE, groupByEngine, testEngines, type TestEngine } from "./engines.js";
 
 /**
  * Provisions the real engines the integration tests run against (test/support/engines.ts names them),
- * each once for the whole run, unless RATESTORE_CLUSTER_URL names a cluster. Tests get nodes of their own
+ * unless RATESTORE_CLUSTER_URL names a cluster: each is installed before the run, and its node runs
+ * while its engine's suites do. Tests get nodes of their own
  * (from port RATESTORE_TEST_OS_PORT, default 9250, one port per engine) so they never touch a developer's
  * data on 9200; the nodes this run started are stopped afterwards (RATESTORE_KEEP_OPENSEARCH=1 keeps them).
  */
 const run = promisify(execFile);
-const started: { engine: TestEngine; port: number }[] = [];
+const started = new Set<{ engine: TestEngine; port: number }>();
 
 async function script(engine: TestEngine, port: number, cmd: string): Promise<string> {
   // Without RATESTORE_CLUSTER_URL: setup sets it for the tests, and the script would then provision (and stop) nothing.
@@ -81,37 +83,51 @@ async function describeCluster(label: string, url: string): Promise<void> {
   }
 }
 
-export async function mochaGlobalSetup(): Promise<void> {
+export async function mochaGlobalSetup(this: Mocha.Runner): Promise<void> {
   if (process.env.RATESTORE_SKIP_CLUSTER === "1") return;
   // The older name of the setting still names the cluster to test against; the suites read the new one.
   if (!process.env.RATESTORE_CLUSTER_URL && process.env.OPENSEARCH_URL) process.env.RATESTORE_CLUSTER_URL = process.env.OPENSEARCH_URL;
   delete process.env.OPENSEARCH_URL;
   const urls: Record<string, string> = {};
+  const publish = () => {
+    process.env[URLS_VARIABLE] = JSON.stringify(urls);
+  };
   if (process.env.RATESTORE_CLUSTER_URL) {
     urls[GIVEN_CLUSTER] = process.env.RATESTORE_CLUSTER_URL;
-  } else {
-    const nodes = await choosePorts(testEngines());
-    // The first node alone (it fetches and installs what the machine lacks), then the others side by side.
-    const [head, ...rest] = nodes;
-    const start = async (n: (typeof nodes)[number]) => {
-      await script(n.engine, n.port, "start");
-      if (!n.running) started.push(n);
-      urls[n.engine.label] = `http://127.0.0.1:${n.port}`;
-    };
-    await start(head!);
-    const failed = (await Promise.allSettled(rest.map(start))).find((r) => r.status === "rejected");
-    if (failed) {
-      await mochaGlobalTeardown();
-      throw failed.reason;
-    }
+    publish();
+    await describeCluster(GIVEN_CLUSTER, urls[GIVEN_CLUSTER]);
+    return;
   }
-  process.env[URLS_VARIABLE] = JSON.stringify(urls);
-  console.log("\nIntegration tests run against:");
-  for (const [label, url] of Object.entries(urls)) await describeCluster(label, url);
-  console.log();
+  const nodes = await choosePorts(testEngines());
+  // Installed before the run, the first alone (it sets up Maven and whatever the machine lacks), the others
+  // side by side, so that downloads overlap; each node then runs only while its engine's suites do.
+  const [head, ...rest] = nodes;
+  await script(head!.engine, head!.port, "install");
+  for (const r of await Promise.allSettled(rest.map((n) => script(n.engine, n.port, "install"))))
+    if (r.status === "rejected") throw r.reason;
+  const portOf = new Map(nodes.map((n) => [n.engine.label, n]));
+  groupByEngine(this.suite, {
+    async start(engine) {
+      const n = portOf.get(engine.label)!;
+      await script(engine, n.port, "start");
+      if (!n.running) started.add(n);
+      const url = `http://127.0.0.1:${n.port}`;
+      urls[engine.label] = url;
+      publish();
+      await describeCluster(engine.label, url);
+    },
+    async stop(engine) {
+      const n = portOf.get(engine.label)!;
+      if (!started.has(n) || process.env.RATESTORE_KEEP_OPENSEARCH === "1") return;
+      await script(engine, n.port, "stop");
+      started.delete(n);
+    },
+  });
 }
 
+/** Stops what a group's own hook did not (a run that was interrupted or bailed). */
 export async function mochaGlobalTeardown(): Promise<void> {
   if (process.env.RATESTORE_KEEP_OPENSEARCH === "1") return;
-  await Promise.all(started.map((n) => script(n.engine, n.port, "stop")));
+  await Promise.all([...started].map((n) => script(n.engine, n.port, "stop")));
+  started.clear();
 }
