@@ -55,7 +55,7 @@ export class ApiTarget implements PushTarget {
           body,
         });
       } catch (err) {
-        if (attempt >= this.retries) throw new BackendUnavailableError(`API unreachable: ${(err as Error).message}`);
+        if (attempt >= this.retries) throw new BackendUnavailableError(`API unreachable at ${this.url}`, 5, { cause: err });
         await sleep(backoffMs(attempt));
         continue;
       }
