@@ -4,4 +4,4 @@ import { helpReference, withReference } from "../src/cli/help-reference.js";
 
 const DOC = new URL("../docs/cli.md", import.meta.url);
 writeFileSync(DOC, withReference(readFileSync(DOC, "utf8"), helpReference()));
-console.log("docs/cli.md: reference written from --help");
+console.error("docs/cli.md: reference written from --help");
