@@ -11,7 +11,7 @@
 #   scripts/engine-local.sh pid            the node's process id (for tests that kill -9 it)
 #   scripts/engine-local.sh logs           the tail of the node's log
 #
-# Which engine and node (environment; the README lists them):
+# Which engine and node (environment; docs/engines.md lists them):
 #   RATESTORE_ENGINE             opensearch (default) | elasticsearch
 #   RATESTORE_ENGINE_VERSION     3.6.0 for OpenSearch, 8.19.21 for Elasticsearch by default
 #   RATESTORE_ENGINE_PORT        HTTP port (9200); the transport port is this + 100 unless

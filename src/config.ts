@@ -5,8 +5,8 @@ import { ConfigError } from "./errors.js";
 
 /**
  * All configuration comes from environment variables, optionally seeded from a JSON file named by
- * RATESTORE_CONFIG_FILE (an object of the same variable names; the environment wins). The README's
- * configuration table is this schema, variable by variable.
+ * RATESTORE_CONFIG_FILE (an object of the same variable names; the environment wins). The
+ * configuration table of docs/configuration.md is this schema, variable by variable.
  */
 /**
  * The retention mechanisms an operator can name (besides `auto`). Each has one implementation, and the

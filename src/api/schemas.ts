@@ -173,7 +173,7 @@ export const ReadySchema = z.object({
       .optional()
       .meta({
         description:
-          "What the cluster can do, detected once at start (fields named in `overridden` come from RATESTORE_CLUSTER_PROFILE); the fields are the storage backend's (README, *The cluster profile*)",
+          "What the cluster can do, detected once at start (fields named in `overridden` come from RATESTORE_CLUSTER_PROFILE); the fields are the storage backend's (docs/engines.md, *The cluster profile*)",
       }),
   }),
   templates_installed: z.boolean(),

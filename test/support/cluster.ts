@@ -28,7 +28,7 @@ export function testStorageConfig(overrides: Partial<StorageConfig> = {}): Stora
  * Removes every index under a suite's own prefix (partitions, rollups, the sweeper's lease) and its
  * template, by name, since Elasticsearch 8 refuses wildcard deletes (action.destructive_requires_name).
  */
-async function dropPrefix(config: StorageConfig): Promise<void> {
+export async function dropPrefix(config: StorageConfig): Promise<void> {
   const client = new ClusterClient(config.cluster);
   try {
     const rows = await client.request<{ index: string }[]>(

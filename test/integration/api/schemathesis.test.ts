@@ -77,7 +77,7 @@ onDefaultEngine("API: schemathesis against /openapi.json", function () {
     for (const e of pushesOf(entries)) {
       if (e.response.status !== 204) continue;
       const body = JSON.parse(e.request.postData!.text!) as { dataframes: unknown[] };
-      // A point is its content and its occurrence within the request (README, "Identical points").
+      // A point is its content and its occurrence within the request (docs/api.md, "Identical points").
       const occurrences = new Map<string, number>();
       for (const raw of body.dataframes) {
         const df = DataFrameInputSchema.parse(raw);
