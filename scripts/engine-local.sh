@@ -114,37 +114,41 @@ fetch_artifact() {
   [ -s "$DOWNLOADS/$file" ]
 }
 
-# OpenSearch's lifecycle (ISM) plugin pair, when Maven Central has it for this version. A miss is
-# remembered so that every start does not ask again; delete the .missing file to retry.
+# OpenSearch's lifecycle (ISM) plugin pair, when Maven Central has it for this version. ISM is looked up
+# first, since job-scheduler alone is of no use. A miss is remembered for the machine (not the clone) for
+# a week, so that neither a restart nor a fresh clone asks Maven again; delete the marker to ask at once.
+MISS_DIR=${RATESTORE_MAVEN_MISS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ratestore/maven-misses}
+known_missing() { [ -n "$(find "$MISS_DIR/$1" -mtime -7 2>/dev/null)" ]; }
 plugin_zips() {
-  local zips=() name coords file missing
+  local zips=() name coords file
   if [ "$ENGINE" != opensearch ] || [ "$PLUGINS" = "none" ]; then return 0; fi
   if [ "$PLUGINS" != "auto" ]; then
     for file in $PLUGINS; do [ -s "$file" ] || die "plugin zip not found: $file"; zips+=("$file"); done
     printf '%s\n' "${zips[@]}"
     return 0
   fi
-  for name in opensearch-job-scheduler opensearch-index-management; do
+  for name in opensearch-index-management opensearch-job-scheduler; do
     if [ "$name" = opensearch-index-management ] && [ -n "$ISM_ZIP" ]; then
       zips+=("$ISM_ZIP")
       continue
     fi
     file="$name-$VERSION.0.zip"
-    missing="$DOWNLOADS/$file.missing"
-    [ -e "$missing" ] && return 0
     coords="org.opensearch.plugin:$name:$VERSION.0:zip"
+    if known_missing "$coords"; then
+      log "$coords is not on Maven Central (remembered in $MISS_DIR): the node runs without ISM"
+      return 0
+    fi
     if ! fetch_artifact "$coords" "$file"; then
-      mkdir -p "$DOWNLOADS" && : >"$missing"
+      mkdir -p "$MISS_DIR" && : >"$MISS_DIR/$coords"
       log "$coords is not on Maven Central: the node runs without ISM (the service's retention sweeper takes over)"
       return 0
     fi
     zips+=("$DOWNLOADS/$file")
   done
-  printf '%s\n' "${zips[@]}"
+  # Installed in dependency order: the job scheduler first.
+  for ((i = ${#zips[@]} - 1; i >= 0; i--)); do printf '%s\n' "${zips[$i]}"; done
 }
 
-# RATESTORE_ISM_PLUGIN_ZIP applies to the node version it was built for (a plugin runs on that exact
-# version only); for any other version the lifecycle plugin comes from Maven Central as before.
 ism_zip_for_version() {
   [ -n "$ISM_ZIP" ] && [ "$ENGINE" = opensearch ] || { ISM_ZIP=""; return 0; }
   [ -s "$ISM_ZIP" ] || die "RATESTORE_ISM_PLUGIN_ZIP names no file: $ISM_ZIP"
