@@ -1,4 +1,8 @@
-FROM node:20-bookworm-slim AS build
+# The Node.js image: Docker Hub's official Node.js 24 (LTS) image. scripts/container-check.sh builds on a
+# local base made from Debian bookworm and Node.js's official binary, where no registry is reachable.
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
@@ -6,7 +10,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM ${NODE_IMAGE}
 WORKDIR /app
 # HOST: the service listens on 127.0.0.1 by default, which a published port cannot reach in a container.
 ENV NODE_ENV=production HOST=0.0.0.0

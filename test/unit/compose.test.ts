@@ -63,6 +63,9 @@ describe("docker-compose.yml", () => {
     expect(dockerfile).to.match(/^ENV .*\bHOST=0\.0\.0\.0\b/m);
     expect(dockerfile).to.match(/^HEALTHCHECK .*\n?.*fetch\(/m);
     expect(dockerfile).to.not.match(/apt-get install/);
+    // Node.js 24, the LTS line, unless a build names another image (scripts/container-check.sh does).
+    expect(dockerfile).to.match(/^ARG NODE_IMAGE=node:24-bookworm-slim$/m);
+    expect(dockerfile.match(/^FROM .*/gm)).to.deep.equal(["FROM ${NODE_IMAGE} AS build", "FROM ${NODE_IMAGE}"]);
     const ignored = readFileSync(".dockerignore", "utf8").split("\n");
     for (const dir of ["node_modules", ".cache", ".git", "dist"]) expect(ignored, dir).to.include(dir);
   });
