@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs the whole suite once over every engine of the matrix, in one mocha run, the way kysely loops its
-# tests over dialects: the global setup starts a node per engine once (fetched from Maven Central on
-# first use) and keeps it for the run; each suite whose behaviour can differ by engine runs on each of
-# them, tagged with the engine in its title (test/support/engines.ts), and the reporter ends with a line
-# of counts per engine.
+# tests over dialects: each suite whose behaviour can differ by engine runs on each of them, tagged with
+# the engine in its title (test/support/engines.ts). The global setup installs every engine first (fetched
+# from Maven Central on first use) and gathers each engine's suites into one group, whose node runs while
+# the group does, so that one shared node at a time competes with the tests for the cores. The reporter
+# ends with a line per engine (counts and the group's time) and the slowest hooks.
 #
 #   scripts/test-engines.sh                                         the CI matrix (below)
 #   RATESTORE_TEST_ENGINES="elasticsearch:7.17.29" scripts/test-engines.sh
