@@ -3,7 +3,7 @@ import { z } from "zod";
 import { DataFrameInputSchema } from "../storage/dataframe.js";
 import { MAX_LIMIT } from "../storage/backend.js";
 import { LABEL_KEY_RE } from "../storage/dataframe.js";
-import { COMPACT_TIMESTAMP_PATTERN, TIMESTAMP_STRING_PATTERN } from "../storage/time.js";
+import { TIMESTAMP_DESCRIPTION, TIMESTAMP_PATTERNS } from "../storage/time.js";
 
 /**
  * The API's wire format. These schemas validate requests, type the handlers, and generate
@@ -11,9 +11,9 @@ import { COMPACT_TIMESTAMP_PATTERN, TIMESTAMP_STRING_PATTERN } from "../storage/
  */
 
 const Timestamp = z.string().meta({
-  description: "ISO 8601 (UTC when no offset), CloudKitty's YYYYMMDDTHHMMSSZ, or epoch seconds; between 1970 and 9999",
+  description: TIMESTAMP_DESCRIPTION,
   example: "2024-03-01T00:00:00Z",
-  anyOf: [{ pattern: TIMESTAMP_STRING_PATTERN }, { pattern: COMPACT_TIMESTAMP_PATTERN }, { pattern: "^[0-9]{1,11}$" }],
+  anyOf: TIMESTAMP_PATTERNS.map((pattern) => ({ pattern })),
 });
 /** One `key:value` pair, or several comma-separated: keys as groupby keys are written; values without commas. */
 const FILTER_PATTERN = `^${LABEL_KEY_RE.source.slice(1, -1)}:[^,]*(,${LABEL_KEY_RE.source.slice(1, -1)}:[^,]*)*$`;

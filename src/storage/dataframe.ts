@@ -1,7 +1,7 @@
 /** CloudKitty's dataframe: its wire format (zod) and the normalized form the storage holds. */
 import { z } from "zod";
 import { DECIMAL_STRING_PATTERN, MAX_ABS, SCALE, parseExactDecimal, type Nanos } from "./decimal.js";
-import { COMPACT_TIMESTAMP_PATTERN, EPOCH_SECONDS_RANGE, TIMESTAMP_STRING_PATTERN, parseTimestamp } from "./time.js";
+import { EPOCH_SECONDS_NUMBER, TIMESTAMP_DESCRIPTION, TIMESTAMP_PATTERNS, parseTimestamp } from "./time.js";
 
 /**
  * CloudKitty's dataframe, as clients send it and as `retrieve` returns it, and the normalized form
@@ -103,12 +103,8 @@ export const DecimalSchema = z
 export const TimestampSchema = z
   .union([z.string(), z.number()], { error: "must be an ISO 8601 string, YYYYMMDDTHHMMSSZ or epoch seconds" })
   .meta({
-    description: "ISO 8601 (UTC when no offset), YYYYMMDDTHHMMSSZ, or epoch seconds; between 1970 and 9999",
-    anyOf: [
-      { type: "string", pattern: TIMESTAMP_STRING_PATTERN },
-      { type: "string", pattern: COMPACT_TIMESTAMP_PATTERN },
-      { type: "integer", ...EPOCH_SECONDS_RANGE },
-    ],
+    description: TIMESTAMP_DESCRIPTION,
+    anyOf: [...TIMESTAMP_PATTERNS.map((pattern) => ({ type: "string", pattern })), { type: "number", ...EPOCH_SECONDS_NUMBER }],
   })
   .transform((v, ctx): number => {
     const t = parseTimestamp(v);

@@ -5,27 +5,61 @@
 
 /** Accepted range of instants: anything outside is a client mistake, not data. */
 export const MIN_TIME_MS = Date.UTC(1970, 0, 1);
-export const MAX_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59);
+export const MAX_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 const COMPACT_RE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
 const EPOCH_RE = /^(\d{1,12})(?:\.(\d+))?$/;
 
-/**
- * The canonical forms of a timestamp, as JSON Schema, for /openapi.json: every value it admits is
- * accepted by parseTimestamp (years 1970-9999, days that exist, February 29 left out for want of a
- * leap-year rule). parseTimestamp also takes February 29 of leap years and epoch seconds as digit strings.
+/*
+ * The same forms as JSON Schema patterns, for /openapi.json: a string matches one of them exactly when
+ * parseTimestamp accepts it, but for one rule a pattern cannot state: an instant written with a UTC
+ * offset must still fall between 1970 and 9999 once the offset is applied (1970-01-01T00:30:00+01:00
+ * is in 1969). test/unit/timestamp-patterns.test.ts checks values generated from each pattern, and
+ * values just outside them, against parseTimestamp.
  */
 const YEAR = "(19[7-9][0-9]|[2-9][0-9]{3})";
-/** Month and day, with `sep` between them: `-` in ISO 8601's extended form, nothing in its compact form. */
-const monthDay = (sep: string) =>
-  `(((0[1-9]|1[0-2])${sep}(0[1-9]|1[0-9]|2[0-8]))|((0[13-9]|1[0-2])${sep}(29|30))|((0[13578]|1[02])${sep}31))`;
-const CLOCK = "([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]";
-/** Fractions of a second: milliseconds at most, then only zeros (what is stored is milliseconds). */
+/** Years of that range that have a February 29 (divisible by 4, centuries only by 400). */
+const LEAP_YEAR = "(19(7[26]|8[048]|9[26])|[2-9][0-9](0[48]|[2468][048]|[13579][26])|([2468][048]|[3579][26])00)";
+/** A date that exists, with `sep` between its parts: `-` in ISO 8601's extended form, nothing in its compact form. */
+const date = (sep: string) =>
+  `(${YEAR}${sep}(((0[1-9]|1[0-2])${sep}(0[1-9]|1[0-9]|2[0-8]))|((0[13-9]|1[0-2])${sep}(29|30))|((0[13578]|1[02])${sep}31))` +
+  `|${LEAP_YEAR}${sep}02${sep}29)`;
+const HOUR = "([01][0-9]|2[0-3])";
+const MINUTE = "[0-5][0-9]";
+/** Fractions of a second: milliseconds at most, then only zeros, nine digits in all (what is stored is milliseconds). */
 const FRACTION = "(\\.[0-9]{1,3}0{0,6})?";
-export const TIMESTAMP_STRING_PATTERN = `^${YEAR}-${monthDay("-")}T${CLOCK}${FRACTION}(Z|\\+00:00)?$`;
-export const COMPACT_TIMESTAMP_PATTERN = `^${YEAR}${monthDay("")}T([01][0-9]|2[0-3])[0-5][0-9][0-5][0-9]Z$`;
-export const EPOCH_SECONDS_RANGE = { minimum: 0, maximum: Math.floor(MAX_TIME_MS / 1000) } as const;
+const OFFSET = `(Z|[+-]${HOUR}:?${MINUTE})?`;
+/** Leading and trailing white space is ignored, as parseTimestamp trims it (`\s` is the set trim() removes). */
+const trimmed = (form: string) => `^\\s*${form}\\s*$`;
+
+/** Decimal strings of `digits` digits (leading zeros allowed) whose value is at most `max`. */
+function atMost(max: string): string {
+  const alternatives = [max];
+  for (let i = 0; i < max.length; i++) {
+    const d = Number(max[i]);
+    if (d === 0) continue;
+    const rest = max.length - i - 1;
+    alternatives.push(`${max.slice(0, i)}[0-${d - 1}]${rest > 0 ? `[0-9]{${rest}}` : ""}`);
+  }
+  return `(${alternatives.join("|")})`;
+}
+const MAX_EPOCH_SECONDS = Math.floor(MAX_TIME_MS / 1000);
+
+/** ISO 8601's extended form: a date, then optionally a time (seconds and fraction optional) and a UTC offset. */
+export const TIMESTAMP_STRING_PATTERN = trimmed(`${date("-")}([T ]${HOUR}:${MINUTE}(:${MINUTE}${FRACTION})?)?${OFFSET}`);
+/** CloudKitty's compact form, YYYYMMDDTHHMMSSZ. */
+export const COMPACT_TIMESTAMP_PATTERN = trimmed(`${date("")}T${HOUR}${MINUTE}${MINUTE}Z`);
+/** Epoch seconds as a string of up to 12 digits, optionally with a fraction of whole milliseconds. */
+export const EPOCH_SECONDS_PATTERN = trimmed(`([0-9]{1,11}|${atMost(String(MAX_EPOCH_SECONDS))})(\\.[0-9]{1,3}0*)?`);
+/** What the OpenAPI document says of a timestamp, wherever one is taken. */
+export const TIMESTAMP_DESCRIPTION =
+  "ISO 8601 (UTC when no offset), CloudKitty's YYYYMMDDTHHMMSSZ, or epoch seconds; between 1970 and 9999, once a UTC offset is applied; " +
+  "fractions of a second to the millisecond";
+/** Every string form: a timestamp string is accepted when it matches one of these (and, with an offset, falls in range). */
+export const TIMESTAMP_PATTERNS = [TIMESTAMP_STRING_PATTERN, COMPACT_TIMESTAMP_PATTERN, EPOCH_SECONDS_PATTERN] as const;
+/** Epoch seconds as a JSON number: whole milliseconds at most. */
+export const EPOCH_SECONDS_NUMBER = { minimum: 0, maximum: MAX_TIME_MS / 1000, multipleOf: 0.001 } as const;
 
 export type ParsedTime = { ok: true; ms: number } | { ok: false; reason: string };
 
@@ -47,10 +81,13 @@ const SUB_MILLISECOND =
 function fromParts(y: string, mo: string, d: string, h = "0", mi = "0", s = "0", frac = ""): number | undefined {
   const [Y, M, D, H, Mi, S] = [y, mo, d, h, mi, s].map(Number) as [number, number, number, number, number, number];
   if (M < 1 || M > 12 || D < 1 || D > 31 || H > 23 || Mi > 59 || S > 59) return undefined;
-  const ms = Date.UTC(Y, M - 1, D, H, Mi, S, millisOf(frac) ?? 0);
-  // Date.UTC rolls 2019-02-31 over into March; a date that does not exist is an error, not a neighbour.
-  if (new Date(ms).getUTCDate() !== D) return undefined;
-  return ms;
+  // Not Date.UTC, which reads years 0-99 as 1900-1999 (0077-05-09 would become 1977).
+  const at = new Date(0);
+  at.setUTCFullYear(Y, M - 1, D);
+  at.setUTCHours(H, Mi, S, millisOf(frac) ?? 0);
+  // Dates roll over (2019-02-31 into March); a date that does not exist is an error, not a neighbour.
+  if (at.getUTCDate() !== D) return undefined;
+  return at.getTime();
 }
 
 /** Epoch seconds from their decimal text, to the millisecond exactly (seconds × 1000 in doubles is not). */
