@@ -104,7 +104,7 @@ export const TimestampSchema = z
   .union([z.string(), z.number()], { error: "must be an ISO 8601 string, YYYYMMDDTHHMMSSZ or epoch seconds" })
   .meta({
     description: TIMESTAMP_DESCRIPTION,
-    anyOf: [...TIMESTAMP_PATTERNS.map((pattern) => ({ type: "string", pattern })), { type: "number", ...EPOCH_SECONDS_NUMBER }],
+    anyOf: [...TIMESTAMP_PATTERNS.map((pattern) => ({ type: "string", pattern })), { type: "integer", ...EPOCH_SECONDS_NUMBER }],
   })
   .transform((v, ctx): number => {
     const t = parseTimestamp(v);

@@ -30,8 +30,12 @@ const MINUTE = "[0-5][0-9]";
 /** Fractions of a second: milliseconds at most, then only zeros, nine digits in all (what is stored is milliseconds). */
 const FRACTION = "(\\.[0-9]{1,3}0{0,6})?";
 const OFFSET = `(Z|[+-]${HOUR}:?${MINUTE})?`;
-/** Leading and trailing white space is ignored, as parseTimestamp trims it (`\s` is the set trim() removes). */
-const trimmed = (form: string) => `^\\s*${form}\\s*$`;
+/**
+ * Leading and trailing white space is ignored, as parseTimestamp trims it: the set trim() removes, spelt
+ * out because `\s` means another set in other regex dialects (Python's adds \x1c-\x1f and \x85).
+ */
+const WHITE_SPACE = "[\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]*";
+const trimmed = (form: string) => `^${WHITE_SPACE}${form}${WHITE_SPACE}$`;
 
 /** Decimal strings of `digits` digits (leading zeros allowed) whose value is at most `max`. */
 function atMost(max: string): string {
@@ -58,8 +62,12 @@ export const TIMESTAMP_DESCRIPTION =
   "fractions of a second to the millisecond";
 /** Every string form: a timestamp string is accepted when it matches one of these (and, with an offset, falls in range). */
 export const TIMESTAMP_PATTERNS = [TIMESTAMP_STRING_PATTERN, COMPACT_TIMESTAMP_PATTERN, EPOCH_SECONDS_PATTERN] as const;
-/** Epoch seconds as a JSON number: whole milliseconds at most. */
-export const EPOCH_SECONDS_NUMBER = { minimum: 0, maximum: MAX_TIME_MS / 1000, multipleOf: 0.001 } as const;
+/**
+ * Epoch seconds as a JSON number, published as whole seconds: the server also reads a fraction of whole
+ * milliseconds (1700000000.25), which JSON Schema cannot state for binary floats (`multipleOf: 0.001` is
+ * checked in floating point, where 1234.567 is not a multiple of 0.001).
+ */
+export const EPOCH_SECONDS_NUMBER = { minimum: 0, maximum: MAX_EPOCH_SECONDS } as const;
 
 export type ParsedTime = { ok: true; ms: number } | { ok: false; reason: string };
 

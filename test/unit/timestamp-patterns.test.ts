@@ -31,7 +31,8 @@ function seeded(seed: number): () => number {
 }
 const random = seeded(SEED);
 function generator(pattern: string): () => string {
-  const r = new RandExp(pattern);
+  // randexp's parser reads \uXXXX in a class as letters: give it the characters themselves.
+  const r = new RandExp(pattern.replace(/\\u([0-9a-f]{4})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))));
   r.max = 2;
   r.randInt = (a: number, b: number) => a + Math.floor(random() * (b - a + 1));
   return () => r.gen();
@@ -138,7 +139,7 @@ describe("timestamp patterns published in /openapi.json", function () {
       if (offsetOutOfRange(s) || (parseTimestamp(s) as { ms: number }).ms >= Date.UTC(9999, 11, 31)) continue;
       expect(DataFrameInputSchema.safeParse(frame(s, "9999-12-31T00:00:00Z")).success, s).to.equal(true);
     }
-    for (const n of [0, 1, 1700000000.123, EPOCH_SECONDS_NUMBER.maximum - 1])
+    for (const n of [0, 1, 1700000000, 1700000000.125, EPOCH_SECONDS_NUMBER.maximum - 1])
       expect(DataFrameInputSchema.safeParse(frame(n, EPOCH_SECONDS_NUMBER.maximum)).success, String(n)).to.equal(true);
     for (const n of [-1, 1700000000.0001, EPOCH_SECONDS_NUMBER.maximum + 1])
       expect(DataFrameInputSchema.safeParse(frame(n, EPOCH_SECONDS_NUMBER.maximum + 2)).success, String(n)).to.equal(false);
