@@ -3,6 +3,7 @@ import { promisify } from "node:util";
 import { ClusterClient } from "../../src/storage/search-engine/client.js";
 import { detectProfile } from "../../src/storage/search-engine/profile-detection.js";
 import type Mocha from "mocha";
+import { prebuildVenvs } from "./python.js";
 import { GIVEN_CLUSTER, URLS_VARIABLE, groupByEngine, testEngines, type TestEngine } from "./engines.js";
 
 /**
@@ -85,6 +86,7 @@ async function describeCluster(label: string, url: string): Promise<void> {
 
 export async function mochaGlobalSetup(this: Mocha.Runner): Promise<void> {
   if (process.env.RATESTORE_SKIP_CLUSTER === "1") return;
+  prebuildVenvs();
   // The older name of the setting still names the cluster to test against; the suites read the new one.
   if (!process.env.RATESTORE_CLUSTER_URL && process.env.OPENSEARCH_URL) process.env.RATESTORE_CLUSTER_URL = process.env.OPENSEARCH_URL;
   delete process.env.OPENSEARCH_URL;

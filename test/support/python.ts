@@ -1,8 +1,23 @@
-import { execFile, execFileSync } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+/** The requirements of the suites' Python environments: the clients and schemathesis; CloudKitty and the driver. */
+export const TEST_REQUIREMENTS = ["test/python/requirements.txt", "integrations/cloudkitty/test-requirements.txt"] as const;
+
+/**
+ * Starts building the suites' Python environments in the background, one after the other, so that the
+ * downloads overlap the run's first suites; a suite that needs one before it is ready waits for it
+ * (scripts/python-venv.sh holds a lock per environment). Not awaited: a failure shows when a suite asks.
+ */
+export function prebuildVenvs(): void {
+  const script = TEST_REQUIREMENTS.map((r) => `bash scripts/python-venv.sh ${r} >/dev/null`).join(" && ");
+  const child = spawn("bash", ["-c", script], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"], detached: true });
+  child.on("error", () => undefined);
+  child.unref();
+}
 
 /** The test venv's python, created from PyPI on first use by scripts/python-venv.sh (cached in .cache/python). */
 export function venvPython(requirements = "test/python/requirements.txt"): string {
