@@ -60,7 +60,7 @@ export function cliProgram(exit: (code: number) => void): Command {
     .configureHelp({ helpWidth: HELP_WIDTH, sortSubcommands: true })
     .showHelpAfterError("(add --help for usage)")
     .addHelpText("after", `\n${PROGRAM_EPILOGUE}`);
-  const run = (work: () => Promise<number>) => async () => exit(await work());
+  const run = async (work: () => Promise<number>) => exit(await work());
 
   program
     .command("ingest")
@@ -93,7 +93,7 @@ export function cliProgram(exit: (code: number) => void): Command {
           concurrency: number;
           progress: boolean;
         },
-      ) => run(() => runIngest(files, o))(),
+      ) => run(() => runIngest(files, o)),
     );
 
   const d = DEFAULT_GENERATE;
@@ -122,7 +122,7 @@ export function cliProgram(exit: (code: number) => void): Command {
         start?: string;
         seed: number;
         out: string;
-      }) => run(() => runGenerate(o))(),
+      }) => run(() => runGenerate(o)),
     );
 
   program
@@ -133,9 +133,12 @@ export function cliProgram(exit: (code: number) => void): Command {
     .option("--end <time>", "window end (ISO 8601), exclusive")
     .option("--filters <key:value>", "a filter on a label or project_id; repeat, or comma-separate, for several", collect)
     .option("--out <file>", "output file, or - for stdout", "-")
-    .action((o: { begin?: string; end?: string; filters?: string[]; out: string }) => run(() => runExport(o))());
+    .action((o: { begin?: string; end?: string; filters?: string[]; out: string }) => run(() => runExport(o)));
 
-  program.command("init").summary("install index templates and lifecycle policies, then exit").action(run(runInit));
+  program
+    .command("init")
+    .summary("install index templates and lifecycle policies, then exit")
+    .action(() => run(runInit));
 
   program
     .command("migrate")
@@ -168,7 +171,7 @@ export function cliProgram(exit: (code: number) => void): Command {
         progress: boolean;
         verifyOnly: boolean;
         verify: boolean;
-      }) => run(() => runMigrate(o))(),
+      }) => run(() => runMigrate(o)),
     );
 
   program
@@ -176,7 +179,7 @@ export function cliProgram(exit: (code: number) => void): Command {
     .summary("list partitions and their retention")
     .description("List the partitions: period, documents, size, lifecycle policy, its state, and when retention takes each out of reads.")
     .option("--json", "as JSON", false)
-    .action((o: { json: boolean }) => run(() => runPartitions(o))());
+    .action((o: { json: boolean }) => run(() => runPartitions(o)));
 
   program
     .command("sweep")
@@ -184,7 +187,7 @@ export function cliProgram(exit: (code: number) => void): Command {
     .description(
       "Take expired partitions out of reads and delete them now (for clusters without ISM or ILM); safe beside running services.",
     )
-    .action(run(runSweep));
+    .action(() => run(runSweep));
 
   const rollups = program.command("rollups").summary("daily and monthly rollups: status and rebuild");
   rollups
@@ -192,14 +195,14 @@ export function cliProgram(exit: (code: number) => void): Command {
     .summary("days served from rollups, waiting, never rolled up")
     .description("Days served from rollups (clean), waiting for a rebuild (dirty), and never rolled up (raw).")
     .option("--json", "as JSON", false)
-    .action((o: { json: boolean }) => run(() => runRollupStatus(o))());
+    .action((o: { json: boolean }) => run(() => runRollupStatus(o)));
   rollups
     .command("rebuild")
     .summary("rebuild a window's days now")
     .description("Mark the days of a window changed and rebuild them and their months now.")
     .option("--begin <time>", "window start (ISO 8601); default: the current month's")
     .option("--end <time>", "window end (ISO 8601); default: the current month's")
-    .action((o: { begin?: string; end?: string }) => run(() => runRollupRebuild(o))());
+    .action((o: { begin?: string; end?: string }) => run(() => runRollupRebuild(o)));
 
   const dashboards = program.command("dashboards").summary("OpenSearch Dashboards and Kibana saved objects");
   dashboards
@@ -211,7 +214,7 @@ export function cliProgram(exit: (code: number) => void): Command {
     .requiredOption("--url <url>", "the Dashboards or Kibana URL")
     .option("--username <user>", "basic-auth user (or DASHBOARDS_USERNAME)")
     .option("--password <password>", "basic-auth password (or DASHBOARDS_PASSWORD)")
-    .action((o: { url: string; username?: string; password?: string }) => run(() => runDashboardsImport(o))());
+    .action((o: { url: string; username?: string; password?: string }) => run(() => runDashboardsImport(o)));
 
   return program;
 }

@@ -44,15 +44,11 @@ def _instant(value):
     return moment.timestamp()
 
 
-def _in_range(value):
-    moment = _instant(value)
-    return moment is None or 0 <= moment <= _LAST
-
-
 def _forward(begin, end):
-    if not (_in_range(begin) and _in_range(end)):
-        return False
     first, last = _instant(begin), _instant(end)
+    for moment in (first, last):
+        if moment is not None and not 0 <= moment <= _LAST:
+            return False
     return first is None or last is None or first < last
 
 

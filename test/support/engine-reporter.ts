@@ -11,10 +11,13 @@ const { EVENT_HOOK_END, EVENT_RUN_END, EVENT_SUITE_BEGIN, EVENT_SUITE_END, EVENT
 const SLOWEST_HOOKS = 12;
 type Outcome = "passing" | "failing" | "pending";
 
+/** The engine of a group: a child of the root titled "on <engine>" (groupByEngine in engines.ts). */
+const engineOfGroup = (suite: Mocha.Suite) => (suite.parent?.root ? /^on (.+)$/.exec(suite.title)?.[1] : undefined);
+
 function engineOf(runnable: Mocha.Runnable): string {
   for (let suite: Mocha.Suite | undefined = runnable.parent; suite; suite = suite.parent) {
-    const tag = /\[([^\]]+)\]$/.exec(suite.title) ?? (suite.parent?.root ? /^on (.+)$/.exec(suite.title) : null);
-    if (tag) return tag[1]!;
+    const tag = /\[([^\]]+)\]$/.exec(suite.title)?.[1] ?? engineOfGroup(suite);
+    if (tag) return tag;
   }
   return "no engine";
 }
@@ -32,10 +35,8 @@ export default class EngineReporter extends Mocha.reporters.Spec {
     runner.on(EVENT_TEST_PASS, count("passing"));
     runner.on(EVENT_TEST_FAIL, count("failing"));
     runner.on(EVENT_TEST_PENDING, count("pending"));
-    // An engine's group is a child of the root titled "on <engine>" (groupByEngine in engines.ts).
     const groupStart = new Map<string, number>();
     const groupSeconds = new Map<string, number>();
-    const engineOfGroup = (suite: Mocha.Suite) => (suite.parent?.root ? /^on (.+)$/.exec(suite.title)?.[1] : undefined);
     runner.on(EVENT_SUITE_BEGIN, (suite: Mocha.Suite) => {
       const engine = engineOfGroup(suite);
       if (engine) groupStart.set(engine, Date.now());
