@@ -9,7 +9,11 @@
  *   RATESTORE_ENGINE_PORT=9250 scripts/engine-local.sh ensure
  *   node --import tsx bench/disk-usage.ts        (ES_URL, OS_URL, POINTS, CODEC to change the defaults)
  *
- * Prints bytes per point for each field of each index (BENCHMARKS.md, "Where the bytes go").
+ * RATESTORE_CLUSTER_PROFILE overrides ratestore's profile (`{"metadataMapping":"none"}` measures the
+ * template without the flattened metadata); BENCH_CLOUDKITTY=0 leaves CloudKitty's index out.
+ *
+ * Prints bytes per point for each field of each index (BENCHMARKS.md, "Where the bytes go"). Pointed at
+ * an OpenSearch node as ES_URL, it prints ratestore's store size per point only.
  */
 import { Client } from "@opensearch-project/opensearch";
 import { loadConfig } from "../src/config.js";
@@ -66,17 +70,35 @@ async function settle(index: string): Promise<void> {
   }
   await es.transport.request({ method: "POST", path: `/${index}/_flush` });
   await es.transport.request({ method: "POST", path: `/${index}/_forcemerge`, querystring: { max_num_segments: 1 } });
+  // The merged-away segments' files go once a refresh releases them and a flush commits without them.
+  await es.transport.request({ method: "POST", path: `/${index}/_refresh` });
+  await es.transport.request({ method: "POST", path: `/${index}/_flush`, querystring: { force: true } });
 }
 
 async function report(name: string, index: string): Promise<void> {
   await settle(index);
-  const body = (await es.transport.request({ method: "POST", path: `/${index}/_disk_usage`, querystring: { run_expensive_tasks: true } }))
-    .body as Record<string, { store_size_in_bytes: number; fields: Record<string, FieldUsage> }>;
-  const usage = Object.entries(body).find(([k]) => k !== "_shards")![1];
   const per = (n: number) => (n / POINTS).toFixed(1);
-  console.log(`\n${name}: ${per(usage.store_size_in_bytes)} bytes per point (${POINTS} points, codec ${CODEC})`);
+  const usage = await es.transport
+    .request({ method: "POST", path: `/${index}/_disk_usage`, querystring: { run_expensive_tasks: true } }, { ignore: [400, 404, 405] })
+    .then((r) => r.body as Record<string, { store_size_in_bytes?: number; fields?: Record<string, FieldUsage> }>);
+  const perIndex = Object.entries(usage).find(([k]) => k !== "_shards" && k !== "error")?.[1];
+  if (!perIndex?.fields || perIndex.store_size_in_bytes === undefined) {
+    // OpenSearch has no `_disk_usage`: the size of the merged segment (the store size can still hold
+    // files of the segments merged away until the node lets them go).
+    const segments = (
+      await es.transport.request({
+        method: "GET",
+        path: `/_cat/segments/${index}`,
+        querystring: { format: "json", bytes: "b", h: "prirep,size" },
+      })
+    ).body as { prirep: string; size: string }[];
+    const bytes = segments.filter((s) => s.prirep === "p").reduce((sum, s) => sum + Number(s.size), 0);
+    console.log(`\n${name}: ${per(bytes)} bytes per point (${POINTS} points, codec ${CODEC}; primary segments' size)`);
+    return;
+  }
+  console.log(`\n${name}: ${per(perIndex.store_size_in_bytes)} bytes per point (${POINTS} points, codec ${CODEC})`);
   console.log("| field | total | inverted index | stored | doc values | points |\n| --- | ---: | ---: | ---: | ---: | ---: |");
-  const fields = Object.entries(usage.fields).sort(([, a], [, b]) => b.total_in_bytes - a.total_in_bytes);
+  const fields = Object.entries(perIndex.fields).sort(([, a], [, b]) => b.total_in_bytes - a.total_in_bytes);
   for (const [field, f] of fields.filter(([, f]) => f.total_in_bytes / POINTS >= 0.5))
     console.log(
       `| ${field} | ${per(f.total_in_bytes)} | ${per(f.inverted_index.total_in_bytes)} | ${per(f.stored_fields_in_bytes)} | ${per(f.doc_values_in_bytes)} | ${per(f.points_in_bytes)} |`,
@@ -88,6 +110,7 @@ const base = loadConfig({
   RATESTORE_CLUSTER_URL: ES_URL,
   RATESTORE_RETENTION_HOURS: String(24 * 365 * 50),
   RATESTORE_INDEX_CODEC: CODEC,
+  ...(process.env.RATESTORE_CLUSTER_PROFILE ? { RATESTORE_CLUSTER_PROFILE: process.env.RATESTORE_CLUSTER_PROFILE } : {}),
 }).storage;
 const ours = new SearchEngineBackend(
   { ...base, indexPrefix: "du", rollups: { ...base.rollups, enabled: false, marks: false } },
@@ -96,7 +119,17 @@ const ours = new SearchEngineBackend(
 await deleteIndices(es, "du-*");
 await es.transport.request({ method: "DELETE", path: "/_index_template/du-points" }, { ignore: [404] });
 await ours.init();
+const pushStarted = performance.now();
 for (const frame of generateFrames({ ...MONTH, points: POINTS })) await ours.push([DataFrameInputSchema.parse(frame)]);
+const pushSeconds = (performance.now() - pushStarted) / 1000;
+console.log(`ratestore: pushed ${POINTS} points in ${pushSeconds.toFixed(1)} s (${Math.round(POINTS / pushSeconds)} points/s)`);
+
+await report("ratestore", "du-points-*");
+if (process.env.BENCH_CLOUDKITTY === "0") {
+  await es.close();
+  await os.close();
+  process.exit(0);
+}
 
 // CloudKitty: its own push() into OpenSearch, then copied as it is.
 const cloudkitty = startCloudKitty();
@@ -131,7 +164,6 @@ while (page.hits.hits.length > 0) {
     .body as Page;
 }
 
-await report("ratestore", "du-points-*");
 await report("CloudKitty 25.0.0", "du-ck");
 await es.close();
 await os.close();

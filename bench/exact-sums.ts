@@ -91,7 +91,7 @@ export async function exactSumsBench(
     },
     legacy.partitions,
     legacy.config,
-    { docValueQueries: "none" },
+    { docValueQueries: "none", metadataMapping: "none" },
   );
   await raw.transport.request({ method: "PUT", path: `/_index_template/${legacy.partitions.alias}`, body: v4 });
 

@@ -358,19 +358,24 @@ describe("cluster profile", () => {
   it("is derived from what the cluster says, per engine", () => {
     const pick = (f: ClusterFacts) => {
       const p = deriveProfile(f);
-      return [p.pit, p.storageOrder, p.hourCounts, p.docValueQueries, p.lifecycle, p.backdating].join(" ");
+      return [p.pit, p.storageOrder, p.hourCounts, p.docValueQueries, p.metadataMapping, p.lifecycle, p.backdating].join(" ");
     };
-    expect(pick(FLAVOURS["opensearch-3.6.0"]!)).to.equal("opensearch shard_doc points_index keyword none creation_date");
+    expect(pick(FLAVOURS["opensearch-3.6.0"]!)).to.equal("opensearch shard_doc points_index keyword flat_object none creation_date");
     expect(pick({ ...FLAVOURS["opensearch-3.6.0"]!, version: "3.2.0" })).to.equal(
-      "opensearch none points_index keyword none creation_date",
+      "opensearch none points_index keyword flat_object none creation_date",
     );
-    expect(pick(FLAVOURS["opensearch-2.19.6-ism"]!)).to.equal("opensearch none doc_values keyword ism none");
-    expect(pick({ ...FLAVOURS["opensearch-2.19.6"]!, version: "2.3.0" })).to.equal("none none doc_values none none none");
-    expect(pick(FLAVOURS["elasticsearch-8.19.21"]!)).to.equal("elasticsearch shard_doc doc_values keyword none none");
-    expect(pick(FLAVOURS["elasticsearch-8.19.21-ilm"]!)).to.equal("elasticsearch shard_doc doc_values keyword ilm origination_date");
-    expect(pick(FLAVOURS["elasticsearch-7.17.29"]!)).to.equal("elasticsearch shard_doc doc_values none none none");
-    expect(pick({ ...FLAVOURS["elasticsearch-7.17.29"]!, version: "7.11.2" })).to.equal("elasticsearch none doc_values none none none");
-    expect(pick(FLAVOURS["elasticsearch-7.10.2"]!)).to.equal("none none doc_values none none none");
+    expect(pick(FLAVOURS["opensearch-2.19.6-ism"]!)).to.equal("opensearch none doc_values keyword flat_object ism none");
+    expect(pick({ ...FLAVOURS["opensearch-2.19.6"]!, version: "2.3.0" })).to.equal("none none doc_values none none none none");
+    expect(pick({ ...FLAVOURS["opensearch-2.19.6"]!, version: "2.7.0" })).to.equal("opensearch none doc_values none flat_object none none");
+    expect(pick(FLAVOURS["elasticsearch-8.19.21"]!)).to.equal("elasticsearch shard_doc doc_values keyword flattened none none");
+    expect(pick(FLAVOURS["elasticsearch-8.19.21-ilm"]!)).to.equal(
+      "elasticsearch shard_doc doc_values keyword flattened ilm origination_date",
+    );
+    expect(pick(FLAVOURS["elasticsearch-7.17.29"]!)).to.equal("elasticsearch shard_doc doc_values none none none none");
+    expect(pick({ ...FLAVOURS["elasticsearch-7.17.29"]!, version: "7.11.2" })).to.equal(
+      "elasticsearch none doc_values none none none none",
+    );
+    expect(pick(FLAVOURS["elasticsearch-7.10.2"]!)).to.equal("none none doc_values none none none none");
   });
 
   it("takes a configured override field by field, and says which fields it overrode", () => {

@@ -22,6 +22,7 @@ const profile = (lifecycle: ClusterProfile["lifecycle"], backdating: ClusterProf
   storageOrder: "none",
   hourCounts: "doc_values",
   docValueQueries: "keyword",
+  metadataMapping: "flat_object",
   lifecycle,
   backdating,
   identifiedBy: "root",

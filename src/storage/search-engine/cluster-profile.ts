@@ -35,6 +35,15 @@ export const ClusterProfileSchema = z.strictObject({
    * inverted index was bytes on every point for a rare query.
    */
   docValueQueries: z.enum(["keyword", "none"]),
+  /**
+   * The field type the cluster has for an open set of keys held in one bounded mapping: OpenSearch's
+   * `flat_object` (2.7 and later), Elasticsearch's `flattened` (8 and later; in 7.x an x-pack module,
+   * absent from the 7.10 test zip, so claimed there only by configuration), or none. Where there is
+   * one, `metadata` is mapped with it, so that Dashboards and Kibana can filter `metadata.<key>`
+   * without the mapping growing with the keys; `metadata_kv` stays beside it on every engine as the
+   * field ratestore's own filters read (partitions made before the type was used have only that).
+   */
+  metadataMapping: z.enum(["flat_object", "flattened", "none"]),
   /** The cluster's own index lifecycle engine: OpenSearch ISM, Elasticsearch ILM, or none. */
   lifecycle: z.enum(["ism", "ilm", "none"]),
   /**

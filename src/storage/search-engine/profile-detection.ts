@@ -39,6 +39,7 @@ export function deriveProfile(facts: ClusterFacts, override: ProfileOverride = {
   // OpenSearch#11505, 2.12); measured on 3.6 only with ratestore's queries, so claimed from 3.0 on.
   const hourCounts = os && atLeast(facts.version, 3) ? "points_index" : "doc_values";
   const docValueQueries = atLeast(facts.version, os ? 2 : 8, 19) ? "keyword" : "none";
+  const metadataMapping = os ? (atLeast(facts.version, 2, 7) ? "flat_object" : "none") : atLeast(facts.version, 8) ? "flattened" : "none";
   const lifecycle = os ? (has("opensearch-index-management") ? "ism" : "none") : has("x-pack-ilm") ? "ilm" : "none";
   const backdating = lifecycle === "ilm" ? "origination_date" : os && atLeast(facts.version, 3) ? "creation_date" : "none";
   return {
@@ -48,6 +49,7 @@ export function deriveProfile(facts: ClusterFacts, override: ProfileOverride = {
     storageOrder,
     hourCounts,
     docValueQueries,
+    metadataMapping,
     lifecycle,
     backdating,
     identifiedBy: facts.identifiedBy,

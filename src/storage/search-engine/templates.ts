@@ -48,7 +48,7 @@ export function buildPointsTemplate(
   file: TemplateFile,
   partitions: Partitions,
   config: StorageConfig,
-  profile: Pick<ClusterProfile, "docValueQueries">,
+  profile: Pick<ClusterProfile, "docValueQueries" | "metadataMapping">,
 ) {
   const index: Record<string, unknown> = { ...file.template.settings.index };
   index.number_of_shards = config.shards;
@@ -64,6 +64,8 @@ export function buildPointsTemplate(
   let mappings = config.cloudkittyFields ? file.template.mappings : withoutSubFields(file.template.mappings);
   if (profile.docValueQueries === "keyword")
     mappings = { ...mappings, properties: { ...mappings.properties, point_id: { type: "keyword", index: false } } };
+  if (profile.metadataMapping !== "none")
+    mappings = { ...mappings, properties: { ...mappings.properties, metadata: { type: profile.metadataMapping } } };
   const body = {
     index_patterns: [partitions.pattern],
     priority: file.priority ?? 200,

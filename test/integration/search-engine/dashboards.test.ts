@@ -3,7 +3,9 @@ import type { AddressInfo } from "node:net";
 import { expect } from "chai";
 import { fieldsUsed, importSavedObjects, loadSavedObjects } from "../../../src/cli/dashboards.js";
 import { freshBackend } from "../../support/cluster.js";
-import { scenarioFrames } from "../../support/data.js";
+import type { DataFrame } from "../../../src/storage/dataframe.js";
+import { total } from "../../../src/storage/reads.js";
+import { dec, scenarioFrames, T0 } from "../../support/data.js";
 import { forEachEngine } from "../../support/engines.js";
 
 const EXPECTED_TYPE: Record<string, string> = {
@@ -15,15 +17,33 @@ const EXPECTED_TYPE: Record<string, string> = {
   "groupby.project_id": "keyword",
 };
 
+/**
+ * The query Dashboards' DQL and Kibana's KQL send for `field:"value"`: a `match_phrase` in a `bool` (for a
+ * field the index pattern does not list, such as a key under a flat_object, the name is sent as it is).
+ */
+function kqlFieldIsValue(query: string): Record<string, unknown> {
+  const m = /^([\w.@-]+):"([^"]*)"$/.exec(query);
+  if (!m) throw new Error(`not a field:"value" query: ${query}`);
+  return { bool: { should: [{ match_phrase: { [m[1]!]: m[2]! } }], minimum_should_match: 1 } };
+}
+
 forEachEngine("Dashboards saved objects", () => {
   it("parse, and every reference resolves to an object of the file with the right type", () => {
     const objects = loadSavedObjects();
     const byId = new Map(objects.map((o) => [`${o.type}:${o.id}`, o]));
-    expect(objects.map((o) => o.type)).to.deep.equal(["index-pattern", "visualization", "visualization", "visualization", "dashboard"]);
+    expect(objects.map((o) => o.type)).to.deep.equal([
+      "index-pattern",
+      "visualization",
+      "visualization",
+      "visualization",
+      "search",
+      "search",
+      "dashboard",
+    ]);
     for (const o of objects) {
       for (const ref of o.references) expect(byId.has(`${ref.type}:${ref.id}`), `${o.id} -> ${ref.type}:${ref.id}`).to.equal(true);
-      if (o.type === "visualization") {
-        JSON.parse(String(o.attributes.visState));
+      if (o.type === "visualization") JSON.parse(String(o.attributes.visState));
+      if (o.type === "visualization" || o.type === "search") {
         const source = JSON.parse(String((o.attributes.kibanaSavedObjectMeta as { searchSourceJSON: string }).searchSourceJSON)) as {
           indexRefName: string;
         };
@@ -56,6 +76,83 @@ forEachEngine("Dashboards saved objects", () => {
         expect(Object.keys(byType!), f).to.deep.equal([EXPECTED_TYPE[f]]);
         expect(byType![EXPECTED_TYPE[f]!], f).to.include({ searchable: true, aggregatable: true });
       }
+    } finally {
+      await backend.drop();
+    }
+  });
+
+  it("filter metadata by key where the engine has a bounded type for it, by key=value term everywhere, and the mapping does not grow with the keys", async () => {
+    const backend = await freshBackend();
+    try {
+      const flavours = ["m1.small", "m1.small", "m1.large", "m1.small.big"];
+      const point = (flavor_name: string, extra: Record<string, string> = {}) => ({
+        type: "instance",
+        unit: "instance",
+        qty: dec("1"),
+        price: dec("0.5"),
+        groupby: { project_id: "p1" },
+        metadata: { flavor_name, vcpus: 2, ...extra },
+      });
+      await backend.push([{ begin: T0, end: T0 + 3_600_000, points: flavours.map((f) => point(f)) }], { refresh: true });
+      const mappingOf = async () =>
+        JSON.stringify(
+          (await backend.client.request<Record<string, unknown>>({ method: "GET", path: `/${backend.partitions.pattern}/_mapping` })).body,
+        );
+      const before = await mappingOf();
+      // 300 metadata keys no point had before, 100 per point: a dynamic object would add 300 fields.
+      const wide: DataFrame = {
+        begin: T0,
+        end: T0 + 3_600_000,
+        points: [0, 1, 2].map((p) =>
+          point("m1.tiny", Object.fromEntries(Array.from({ length: 100 }, (_, k) => [`key_${p}_${k}`, `value ${k}`]))),
+        ),
+      };
+      await backend.push([wide], { refresh: true });
+      expect(await mappingOf(), "the mapping after 300 new metadata keys").to.equal(before);
+      const metadataMapping = Object.values(
+        (
+          await backend.client.request<Record<string, { mappings: { properties: { metadata: unknown } } }>>({
+            method: "GET",
+            path: `/${backend.partitions.pattern}/_mapping`,
+          })
+        ).body,
+      ).map((m) => m.mappings.properties.metadata);
+      const mapping = backend.profile.metadataMapping;
+      expect(metadataMapping).to.deep.equal([mapping === "none" ? { type: "object", enabled: false } : { type: mapping }]);
+
+      // Each saved search's query as Dashboards and Kibana send it (no Dashboards runs here).
+      const count = async (search: string) => {
+        const object = loadSavedObjects().find((o) => o.id === search)!;
+        const source = JSON.parse(String((object.attributes.kibanaSavedObjectMeta as { searchSourceJSON: string }).searchSourceJSON)) as {
+          query: { query: string; language: string };
+        };
+        const res = await backend.client.request<{ count: number }>({
+          method: "POST",
+          path: `/${backend.partitions.pattern}/_count`,
+          body: { query: kqlFieldIsValue(source.query.query) },
+        });
+        return res.body.count;
+      };
+      expect(await count("ratestore-points-by-metadata-kv"), "by metadata_kv").to.equal(2);
+      expect(await count("ratestore-points-by-metadata-key"), `by metadata key (${mapping})`).to.equal(mapping === "none" ? 0 : 2);
+      if (mapping !== "none") {
+        const byKey = async (query: Record<string, unknown>) =>
+          (
+            await backend.client.request<{ count: number }>({
+              method: "POST",
+              path: `/${backend.partitions.pattern}/_count`,
+              body: { query },
+            })
+          ).body.count;
+        // Lucene syntax, a number kept as a number, a key only the wide points have, and presence.
+        expect(await byKey({ query_string: { query: "metadata.flavor_name:m1.large" } })).to.equal(1);
+        expect(await byKey({ term: { "metadata.vcpus": "2" } })).to.equal(7);
+        expect(await byKey({ term: { "metadata.key_1_99": "value 99" } })).to.equal(1);
+        expect(await byKey({ exists: { field: "metadata.key_2_0" } })).to.equal(1);
+      }
+      // ratestore's own filters read metadata_kv, whatever the mapping.
+      const rows = await total(backend, { begin: T0, end: T0 + 3_600_000, filters: { flavor_name: "m1.small" } });
+      expect(rows.results.map((r) => r.qty.toString())).to.deep.equal([dec("2").toString()]);
     } finally {
       await backend.drop();
     }

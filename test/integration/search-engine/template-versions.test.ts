@@ -47,7 +47,7 @@ forEachEngine("storage: partitions holding documents of template versions before
       },
       backend.partitions,
       backend.config,
-      { docValueQueries: "none" },
+      { docValueQueries: "none", metadataMapping: "none" },
     );
     await backend.client.request({ method: "PUT", path: `/_index_template/${backend.partitions.alias}`, body: v4 });
     const index = backend.partitions.indexFor(T0);
