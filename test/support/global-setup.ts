@@ -4,7 +4,7 @@ import { ClusterClient } from "../../src/storage/search-engine/client.js";
 import { detectProfile } from "../../src/storage/search-engine/profile-detection.js";
 import type Mocha from "mocha";
 import { prebuildVenvs } from "./python.js";
-import { GIVEN_CLUSTER, URLS_VARIABLE, groupByEngine, testEngines, type TestEngine } from "./engines.js";
+import { ENGINE_INDEPENDENT_SUITES, GIVEN_CLUSTER, URLS_VARIABLE, groupByEngine, testEngines, type TestEngine } from "./engines.js";
 
 /**
  * Provisions the real engines the integration tests run against (test/support/engines.ts names them),
@@ -87,6 +87,8 @@ async function describeCluster(label: string, url: string): Promise<void> {
 export async function mochaGlobalSetup(this: Mocha.Runner): Promise<void> {
   if (process.env.RATESTORE_SKIP_CLUSTER === "1") return;
   prebuildVenvs();
+  if (!ENGINE_INDEPENDENT_SUITES)
+    console.log("[setup] the suites that cannot differ by engine are left out (RATESTORE_TEST_ENGINE_INDEPENDENT=0)");
   // The older name of the setting still names the cluster to test against; the suites read the new one.
   if (!process.env.RATESTORE_CLUSTER_URL && process.env.OPENSEARCH_URL) process.env.RATESTORE_CLUSTER_URL = process.env.OPENSEARCH_URL;
   delete process.env.OPENSEARCH_URL;
