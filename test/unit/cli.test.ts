@@ -1,4 +1,6 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { expect } from "chai";
 import { helpReference, withReference } from "../../src/cli/help-reference.js";
 import { runCli } from "../support/cli.js";
@@ -40,19 +42,21 @@ describe("command line", function () {
   });
 
   it("an error is one line with its cause, and no stack unless --debug", async () => {
-    const missing = await runCli(["ingest", "no-such-file.ndjson"], NOWHERE, process.cwd());
+    // A folder of its own: an ingest checkpoint or reject file left in the working folder would change the answers.
+    const dir = mkdtempSync(join(tmpdir(), "ratestore-cli-"));
+    const missing = await runCli(["ingest", "no-such-file.ndjson"], NOWHERE, dir);
     expect(missing.code).to.equal(1);
     expect(missing.stderr).to.equal("ratestore ingest: files: no such file: no-such-file.ndjson\n");
     const frame = JSON.stringify({ period: { begin: "2026-01-01T00:00:00Z", end: "2026-01-01T01:00:00Z" }, usage: {} });
     const port = await freePort();
     // After its retries (about 12 s): a closed port may be a service restarting.
-    const closed = await runCli(["ingest", "--api", `http://127.0.0.1:${port}`, "--no-progress", "-"], {}, process.cwd(), frame);
+    const closed = await runCli(["ingest", "--api", `http://127.0.0.1:${port}`, "--no-progress", "-"], {}, dir, frame);
     expect(closed.code).to.equal(1);
     expect(closed.stderr.trim().split("\n")).to.have.length(1);
     expect(closed.stderr).to.match(
       new RegExp(`^ratestore ingest: API unreachable at http://127\\.0\\.0\\.1:${port}: fetch failed: .*ECONNREFUSED`),
     );
-    const debug = await runCli(["--debug", "ingest", "no-such-file.ndjson"], NOWHERE, process.cwd());
+    const debug = await runCli(["--debug", "ingest", "no-such-file.ndjson"], NOWHERE, dir);
     expect(debug.stderr).to.match(/\n\s+at /);
   });
 });
