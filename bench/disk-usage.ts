@@ -13,7 +13,7 @@
  * template without the flattened metadata); BENCH_CLOUDKITTY=0 leaves CloudKitty's index out.
  *
  * Prints bytes per point for each field of each index (BENCHMARKS.md, "Where the bytes go"). Pointed at
- * an OpenSearch node as ES_URL, it prints ratestore's store size per point only.
+ * an OpenSearch node as ES_URL, it prints the size of ratestore's merged segments per point only.
  */
 import { Client } from "@opensearch-project/opensearch";
 import { loadConfig } from "../src/config.js";
@@ -70,7 +70,7 @@ async function settle(index: string): Promise<void> {
   }
   await es.transport.request({ method: "POST", path: `/${index}/_flush` });
   await es.transport.request({ method: "POST", path: `/${index}/_forcemerge`, querystring: { max_num_segments: 1 } });
-  // The merged-away segments' files go once a refresh releases them and a flush commits without them.
+  // A refresh and a flush after the merge, so that the merged segment is the one searched and committed.
   await es.transport.request({ method: "POST", path: `/${index}/_refresh` });
   await es.transport.request({ method: "POST", path: `/${index}/_flush`, querystring: { force: true } });
 }

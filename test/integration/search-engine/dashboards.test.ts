@@ -95,9 +95,12 @@ forEachEngine("Dashboards saved objects", () => {
       });
       await backend.push([{ begin: T0, end: T0 + 3_600_000, points: flavours.map((f) => point(f)) }], { refresh: true });
       const mappingOf = async () =>
-        JSON.stringify(
-          (await backend.client.request<Record<string, unknown>>({ method: "GET", path: `/${backend.partitions.pattern}/_mapping` })).body,
-        );
+        (
+          await backend.client.request<Record<string, { mappings: { properties: { metadata: unknown } } }>>({
+            method: "GET",
+            path: `/${backend.partitions.pattern}/_mapping`,
+          })
+        ).body;
       const before = await mappingOf();
       // 300 metadata keys no point had before, 100 per point: a dynamic object would add 300 fields.
       const wide: DataFrame = {
@@ -108,47 +111,36 @@ forEachEngine("Dashboards saved objects", () => {
         ),
       };
       await backend.push([wide], { refresh: true });
-      expect(await mappingOf(), "the mapping after 300 new metadata keys").to.equal(before);
-      const metadataMapping = Object.values(
-        (
-          await backend.client.request<Record<string, { mappings: { properties: { metadata: unknown } } }>>({
-            method: "GET",
-            path: `/${backend.partitions.pattern}/_mapping`,
-          })
-        ).body,
-      ).map((m) => m.mappings.properties.metadata);
+      const after = await mappingOf();
+      expect(JSON.stringify(after), "the mapping after 300 new metadata keys").to.equal(JSON.stringify(before));
+      const metadataMapping = Object.values(after).map((m) => m.mappings.properties.metadata);
       const mapping = backend.profile.metadataMapping;
       expect(metadataMapping).to.deep.equal([mapping === "none" ? { type: "object", enabled: false } : { type: mapping }]);
 
+      const countOf = async (query: Record<string, unknown>) =>
+        (
+          await backend.client.request<{ count: number }>({
+            method: "POST",
+            path: `/${backend.partitions.pattern}/_count`,
+            body: { query },
+          })
+        ).body.count;
       // Each saved search's query as Dashboards and Kibana send it (no Dashboards runs here).
-      const count = async (search: string) => {
+      const countOfSearch = (search: string) => {
         const object = loadSavedObjects().find((o) => o.id === search)!;
         const source = JSON.parse(String((object.attributes.kibanaSavedObjectMeta as { searchSourceJSON: string }).searchSourceJSON)) as {
           query: { query: string; language: string };
         };
-        const res = await backend.client.request<{ count: number }>({
-          method: "POST",
-          path: `/${backend.partitions.pattern}/_count`,
-          body: { query: kqlFieldIsValue(source.query.query) },
-        });
-        return res.body.count;
+        return countOf(kqlFieldIsValue(source.query.query));
       };
-      expect(await count("ratestore-points-by-metadata-kv"), "by metadata_kv").to.equal(2);
-      expect(await count("ratestore-points-by-metadata-key"), `by metadata key (${mapping})`).to.equal(mapping === "none" ? 0 : 2);
+      expect(await countOfSearch("ratestore-points-by-metadata-kv"), "by metadata_kv").to.equal(2);
+      expect(await countOfSearch("ratestore-points-by-metadata-key"), `by metadata key (${mapping})`).to.equal(mapping === "none" ? 0 : 2);
       if (mapping !== "none") {
-        const byKey = async (query: Record<string, unknown>) =>
-          (
-            await backend.client.request<{ count: number }>({
-              method: "POST",
-              path: `/${backend.partitions.pattern}/_count`,
-              body: { query },
-            })
-          ).body.count;
         // Lucene syntax, a number kept as a number, a key only the wide points have, and presence.
-        expect(await byKey({ query_string: { query: "metadata.flavor_name:m1.large" } })).to.equal(1);
-        expect(await byKey({ term: { "metadata.vcpus": "2" } })).to.equal(7);
-        expect(await byKey({ term: { "metadata.key_1_99": "value 99" } })).to.equal(1);
-        expect(await byKey({ exists: { field: "metadata.key_2_0" } })).to.equal(1);
+        expect(await countOf({ query_string: { query: "metadata.flavor_name:m1.large" } })).to.equal(1);
+        expect(await countOf({ term: { "metadata.vcpus": "2" } })).to.equal(7);
+        expect(await countOf({ term: { "metadata.key_1_99": "value 99" } })).to.equal(1);
+        expect(await countOf({ exists: { field: "metadata.key_2_0" } })).to.equal(1);
       }
       // ratestore's own filters read metadata_kv, whatever the mapping.
       const rows = await total(backend, { begin: T0, end: T0 + 3_600_000, filters: { flavor_name: "m1.small" } });
