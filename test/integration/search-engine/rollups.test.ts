@@ -386,7 +386,9 @@ forEachEngine("storage: rollups under retention", () => {
     expect(await backend.builder.runOnce()).to.deep.include({ days: { built: 2 } });
     const window = { begin: today - DAY, end: today + DAY, groupby: ["project_id"] };
     await sameAsRaw(backend, raw, [window, { ...window, groupby: ["time-d"] }]);
-    const swept = await backend.sweepRetention(Date.now() + 2 * DAY + HOUR);
+    // Past yesterday's partition's end + 48 h, before today's: counted from the day, not the clock, so
+    // a run after 23:00 UTC does not sweep today's partition too.
+    const swept = await backend.sweepRetention(today + 2 * DAY + HOUR);
     expect(swept.deleted).to.have.length(1);
     await sameAsRaw(backend, raw, [window, { ...window, groupby: ["time-d"] }, { begin: today - DAY, end: today + DAY }]);
     const left = await total(backend, { begin: today - DAY, end: today + DAY });
