@@ -1,8 +1,7 @@
 /** The service's entry point: configuration, the backend, the API. */
 import type { Server } from "node:http";
-import { createApp } from "./api/app.js";
+import { serviceApp } from "./api/app.js";
 import { sleep } from "./backoff.js";
-import { CursorCodec } from "./api/cursor.js";
 import { Metrics } from "./api/metrics.js";
 import { serve } from "./api/server.js";
 import { loadConfig } from "./config.js";
@@ -33,14 +32,10 @@ async function main(): Promise<void> {
   }
   backend.startBackgroundWork();
   const health = await backend.health();
-  const app = createApp({
-    config,
-    backend,
-    operations: backend,
-    logger,
-    cursors: new CursorCodec(config.api.cursorSecret),
-    metrics,
-    cluster: { name: health.clusterName, version: health.version, distribution: health.distribution },
+  const app = serviceApp(config, backend, logger, metrics, {
+    name: health.clusterName,
+    version: health.version,
+    distribution: health.distribution,
   });
   if (!config.api.cursorSecret) logger.warn("RATESTORE_CURSOR_SECRET is not set: page cursors are valid for this process only");
   logger.info("authentication", { mode: config.api.auth, keys: config.api.keys.length, scope_key: config.api.scopeKey });

@@ -7,8 +7,13 @@ import { randomUUID } from "node:crypto";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import { ValidationError } from "../errors.js";
 import { strictJsonIssues } from "../strict-json.js";
+import type { Config } from "../config.js";
+import type { Logger } from "../logger.js";
+import type { OperatedBackend } from "../storage/backend.js";
 import { authenticate, KeyStore } from "./auth.js";
 import type { AppContext } from "./context.js";
+import { CursorCodec } from "./cursor.js";
+import type { Metrics } from "./metrics.js";
 import { errorHandler, HttpError } from "./errors.js";
 import { dataframesRouter } from "./routes/dataframes.js";
 import { healthRouter } from "./routes/health.js";
@@ -76,6 +81,20 @@ function refuseAlteredQuery(url: string): void {
 
 /** Longest request target served; a longer one is answered 414, in JSON like every error. */
 export const MAX_URL_LENGTH = 16 * 1024;
+
+/**
+ * The service's app over one backend that serves both the contract and the operator's work, its page
+ * cursors signed with the configured secret: the wiring the service runs and the tests serve.
+ */
+export function serviceApp(
+  config: Config,
+  backend: OperatedBackend,
+  logger: Logger,
+  metrics: Metrics,
+  cluster: AppContext["cluster"],
+): Express {
+  return createApp({ config, backend, operations: backend, logger, cursors: new CursorCodec(config.api.cursorSecret), metrics, cluster });
+}
 
 export function createApp(ctx: AppContext, version = "0.1.0"): Express {
   const app = express();

@@ -1,7 +1,6 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createApp } from "../../src/api/app.js";
-import { CursorCodec } from "../../src/api/cursor.js";
+import { serviceApp } from "../../src/api/app.js";
 import { Metrics } from "../../src/api/metrics.js";
 import { serve } from "../../src/api/server.js";
 import { loadConfig, type Config, type StorageConfig } from "../../src/config.js";
@@ -45,15 +44,7 @@ export async function startApi(
   });
   const metrics = new Metrics();
   const backend = await freshBackend(storage, metrics);
-  const app = createApp({
-    config,
-    backend,
-    operations: backend,
-    logger,
-    cursors: new CursorCodec(config.api.cursorSecret),
-    metrics,
-    cluster: {},
-  });
+  const app = serviceApp(config, backend, logger, metrics, {});
   let server: Server = await serve(app, 0, "127.0.0.1");
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
