@@ -1,7 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { venvPython } from "./python.js";
+import { CLOUDKITTY_REQUIREMENTS, venvPython } from "./python.js";
 
 const ROOT = resolve(__dirname, "../..");
 
@@ -19,7 +19,7 @@ export class CloudKittyStorage {
 
   /** `create`: run CloudKitty's init() on the (existing) index, as CloudKitty does at set-up. */
   static async open(backend: "opensearch" | "elasticsearch", url: string, index: string, create: boolean): Promise<CloudKittyStorage> {
-    const ck = new CloudKittyStorage(venvPython("integrations/cloudkitty/test-requirements.txt"));
+    const ck = new CloudKittyStorage(venvPython(CLOUDKITTY_REQUIREMENTS));
     await ck.call({ op: "init", backend, url, index, create });
     return ck;
   }

@@ -4,8 +4,12 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
-/** The requirements of the suites' Python environments: the clients and schemathesis; CloudKitty and the driver. */
-export const TEST_REQUIREMENTS = ["test/python/requirements.txt", "integrations/cloudkitty/test-requirements.txt"] as const;
+/** The requirements of the environment of python-cloudkittyclient, opensearch-py and schemathesis. */
+export const CLIENT_REQUIREMENTS = "test/python/requirements.txt";
+/** The requirements of the environment of CloudKitty and the ratestore driver. */
+export const CLOUDKITTY_REQUIREMENTS = "integrations/cloudkitty/test-requirements.txt";
+/** The requirements of every Python environment of the suites. */
+export const TEST_REQUIREMENTS = [CLIENT_REQUIREMENTS, CLOUDKITTY_REQUIREMENTS] as const;
 
 /**
  * Starts building the suites' Python environments in the background, one after the other, so that the
@@ -20,7 +24,7 @@ export function prebuildVenvs(): void {
 }
 
 /** The test venv's python, created from PyPI on first use by scripts/python-venv.sh (cached in .cache/python). */
-export function venvPython(requirements = "test/python/requirements.txt"): string {
+export function venvPython(requirements: string = CLIENT_REQUIREMENTS): string {
   const out = execFileSync("bash", ["scripts/python-venv.sh", requirements], {
     cwd: ROOT,
     encoding: "utf8",

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ADMIN_KEY, startApi, type TestApi } from "../../support/api.js";
 import { freePort, startService } from "../../support/processes.js";
-import { venvPython, venvTool } from "../../support/python.js";
+import { CLOUDKITTY_REQUIREMENTS, venvPython, venvTool } from "../../support/python.js";
 import { onDefaultEngine } from "../../support/engines.js";
 
 /**
@@ -15,14 +15,12 @@ import { onDefaultEngine } from "../../support/engines.js";
 
 const ROOT = resolve(__dirname, "../../..");
 
-const REQUIREMENTS = "integrations/cloudkitty/test-requirements.txt";
-
 onDefaultEngine("CloudKitty driver: CloudKitty's own StorageUnitTest on the ratestore backend", function () {
   this.timeout(900_000);
   let api: TestApi;
   let python: string;
   before(async () => {
-    python = venvPython(REQUIREMENTS);
+    python = venvPython(CLOUDKITTY_REQUIREMENTS);
     // CloudKitty's test data is dated 2018: retention is off in the test service (the suite's default).
     api = await startApi();
   });

@@ -20,7 +20,7 @@ import {
 } from "../../support/cloudkitty-deployment.js";
 import { dec } from "../../support/data.js";
 import { onDefaultEngine } from "../../support/engines.js";
-import { venvPython } from "../../support/python.js";
+import { CLOUDKITTY_REQUIREMENTS, venvPython } from "../../support/python.js";
 
 /**
  * CloudKitty 25.0.0's whole pipeline on ratestore, as an operator deploys it (test/support/cloudkitty-deployment.ts):
@@ -28,8 +28,6 @@ import { venvPython } from "../../support/python.js";
  * API (v1 and v2) and python-cloudkittyclient on the same configuration. A period is processed once the
  * next one has passed (wait_periods 1), every 10 s.
  */
-
-const REQUIREMENTS = "integrations/cloudkitty/test-requirements.txt";
 
 onDefaultEngine(
   "CloudKitty pipeline: Prometheus → cloudkitty-processor → driver → ratestore, then CloudKitty's API and client",
@@ -85,7 +83,7 @@ onDefaultEngine(
     }
 
     before(async function () {
-      const python = venvPython(REQUIREMENTS);
+      const python = venvPython(CLOUDKITTY_REQUIREMENTS);
       api = await startApi();
       dir = mkdtempSync(join(tmpdir(), "ck-pipeline-"));
       monitored = await startMonitoredCloud(python, dir);

@@ -182,10 +182,13 @@ function roleFor(prefix: string, drop: readonly string[] = []): Record<string, u
         /user ratestore-noexplain lacks a permission \(403\).*cluster:admin\/opendistro\/ism\/managedindex\/explain.*docs\/security\.md/,
       );
 
-      // Each in a partition not created yet (months ahead), so that the push has to create it.
+      // Each in a month partition not created yet (two and three calendar months ahead, so that the two
+      // never share a month whatever the date), so that the push has to create it.
+      const now = new Date();
+      const monthsAhead = (n: number) => Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + n, 15);
       for (const [user, missing, later] of [
-        ["ratestore-nocreate", "indices:admin/create", Date.now() + 40 * DAY],
-        ["ratestore-nopolicy", "cluster:admin/opendistro/ism/policy/write", Date.now() + 70 * DAY],
+        ["ratestore-nocreate", "indices:admin/create", monthsAhead(2)],
+        ["ratestore-nopolicy", "cluster:admin/opendistro/ism/policy/write", monthsAhead(3)],
       ] as const) {
         await grant(user, roleFor(prefix, [missing]));
         const api = await startApi({}, undefined, { ...secured({ RATESTORE_CLUSTER_USERNAME: user }), indexPrefix: prefix });
