@@ -105,6 +105,41 @@ async function report(name: string, index: string): Promise<void> {
     );
 }
 
+/** CloudKitty's index of the same points: its own push() into OpenSearch, then copied as it is. */
+async function copyCloudKittyIndex(): Promise<void> {
+  const cloudkitty = startCloudKitty();
+  try {
+    await cloudkitty.ask({ op: "init", url: OS_URL, index: "du-ck", fresh: true, create: true });
+    await cloudkitty.ask({ op: "load", path: datasetFile({ ...MONTH, points: POINTS }) });
+  } finally {
+    cloudkitty.close();
+  }
+  const mappings = ((await os.transport.request({ method: "GET", path: "/du-ck/_mapping" })).body as Record<string, { mappings: unknown }>)[
+    "du-ck"
+  ]!.mappings;
+  await es.transport.request({
+    method: "PUT",
+    path: "/du-ck",
+    body: { settings: { number_of_shards: 1, number_of_replicas: 0, "index.codec": CODEC }, mappings },
+  });
+  type Page = { _scroll_id: string; hits: { hits: { _source: Record<string, unknown> }[] } };
+  let page = (
+    await os.transport.request({
+      method: "POST",
+      path: "/du-ck/_search",
+      querystring: { scroll: "2m" },
+      body: { size: 5000, sort: ["_doc"] },
+    })
+  ).body as Page;
+  while (page.hits.hits.length > 0) {
+    // The document CloudKitty's init() writes (its mapping, as a document) is not a point.
+    const lines = page.hits.hits.filter((h) => "start" in h._source).flatMap((h) => ['{"index":{}}', JSON.stringify(h._source)]);
+    if (lines.length > 0) await es.transport.request({ method: "POST", path: "/du-ck/_bulk", body: lines.join("\n") + "\n" });
+    page = (await os.transport.request({ method: "POST", path: "/_search/scroll", body: { scroll: "2m", scroll_id: page._scroll_id } }))
+      .body as Page;
+  }
+}
+
 // ratestore: its own push, its own template for this engine.
 const base = loadConfig({
   RATESTORE_CLUSTER_URL: ES_URL,
@@ -125,45 +160,9 @@ const pushSeconds = (performance.now() - pushStarted) / 1000;
 console.log(`ratestore: pushed ${POINTS} points in ${pushSeconds.toFixed(1)} s (${Math.round(POINTS / pushSeconds)} points/s)`);
 
 await report("ratestore", "du-points-*");
-if (process.env.BENCH_CLOUDKITTY === "0") {
-  await es.close();
-  await os.close();
-  process.exit(0);
+if (process.env.BENCH_CLOUDKITTY !== "0") {
+  await copyCloudKittyIndex();
+  await report("CloudKitty 25.0.0", "du-ck");
 }
-
-// CloudKitty: its own push() into OpenSearch, then copied as it is.
-const cloudkitty = startCloudKitty();
-try {
-  await cloudkitty.ask({ op: "init", url: OS_URL, index: "du-ck", fresh: true, create: true });
-  await cloudkitty.ask({ op: "load", path: datasetFile({ ...MONTH, points: POINTS }) });
-} finally {
-  cloudkitty.close();
-}
-const mappings = ((await os.transport.request({ method: "GET", path: "/du-ck/_mapping" })).body as Record<string, { mappings: unknown }>)[
-  "du-ck"
-]!.mappings;
-await es.transport.request({
-  method: "PUT",
-  path: "/du-ck",
-  body: { settings: { number_of_shards: 1, number_of_replicas: 0, "index.codec": CODEC }, mappings },
-});
-type Page = { _scroll_id: string; hits: { hits: { _source: Record<string, unknown> }[] } };
-let page = (
-  await os.transport.request({
-    method: "POST",
-    path: "/du-ck/_search",
-    querystring: { scroll: "2m" },
-    body: { size: 5000, sort: ["_doc"] },
-  })
-).body as Page;
-while (page.hits.hits.length > 0) {
-  // The document CloudKitty's init() writes (its mapping, as a document) is not a point.
-  const lines = page.hits.hits.filter((h) => "start" in h._source).flatMap((h) => ['{"index":{}}', JSON.stringify(h._source)]);
-  if (lines.length > 0) await es.transport.request({ method: "POST", path: "/du-ck/_bulk", body: lines.join("\n") + "\n" });
-  page = (await os.transport.request({ method: "POST", path: "/_search/scroll", body: { scroll: "2m", scroll_id: page._scroll_id } }))
-    .body as Page;
-}
-
-await report("CloudKitty 25.0.0", "du-ck");
 await es.close();
 await os.close();

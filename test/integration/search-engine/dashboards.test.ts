@@ -1,7 +1,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { expect } from "chai";
-import { fieldsUsed, importSavedObjects, loadSavedObjects } from "../../../src/cli/dashboards.js";
+import { fieldsUsed, importSavedObjects, loadSavedObjects, type SavedObject } from "../../../src/cli/dashboards.js";
 import { freshBackend } from "../../support/cluster.js";
 import type { DataFrame } from "../../../src/storage/dataframe.js";
 import { total } from "../../../src/storage/reads.js";
@@ -27,6 +27,16 @@ function kqlFieldIsValue(query: string): Record<string, unknown> {
   return { bool: { should: [{ match_phrase: { [m[1]!]: m[2]! } }], minimum_should_match: 1 } };
 }
 
+/** A visualization's or saved search's search source: the index it reads and the query it sends. */
+interface SearchSource {
+  indexRefName: string;
+  query: { query: string; language: string };
+}
+
+function searchSourceOf(object: SavedObject): SearchSource {
+  return JSON.parse(String((object.attributes.kibanaSavedObjectMeta as { searchSourceJSON: string }).searchSourceJSON)) as SearchSource;
+}
+
 forEachEngine("Dashboards saved objects", () => {
   it("parse, and every reference resolves to an object of the file with the right type", () => {
     const objects = loadSavedObjects();
@@ -44,10 +54,7 @@ forEachEngine("Dashboards saved objects", () => {
       for (const ref of o.references) expect(byId.has(`${ref.type}:${ref.id}`), `${o.id} -> ${ref.type}:${ref.id}`).to.equal(true);
       if (o.type === "visualization") JSON.parse(String(o.attributes.visState));
       if (o.type === "visualization" || o.type === "search") {
-        const source = JSON.parse(String((o.attributes.kibanaSavedObjectMeta as { searchSourceJSON: string }).searchSourceJSON)) as {
-          indexRefName: string;
-        };
-        expect(o.references.map((r) => r.name)).to.include(source.indexRefName);
+        expect(o.references.map((r) => r.name)).to.include(searchSourceOf(o).indexRefName);
       }
       if (o.type === "dashboard") {
         const panels = JSON.parse(String(o.attributes.panelsJSON)) as { panelRefName: string }[];
@@ -126,13 +133,8 @@ forEachEngine("Dashboards saved objects", () => {
           })
         ).body.count;
       // Each saved search's query as Dashboards and Kibana send it (no Dashboards runs here).
-      const countOfSearch = (search: string) => {
-        const object = loadSavedObjects().find((o) => o.id === search)!;
-        const source = JSON.parse(String((object.attributes.kibanaSavedObjectMeta as { searchSourceJSON: string }).searchSourceJSON)) as {
-          query: { query: string; language: string };
-        };
-        return countOf(kqlFieldIsValue(source.query.query));
-      };
+      const countOfSearch = (search: string) =>
+        countOf(kqlFieldIsValue(searchSourceOf(loadSavedObjects().find((o) => o.id === search)!).query.query));
       expect(await countOfSearch("ratestore-points-by-metadata-kv"), "by metadata_kv").to.equal(2);
       expect(await countOfSearch("ratestore-points-by-metadata-key"), `by metadata key (${mapping})`).to.equal(mapping === "none" ? 0 : 2);
       if (mapping !== "none") {

@@ -115,13 +115,10 @@ async function rawReader(config: StorageConfig): Promise<SearchEngineBackend> {
 }
 
 /**
- * Runs the builder until no day waits on a write: another instance's finished writes hold their marks a
- * moment longer (write-marks.ts), as the service's builder would meet them and build at its next run.
- */
-/**
- * Runs the builder until no day is left for a later run: one held off by a write that may be in flight,
- * or whose build a write raced (a write's mark settles a moment after its last answer, and a build that
- * read the day before that cannot record itself), as the background builder's next run would.
+ * Runs the builder until no day is left for a later run: one held off by a write that may be in flight
+ * (another instance's finished writes hold their marks a moment longer, write-marks.ts), or whose build a
+ * write raced (a write's mark settles a moment after its last answer, and a build that read the day
+ * before that cannot record itself), as the background builder's next run would.
  */
 async function buildAll(backend: SearchEngineBackend): Promise<BuildRun> {
   for (let i = 0; ; i++) {
